@@ -1,0 +1,262 @@
+"""A folder of skeleton files of any supported format as an indexed, lazily loaded dataset.
+
+>>> ds = SkeletonDataset("nturgbd_skeletons/", cache_dir="cache/", split="ntu60_55_5", subset="seen",
+...                      protocol="ntu60_xsub", part="train")
+>>> seq = ds[0]            # a SkeletonSequence, parsed (or read from the cache) on demand
+
+Indexing reads file names and small side files only (NTU and NW-UCLA labels come from
+the file name, PKU-MMD clips from the label file); PYSKL pickles are opened to count
+their annotations. PKU-MMD recordings expand into one item per labelled clip.
+
+Cache: with ``cache_dir``, each source file's parsed samples are stored as one ``.npz``
+(arrays plus a JSON header; no pickles), written atomically. The header records the
+source's size and mtime, so an edited source is parsed again; a cache file that cannot be
+read is ignored and rewritten.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..atomic import atomic_write_bytes
+from ..errors import SkeletonFormatError
+from .formats import get_format, pku_mmd, sniff_format
+from .sequence import SkeletonSequence
+from .splits import get_split, nw_ucla_action_labels, parse_ntu_name, protocol_part
+from .topology import BUILTIN_TOPOLOGIES, Topology
+
+CACHE_VERSION = 1
+_TUPLE_KEYS = ("segments", "frame_range")  # metadata values that are tuples (JSON gives lists)
+
+
+@dataclass(frozen=True)
+class Item:
+    """One sample: the ``index``-th sequence that ``format``'s reader returns for ``path``."""
+
+    path: Path
+    format: str
+    index: int
+    label_id: int | None
+    name: str
+
+
+class SkeletonDataset:
+    """Map-style dataset of :class:`SkeletonSequence` (works with ``torch.utils.data.DataLoader``).
+
+    Args:
+        root: a folder (searched recursively) or a single file.
+        format: read every file with this format; None detects per file and skips files
+            that are not skeleton data (label files, captions, statistics).
+        cache_dir: where to keep ``.npz`` caches; None parses on every access.
+        split, subset: a zero-shot split name (:func:`~.splits.get_split`) and ``"seen"`` or
+            ``"unseen"``: keep only those classes.
+        class_ids: keep only these 0-based class ids (combined with ``split``).
+        protocol, part: a standard protocol (``"ntu60_xsub"``, ``"ntu60_xview"``,
+            ``"ntu120_xsub"``, ``"ntu120_xset"``, ``"pku_xsub"``, ``"pku_xview"``) and
+            ``"train"`` or ``"test"``.
+        options: keyword arguments for the reader (e.g. ``{"max_bodies": 2}``).
+    """
+
+    def __init__(self, root, format: str | None = None, cache_dir=None, split: str | None = None,
+                 subset: str | None = None, class_ids=None, protocol: str | None = None, part: str | None = None,
+                 options: dict | None = None):
+        self.root = Path(root)
+        if not self.root.exists():
+            raise FileNotFoundError(f"{self.root}: no such file or folder")
+        self.format = format
+        self.cache_dir = Path(cache_dir) if cache_dir is not None else None
+        self.options = dict(options or {})
+        if (split is None) != (subset is None):
+            raise ValueError("give split and subset ('seen' or 'unseen') together")
+        if subset not in (None, "seen", "unseen"):
+            raise ValueError(f"subset must be 'seen' or 'unseen', got {subset!r}")
+        if (protocol is None) != (part is None):
+            raise ValueError("give protocol and part ('train' or 'test') together")
+        if part not in (None, "train", "test"):
+            raise ValueError(f"part must be 'train' or 'test', got {part!r}")
+        allowed = None
+        if split is not None:
+            sp = get_split(split)
+            allowed = set(sp.seen if subset == "seen" else sp.unseen)
+        if class_ids is not None:
+            ids = {int(c) for c in class_ids}
+            allowed = ids if allowed is None else allowed & ids
+        self.skipped: list[Path] = []  # files that are not skeleton data
+        items = []
+        for path in self._files():
+            for it in self._describe(path):
+                if allowed is not None and it.label_id not in allowed:
+                    continue
+                if protocol is not None and protocol_part(protocol, it.name) != part:
+                    continue
+                items.append(it)
+        self.items: list[Item] = items
+        self._memo: tuple[Path, list[SkeletonSequence]] | None = None
+
+    # -- indexing ------------------------------------------------------------------------
+    def _files(self) -> list[Path]:
+        if self.root.is_file():
+            return [self.root]
+        cache = self.cache_dir.resolve() if self.cache_dir else None
+        out = []
+        for dirpath, dirnames, filenames in os.walk(self.root):
+            dirnames[:] = sorted(d for d in dirnames if not d.startswith(".")
+                                 and (cache is None or (Path(dirpath) / d).resolve() != cache))
+            out += [Path(dirpath) / f for f in sorted(filenames) if not f.startswith(".")]
+        return out
+
+    def _describe(self, path: Path) -> list[Item]:
+        fmt = self.format
+        if fmt is None:
+            try:
+                fmt = sniff_format(path)
+            except OSError:
+                fmt = None
+            if fmt is None:
+                self.skipped.append(path)
+                return []
+        if fmt in ("ntu", "ntu_npy"):
+            info = parse_ntu_name(path.name)
+            return [Item(path, fmt, 0, info["action"] - 1 if info else None, path.name.split(".")[0])]
+        if fmt == "nw_ucla":
+            label = nw_ucla_action_labels().get(path.name[:3])
+            if label is None:
+                label = self._load(path, fmt)[0].label_id
+            return [Item(path, fmt, 0, label, path.stem)]
+        if fmt == "pku_mmd":
+            label_path = self.options.get("label_path") or pku_mmd.find_label_file(path)
+            if label_path is None:
+                return [Item(path, fmt, 0, None, path.stem)]
+            segs = pku_mmd.read_labels(label_path)
+            return [Item(path, fmt, k, s[0], path.stem) for k, s in enumerate(segs)]
+        if fmt == "pyskl":
+            return [Item(path, fmt, k, s.label_id, s.metadata.get("frame_dir", path.stem))
+                    for k, s in enumerate(self._load(path, fmt))]
+        return [Item(path, fmt, 0, None, path.stem)]
+
+    # -- access --------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, i: int) -> SkeletonSequence:
+        it = self.items[i]
+        seqs = self._load(it.path, it.format)
+        if it.index >= len(seqs):
+            raise SkeletonFormatError(it.path, f"has {len(seqs)} samples now, the index expected at least "
+                                      f"{it.index + 1} (file changed? rebuild the dataset)")
+        return seqs[it.index]
+
+    @property
+    def label_ids(self) -> list[int | None]:
+        return [it.label_id for it in self.items]
+
+    def _load(self, path: Path, fmt: str) -> list[SkeletonSequence]:
+        if self._memo is not None and self._memo[0] == path:
+            return self._memo[1]  # consecutive clips of one recording parse it once
+        seqs = None
+        cache = self._cache_path(path, fmt)
+        if cache is not None:
+            seqs = read_cache(cache, path)
+        if seqs is None:
+            seqs = get_format(fmt).read(path, **self.options)
+            if cache is not None:
+                write_cache(cache, path, fmt, seqs)
+        self._memo = (path, seqs)
+        return seqs
+
+    def _cache_path(self, path: Path, fmt: str) -> Path | None:
+        if self.cache_dir is None:
+            return None
+        key = json.dumps([str(path.resolve()), fmt, self.options], sort_keys=True, default=str)
+        return self.cache_dir / f"{path.name}.{hashlib.sha1(key.encode()).hexdigest()[:12]}.npz"
+
+
+DEFAULT_PROTOCOL = {"ntu60": "ntu60_xsub", "ntu120": "ntu120_xsub", "pku_mmd": "pku_xsub"}
+
+
+def load_dataset(dataset: str, root, subset: str = "train", split: str | None = None,
+                 protocol: str | None = "default", cache_dir=None, options: dict | None = None) -> SkeletonDataset:
+    """A named dataset's standard part, as the training configs ask for it.
+
+    ``subset="train"`` keeps the protocol's training part and, with a zero-shot ``split``,
+    its seen classes; ``"test"`` the test part and the unseen classes; ``"all"`` everything
+    under ``root``. The protocol defaults to cross-subject for ``ntu60``, ``ntu120`` and
+    ``pku_mmd`` (``protocol=None`` turns it off; other datasets have none).
+    """
+    if subset not in ("train", "test", "all"):
+        raise ValueError(f"subset must be 'train', 'test' or 'all', got {subset!r}")
+    if protocol == "default":
+        protocol = DEFAULT_PROTOCOL.get(dataset)
+    if subset == "all":
+        return SkeletonDataset(root, cache_dir=cache_dir, options=options)
+    return SkeletonDataset(root, cache_dir=cache_dir, options=options, split=split,
+                           subset=None if split is None else ("seen" if subset == "train" else "unseen"),
+                           protocol=protocol, part=subset if protocol else None)
+
+
+# -- cache files ------------------------------------------------------------------------------
+def _json_default(x):
+    if isinstance(x, np.generic):
+        return x.item()
+    if isinstance(x, np.ndarray):
+        return x.tolist()
+    if isinstance(x, Path):
+        return str(x)
+    raise TypeError(f"cannot store {type(x).__name__} in a cache header")
+
+
+def write_cache(cache: Path, source: Path, fmt: str, seqs: list[SkeletonSequence]) -> None:
+    """Store parsed sequences of ``source`` in one ``.npz`` (atomic write)."""
+    st = source.stat()
+    header = {"version": CACHE_VERSION, "source": str(source.resolve()), "size": st.st_size,
+              "mtime_ns": st.st_mtime_ns, "format": fmt, "sequences": []}
+    arrays = {}
+    for k, s in enumerate(seqs):
+        topo = s.topology.name if BUILTIN_TOPOLOGIES.get(s.topology.name) == s.topology else s.topology.to_dict()
+        header["sequences"].append({"topology": topo, "fps": s.fps, "label": s.label, "label_id": s.label_id,
+                                    "metadata": s.metadata})
+        arrays[f"joints{k}"], arrays[f"present{k}"] = s.joints, s.present
+        if s.orientations is not None:
+            arrays[f"orientations{k}"] = s.orientations
+        if s.scores is not None:
+            arrays[f"scores{k}"] = s.scores
+    text = json.dumps(header, default=_json_default)
+    arrays["header"] = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    atomic_write_bytes(cache, buf.getvalue())
+
+
+def read_cache(cache: Path, source: Path) -> list[SkeletonSequence] | None:
+    """The cached sequences, or None if the cache is missing, stale or unreadable."""
+    if not cache.is_file():
+        return None
+    try:
+        st = source.stat()
+        with np.load(cache, allow_pickle=False) as z:
+            header = json.loads(z["header"].tobytes().decode("utf-8"))
+            if (header.get("version") != CACHE_VERSION or header.get("size") != st.st_size
+                    or header.get("mtime_ns") != st.st_mtime_ns):
+                return None
+            out = []
+            for k, h in enumerate(header["sequences"]):
+                topo = h["topology"]
+                topo = BUILTIN_TOPOLOGIES[topo] if isinstance(topo, str) else Topology.from_dict(topo, str(cache))
+                meta = h["metadata"]
+                for key in _TUPLE_KEYS:
+                    if key in meta and isinstance(meta[key], list):
+                        meta[key] = ([tuple(v) for v in meta[key]] if key == "segments" else tuple(meta[key]))
+                out.append(SkeletonSequence(
+                    joints=z[f"joints{k}"], present=z[f"present{k}"], topology=topo,
+                    orientations=z[f"orientations{k}"] if f"orientations{k}" in z else None,
+                    scores=z[f"scores{k}"] if f"scores{k}" in z else None,
+                    fps=h["fps"], label=h["label"], label_id=h["label_id"], metadata=meta))
+            return out
+    except Exception:  # any damage (truncated zip, bad JSON, wrong shapes) means: parse the source again
+        return None

@@ -1,0 +1,122 @@
+"""PYSKL / mmaction2 skeleton annotation pickles.
+
+Layout: ``{"split": {name: [frame_dir, ...]}, "annotations": [ann, ...]}`` where each
+``ann`` has ``frame_dir`` (sample name), ``label`` (0-based int), ``keypoint``
+``(M, T, V, C)``, optionally ``keypoint_score`` ``(M, T, V)``, ``total_frames`` and
+``img_shape`` ``(h, w)``. ``V == 25, C == 3`` is NTU 3D data in Kinect camera space
+(converted like the ``.skeleton`` loader: x negated); ``V == 17`` is COCO-17 2D pixels
+(``C == 2``, or ``C == 3`` with the score as third channel), converted to nominal metres
+as in :mod:`.coco_json`. A body slot is absent in a frame where all its values are zero.
+
+Honesty note: no real PYSKL file was available when this reader was written. It follows
+the published layout, and the test builds such a pickle from the real NTU ``.skeleton``
+sample (``keypoint`` = the raw Kinect xyz as ``(M, T, 25, 3)``) and reads it back.
+
+The pickle is read with the restricted unpickler (:mod:`.safe_pickle`): a pickle that
+tries to call anything but numpy array reconstruction is refused before it runs.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ...errors import SkeletonFormatError
+from ..sequence import SkeletonSequence
+from ..splits import class_names, parse_ntu_name
+from ..topology import COCO17, NTU25
+from ._common import check_file, kinect_to_canonical
+from .coco_json import pixels_to_metres
+from .safe_pickle import load_pickle_bytes
+
+FPS = 30.0
+
+
+def _annotations(path: Path) -> tuple[list[dict], dict]:
+    obj = load_pickle_bytes(check_file(path).read_bytes(), path)
+    if isinstance(obj, dict) and "annotations" in obj:
+        anns, split = obj["annotations"], obj.get("split") or {}
+    elif isinstance(obj, list):  # older mmaction2 dumps: the annotation list alone
+        anns, split = obj, {}
+    else:
+        raise SkeletonFormatError(path, "expected a dict with 'annotations' (and 'split'), the PYSKL layout")
+    if not isinstance(anns, list) or not anns:
+        raise SkeletonFormatError(path, "'annotations' must be a non-empty list", "key 'annotations'")
+    if not isinstance(split, dict):
+        raise SkeletonFormatError(path, "'split' must map split names to lists of frame_dir", "key 'split'")
+    return anns, split
+
+
+def _convert(path: Path, k: int, ann, splits_of: dict) -> SkeletonSequence:
+    where = f"annotation {k}"
+    if not isinstance(ann, dict) or "keypoint" not in ann:
+        raise SkeletonFormatError(path, "expected a dict with 'keypoint' (M, T, V, C)", where)
+    kp = ann["keypoint"]
+    if not isinstance(kp, np.ndarray) or kp.ndim != 4 or not np.issubdtype(kp.dtype, np.number):
+        raise SkeletonFormatError(path, f"'keypoint' must be a numeric array (M, T, V, C), got "
+                                  f"{getattr(kp, 'shape', type(kp).__name__)}", where)
+    M, T, V, C = kp.shape
+    if M == 0 or T == 0:
+        raise SkeletonFormatError(path, f"'keypoint' has no bodies or no frames (shape {kp.shape})", where)
+    if not np.isfinite(kp).all():
+        m, t, v, _ = np.argwhere(~np.isfinite(kp))[0]
+        raise SkeletonFormatError(path, "NaN or infinite keypoint value", f"{where}, body {m}, frame {t}, joint {v}")
+    kp = np.transpose(kp.astype(np.float64), (1, 0, 2, 3))  # (T, M, V, C)
+    name = str(ann.get("frame_dir", f"sample{k}"))
+    meta = {"source": str(path), "format": "pyskl", "frame_dir": name, "index": k,
+            "splits": splits_of.get(name, [])}
+    if "img_shape" in ann:
+        meta["img_shape"] = [int(x) for x in ann["img_shape"]]
+    label_id = ann.get("label")
+    label_id = int(label_id) if isinstance(label_id, (int, np.integer)) else None
+    label = None
+    ntu = parse_ntu_name(name)
+    if V == 25 and C == 3:
+        present = np.abs(kp).sum(axis=(2, 3)) > 0
+        joints, topo, scores = kinect_to_canonical(kp), NTU25, None
+        if ntu is not None:
+            meta.update({key: ntu[key] for key in ("setup", "camera", "subject", "replication")})
+            names = class_names("ntu120")
+            label = names[label_id] if label_id is not None and 0 <= label_id < len(names) else None
+    elif V == 17 and C in (2, 3):
+        score = ann.get("keypoint_score")
+        if score is not None:
+            score = np.asarray(score, dtype=np.float64)
+            if score.shape != (M, T, V):
+                raise SkeletonFormatError(path, f"'keypoint_score' must be shaped {(M, T, V)}, got {score.shape}",
+                                          where)
+            score = np.transpose(score, (1, 0, 2))
+        elif C == 3:
+            score = kp[..., 2]
+        else:
+            score = np.ones((T, M, V))
+        present = np.abs(kp[..., :2]).sum(axis=(2, 3)) > 0
+        joints, info = pixels_to_metres(kp[..., :2], score.astype(np.float32), present)
+        meta.update(info)
+        topo, scores = COCO17, score.astype(np.float32)
+    else:
+        raise SkeletonFormatError(path, f"unsupported keypoint layout V={V}, C={C}: expected V=25, C=3 (NTU 3D) "
+                                  "or V=17, C=2/3 (COCO 2D)", where)
+    if not present.any():
+        raise SkeletonFormatError(path, "all keypoints are zero: no body in any frame", where)
+    return SkeletonSequence(joints=joints, present=present, topology=topo, scores=scores, fps=FPS,
+                            label=label, label_id=label_id, metadata=meta)
+
+
+def read(path) -> list[SkeletonSequence]:
+    """Every annotation of the pickle as a :class:`SkeletonSequence`."""
+    path = Path(path)
+    anns, split = _annotations(path)
+    splits_of: dict[str, list[str]] = {}
+    for sname, members in split.items():
+        for fd in members if isinstance(members, (list, tuple)) else []:
+            splits_of.setdefault(str(fd), []).append(str(sname))
+    return [_convert(path, k, a, splits_of) for k, a in enumerate(anns)]
+
+
+def count(path) -> int:
+    return len(_annotations(Path(path))[0])
+
+
+def sniff(path: Path, head: bytes) -> bool:
+    return head[:1] == b"\x80"  # a pickle protocol-2+ stream
