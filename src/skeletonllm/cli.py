@@ -7,5 +7,483 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="SkeletonLLM: render skeleton sequences of any format for a vision-language model.")
 
 
+# -- inspect (what a skeleton file holds) -------------------------------------------------------
+
+
+@app.command("inspect")
+def inspect_cmd(
+    file: str = typer.Argument(..., help="a skeleton file of any supported format"),
+    as_json: bool = typer.Option(False, "--json", help="print JSON instead of a table"),
+    format: str = typer.Option(None, "--format", help="reader to use (default: detect), e.g. ntu, pku_mmd, bvh"),
+):
+    """Show a skeleton file's format, topology, size, label and value ranges."""
+    import json
+
+    from .errors import SkeletonFormatError
+    from .skeleton.io import summarize
+
+    try:
+        info = summarize(file, format=format)
+    except (SkeletonFormatError, OSError) as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(2)
+    if as_json:
+        typer.echo(json.dumps(info, indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=file, show_header=False)
+    for key, val in info.items():
+        if isinstance(val, float):
+            val = f"{val:.4g}"
+        elif isinstance(val, list):
+            val = "[" + ", ".join(f"{v:.3f}" if isinstance(v, float) else str(v) for v in val) + "]"
+        table.add_row(key, str(val))
+    Console().print(table)
+
+
+# -- render (a skeleton file -> GIF / MP4 / PNG contact sheet) --------------------------------
+
+
+@app.command("render")
+def render_cmd(
+    file: str = typer.Argument(None, help="a skeleton file of any supported format"),
+    out: str = typer.Option(..., "--out", "-o", help="output file: .gif, .mp4 or .png (contact sheet)"),
+    renderer: str = typer.Option("draction", "--renderer", help="draction, velocity, projection or jtm"),
+    frames: int = typer.Option(12, "--frames", min=1, help="frames sampled evenly from the sequence"),
+    size: int = typer.Option(None, "--size", min=8, help="square frame size in pixels (default 448, or the checkpoint's)"),
+    checkpoint: str = typer.Option(None, "--checkpoint", help="directory with renderer.safetensors + renderer_config.json"),
+    format: str = typer.Option(None, "--format", help="reader to use (default: detect), e.g. ntu, pku_mmd, bvh"),
+    sample: int = typer.Option(None, "--sample", min=0, help="render sample N of a multi-sample file (load_all)"),
+    auto_frame: bool = typer.Option(None, "--auto-frame/--no-auto-frame",
+                                    help="centre and fit the sequence in view (default: the renderer's fixed camera)"),
+    demo: str = typer.Option(None, "--demo", help="render the built-in demo figure of a topology instead of FILE"),
+    fps: float = typer.Option(4.0, "--fps", help="frames per second of GIF/MP4 output"),
+    device: str = typer.Option("cpu", "--device", help="torch device, e.g. cpu or cuda"),
+):
+    """Render a skeleton sequence to images, e.g. `skeletonllm render S001C001P001R001A001.skeleton --out a.gif`."""
+    from .errors import SkeletonLLMError
+    from .render.files import RENDERER_NAMES, load_renderer, render_file, render_sequence
+    from .render.video import write_frames
+
+    if renderer not in RENDERER_NAMES:
+        typer.echo(f"error: unknown renderer '{renderer}' (choose {', '.join(RENDERER_NAMES)})", err=True)
+        raise typer.Exit(2)
+    if (file is None) == (demo is None):
+        typer.echo("error: give a FILE or --demo TOPOLOGY (not both)", err=True)
+        raise typer.Exit(2)
+    try:
+        if demo is not None:
+            from .render.demo import demo_sequence
+            model = load_renderer(renderer, checkpoint, size, auto_frame, device)
+            path = write_frames(render_sequence(model, demo_sequence(demo), frames), out, fps=fps)
+        else:
+            path = render_file(file, out, renderer=renderer, num_frames=frames, image_size=size,
+                               checkpoint=checkpoint, format=format, sample=sample, auto_frame=auto_frame,
+                               fps=fps, device=device)
+    except (SkeletonLLMError, OSError, ValueError, KeyError, IndexError) as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"wrote {path}")
+
+
+# -- teacher (hard negatives, CR-Distill rationales) ------------------------------------------
+
+_TEACHER_ENV = ("Endpoint settings fall back to SKELETONLLM_TEACHER_BASE_URL / _MODEL / _API_KEY, then "
+                "OPENAI_BASE_URL / OPENAI_API_KEY (prefer the environment for keys: command lines are visible "
+                "to other users).")
+
+
+def _teacher_client(base_url, model, api_key, timeout, max_retries, temperature):
+    from .train.teacher import TeacherClient
+
+    return TeacherClient.from_env(base_url=base_url, model=model, api_key=api_key, timeout=timeout,
+                                  max_retries=max_retries, temperature=temperature)
+
+
+@app.command("mine-negatives", epilog=_TEACHER_ENV)
+def mine_negatives_cmd(
+    classes: str = typer.Option(..., "--classes", help="class-name file (.txt one per line, tab-separated id "
+                                "columns allowed, or a .json list), a dataset (ntu60, ntu120, pku_mmd, nw_ucla) "
+                                "or a split (ntu60_48_12: all classes of its dataset are mined)"),
+    out: str = typer.Option(..., "--out", help="negatives JSON; an existing one is resumed"),
+    base_url: str = typer.Option(None, "--base-url", help="OpenAI-compatible endpoint, e.g. http://localhost:8000/v1"),
+    model: str = typer.Option(None, "--model", help="teacher model (default gpt-4o on the OpenAI endpoint)"),
+    api_key: str = typer.Option(None, "--api-key", help="API key"),
+    k: int = typer.Option(5, "--k", help="neighbours kept per class"),
+    attempts: int = typer.Option(3, "--attempts", help="questions per class when an answer has too few valid names"),
+    timeout: float = typer.Option(120.0, "--timeout", help="seconds per HTTP request"),
+    max_retries: int = typer.Option(6, "--max-retries", help="retries per request (errors, rate limits)"),
+    temperature: float = typer.Option(None, "--temperature", help="sampling temperature (server default if unset)"),
+):
+    """Ask a teacher MLLM, for each class, which other classes move most alike; keep the top k (Disc-FT negatives)."""
+    from .errors import SkeletonLLMError
+    from .train.negatives import mine_negatives, resolve_class_names
+
+    try:
+        names = resolve_class_names(classes)
+        with _teacher_client(base_url, model, api_key, timeout, max_retries, temperature) as client:
+            result = mine_negatives(client, names, out, k=k, attempts=attempts, progress=True)
+            requests = client.stats.requests
+    except SkeletonLLMError as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"{len(result)} classes x {len(next(iter(result.values())))} neighbours -> {out} "
+               f"({requests} requests this run)")
+
+
+@app.command("teacher", epilog=_TEACHER_ENV)
+def teacher_cmd(
+    data: str = typer.Option(..., "--data", help="folder (or file) of skeleton data"),
+    split: str = typer.Option(..., "--split", help="zero-shot split, e.g. ntu60_48_12; only its seen classes are used"),
+    checkpoint: str = typer.Option(..., "--checkpoint", help="DrAction checkpoint after stage 2 (or a training "
+                                   "checkpoint holding exactly one)"),
+    out: str = typer.Option(..., "--out", help="rationales JSONL; an existing one is resumed "
+                            "(rejected answers go to <stem>.rejects.jsonl beside it)"),
+    format: str = typer.Option(None, "--format", help="skeleton format (default: detected per file)"),
+    protocol: str = typer.Option(None, "--protocol", help="train/test protocol, e.g. ntu60_xsub (train part used)"),
+    cache_dir: str = typer.Option(None, "--cache-dir", help="parsed-skeleton cache folder"),
+    num_frames: int = typer.Option(12, "--num-frames", help="frames rendered per clip"),
+    image_size: int = typer.Option(None, "--image-size", help="render at this size instead of the checkpoint's"),
+    contact_sheet: bool = typer.Option(False, "--contact-sheet", help="send the frames tiled into one image"),
+    detail: str = typer.Option(None, "--detail", help="OpenAI image detail: low, high or auto"),
+    attempts: int = typer.Option(3, "--attempts", help="answers asked per clip when the Label line is wrong"),
+    concurrency: int = typer.Option(1, "--concurrency", help="requests in flight at once"),
+    retry_rejected: bool = typer.Option(False, "--retry-rejected", help="ask again for clips rejected earlier"),
+    device: str = typer.Option("cpu", "--device", help="device that renders the frames"),
+    base_url: str = typer.Option(None, "--base-url", help="OpenAI-compatible endpoint, e.g. http://localhost:8000/v1"),
+    model: str = typer.Option(None, "--model", help="teacher model (default gpt-4o on the OpenAI endpoint)"),
+    api_key: str = typer.Option(None, "--api-key", help="API key"),
+    timeout: float = typer.Option(120.0, "--timeout", help="seconds per HTTP request"),
+    max_retries: int = typer.Option(6, "--max-retries", help="retries per request (errors, rate limits)"),
+    temperature: float = typer.Option(None, "--temperature", help="sampling temperature (server default if unset)"),
+):
+    """Collect label-conditioned teacher rationales for CR-Distill (stage 3) on frames rendered by DrAction."""
+    from .errors import SkeletonLLMError
+    from .render import DrAction
+    from .skeleton.dataset import SkeletonDataset
+    from .skeleton.splits import class_names, get_split
+    from .train.rationales import RationaleCache, dataset_samples, find_renderer_dir, generate_rationales
+
+    try:
+        sp = get_split(split)
+        ds = SkeletonDataset(data, format=format, cache_dir=cache_dir, split=split, subset="seen",
+                             protocol=protocol, part="train" if protocol else None)
+        ckpt = find_renderer_dir(checkpoint)
+        renderer = DrAction.from_pretrained(ckpt, **({"image_size": image_size} if image_size else {}))
+        renderer = renderer.to(device).eval()
+        samples = dataset_samples(ds, renderer, class_names(sp.dataset), num_frames=num_frames)
+        with _teacher_client(base_url, model, api_key, timeout, max_retries, temperature) as client:
+            stats = generate_rationales(client, samples, None, RationaleCache(out), progress=True, attempts=attempts,
+                                        contact_sheet=contact_sheet, detail=detail, retry_rejected=retry_rejected,
+                                        concurrency=concurrency, total=len(ds),
+                                        meta={"split": split, "checkpoint": str(ckpt), "num_frames": num_frames})
+    except (SkeletonLLMError, KeyError, FileNotFoundError) as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"{len(ds)} clips: {stats.generated} new rationales, {stats.cached} already cached, "
+               f"{stats.rejected} rejected ({stats.wrong_answers} answers with a wrong label line kept in the "
+               f"rejects file), {stats.refused} refused, {stats.requests} requests -> {out}")
+
+
+# -- report (results files -> Markdown tables beside the paper's numbers) ----------------------
+
+
+@app.command("report")
+def report_cmd(
+    results: list[str] = typer.Argument(..., help="results JSON files (schema: skeletonllm.eval.report)"),
+    paper_rows: str = typer.Option("ours", "--paper-rows", help="paper rows shown alongside: ours, all or none"),
+    table: int = typer.Option(1, "--table", help="paper table giving the NTU recognition comparison rows: 1, 4, 5, 7 or 8"),
+    output: str = typer.Option(None, "--output", "-o", help="also write the Markdown to this file"),
+):
+    """Print results as Markdown tables in the paper's layouts (Tables 1, 2, 3, 9, 15)."""
+    from .atomic import atomic_write_text
+    from .eval.report import ResultsFormatError, load_results, render_report
+
+    try:
+        loaded = [r for path in results for r in load_results(path)]
+        text = render_report(loaded, paper_rows=paper_rows, recognition_table=table)
+    except (ResultsFormatError, ValueError) as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(2)
+    typer.echo(text, nl=False)
+    if output:
+        atomic_write_text(output, text)
+
+
+# -- train (the cooperative curriculum) --------------------------------------------------------
+
+
+@app.command("train", epilog="Multi-GPU: accelerate launch --config_file "
+             "$(python -c 'import skeletonllm,os;print(os.path.dirname(skeletonllm.__file__))')"
+             "/configs/accelerate/ddp_8gpu.yaml -m skeletonllm.cli train CONFIG")
+def train_cmd(
+    config: str = typer.Argument(..., help="run config YAML, or the name of a shipped one (e.g. ntu60_55_5, tiny_cpu)"),
+    stage: str = typer.Option("all", "--stage", help="N, A-B, all, or a stage name"),
+    resume: bool = typer.Option(False, "--resume", help="skip finished stages; continue an interrupted one "
+                                "from its newest complete checkpoint"),
+    joint: bool = typer.Option(False, "--joint", help="ablation: train everything from the start on all tasks mixed"),
+    cpu: bool = typer.Option(False, "--cpu", help="run on the CPU even when a GPU is present"),
+    set_: list[str] = typer.Option([], "--set", help="override a config key, e.g. --set train.max_steps=10 "
+                                   "(value parsed as YAML; repeatable)"),
+    quiet: bool = typer.Option(False, "--quiet", help="no progress bar"),
+):
+    """Train SkeletonLLM through the four-stage curriculum (SPEC 5), or the joint ablation."""
+    import yaml
+
+    from .errors import SkeletonLLMError
+    from .train.config import load_config
+    from .train.trainer import run_training
+
+    overrides = {}
+    for item in set_:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            typer.echo(f"error: --set expects KEY=VALUE, got '{item}'", err=True)
+            raise typer.Exit(2)
+        overrides[key.strip()] = yaml.safe_load(value)
+    try:
+        cfg = load_config(config, overrides)
+        results = run_training(cfg, stages=stage, resume=resume, joint=joint, progress=not quiet, cpu=cpu)
+    except (SkeletonLLMError, FileNotFoundError) as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(1)
+    for r in results:
+        loss = "n/a" if r.last_loss is None else f"{r.last_loss:.4f}"
+        typer.echo(f"{r.stage}: {r.steps} steps on {r.items} items, last loss {loss}, {r.seconds:.1f} s -> {r.final_dir}"
+                   + (f" (resumed from {r.resumed_from})" if r.resumed_from else ""))
+
+
+# -- tiny-backbone (an offline random backbone directory for demos and tests) ------------------
+
+
+@app.command("tiny-backbone")
+def tiny_backbone_cmd(
+    kind: str = typer.Argument(..., help="internvl or qwen2_5_vl"),
+    out: str = typer.Argument(..., help="directory to write (model + tokenizer, loadable with from_pretrained)"),
+    image_size: int = typer.Option(448, "--image-size", help="frame size the InternVL vision tower is configured for"),
+    corpus: list[str] = typer.Option([], "--corpus", help="extra text files for the tokenizer (e.g. class names)"),
+    seed: int = typer.Option(0, "--seed"),
+):
+    """Write a tiny, randomly initialised backbone of a real model class with an offline tokenizer."""
+    from pathlib import Path
+
+    from .mllm.tiny import KINDS, write_tiny_backbone
+
+    if kind not in KINDS:
+        typer.echo(f"error: kind must be one of {', '.join(KINDS)}, got '{kind}'", err=True)
+        raise typer.Exit(2)
+    texts = [line for f in corpus for line in Path(f).read_text(encoding="utf-8").splitlines() if line.strip()]
+    path = write_tiny_backbone(kind, out, image_size=image_size, corpus=texts, seed=seed)
+    typer.echo(f"wrote {path} (use it as a SkeletonLLM backbone: SkeletonLLMConfig(backbone='{path}'))")
+
+
+# -- eval (open-vocabulary recognition, cross-format transfer) --------------------------------
+
+
+@app.command("eval", epilog="Examples: skeletonllm eval runs/x/final --data nturgbd_skeletons/ --split ntu60_48_12 "
+             "--protocol xsub   |   skeletonllm eval runs/ntu/final --data nw_ucla/ --transfer-from ntu60   |   "
+             "skeletonllm eval runs/hml/final --data nturgbd_skeletons/ --transfer-from humanml3d --to-2d")
+def eval_cmd(
+    checkpoint: str = typer.Argument(..., help="SkeletonLLM checkpoint directory (save_pretrained)"),
+    data: str = typer.Option(..., "--data", help="folder (or file) of skeleton data of the evaluation dataset"),
+    split: str = typer.Option(None, "--split", help="zero-shot split, e.g. ntu60_48_12: its unseen classes are "
+                              "evaluated, with their names as candidates (required unless --transfer-from)"),
+    mode: str = typer.Option("generate", "--mode", help="generate: greedy answer, strict 'Label:' match (the "
+                             "paper's protocol); score: likelihood ranking of the candidates"),
+    out: str = typer.Option(None, "--out", help="output folder (default eval/<split>-<mode>); an existing "
+                            "predictions.jsonl there is resumed"),
+    batch_size: int = typer.Option(8, "--batch-size", min=1, help="clips per forward pass"),
+    frames: int = typer.Option(12, "--frames", min=1, help="frames rendered per clip"),
+    tsne: bool = typer.Option(False, "--tsne", help="also write tsne.png of the last hidden state per clip"),
+    tsne_seen: bool = typer.Option(False, "--tsne-seen", help="t-SNE with the split's seen classes added (faint); implies --tsne"),
+    limit: int = typer.Option(None, "--limit", min=1, help="evaluate N clips spread evenly over the data"),
+    format: str = typer.Option(None, "--format", help="skeleton format of the files (default: detected per file)"),
+    protocol: str = typer.Option(None, "--protocol", help="xsub, xview or xset: keep only the protocol's test part"),
+    transfer_from: str = typer.Option(None, "--transfer-from", help="cross-format transfer: the dataset the "
+                                      "checkpoint was trained on (ntu60, ntu120, pku_mmd, humanml3d, nw_ucla)"),
+    target: str = typer.Option(None, "--target", help="transfer target dataset (nw_ucla, ntu60, ntu60_2d, ...; "
+                               "default: told from the files)"),
+    to_2d: bool = typer.Option(False, "--to-2d", help="transfer: drop depth (project to the image plane, dims=2), "
+                               "e.g. NTU-60 (2D)"),
+    label_map: str = typer.Option("default", "--label-map", help="transfer: JSON {class: candidate text}, a shipped "
+                                  "map name (nw_ucla), 'default' (the target's shipped map if any) or 'none'"),
+    max_new_tokens: int = typer.Option(64, "--max-new-tokens", min=1, help="generate mode: answer length limit"),
+    seed: int = typer.Option(0, "--seed", help="random seed (torch, numpy)"),
+    resume: bool = typer.Option(True, "--resume/--no-resume", help="reuse predictions already in --out"),
+    device: str = typer.Option(None, "--device", help="torch device (default: cuda if available, else cpu)"),
+    cache_dir: str = typer.Option(None, "--cache-dir", help="parsed-skeleton cache folder"),
+    method: str = typer.Option(None, "--method", help="row label in reports (default 'SkeletonLLM (this run)')"),
+    quiet: bool = typer.Option(False, "--quiet", help="no progress bar"),
+):
+    """Evaluate a checkpoint: open-vocabulary recognition (SPEC 6), or cross-format transfer with --transfer-from."""
+    from .errors import SkeletonLLMError
+    from .eval.recognition import evaluate_checkpoint
+
+    if mode not in ("generate", "score"):
+        typer.echo(f"error: --mode must be generate or score, got '{mode}'", err=True)
+        raise typer.Exit(2)
+    try:
+        result = evaluate_checkpoint(
+            checkpoint, data, split, out_dir=out, mode=mode, batch_size=batch_size, num_frames=frames, tsne=tsne,
+            tsne_seen=tsne_seen, limit=limit, format=format, protocol=protocol, transfer_from=transfer_from,
+            target=target, label_map=None if label_map.lower() == "none" else label_map, to_2d=to_2d,
+            max_new_tokens=max_new_tokens, seed=seed, resume=resume, device=device, cache_dir=cache_dir,
+            method=method, progress=not quiet)
+    except (SkeletonLLMError, FileNotFoundError, KeyError, ValueError) as e:
+        typer.echo(f"error: {e.args[0] if isinstance(e, KeyError) else e}", err=True)
+        raise typer.Exit(2)
+    what = (f"{result['source']} -> {result['target']}" if result["task"] == "transfer"
+            else f"{result.get('dataset', '')} {result['split']}".strip())
+    typer.echo(f"{what} ({mode}): top-1 {100 * result['top1']:.2f}% (lenient match {100 * result['top1_fuzzy']:.2f}%) "
+               f"on {result['num_samples']} clips, {result['unmatched']} answers matched no candidate")
+    out_dir = result["settings"]["out_dir"]
+    typer.echo(f"wrote {out_dir}/results.json, " + ", ".join(f"{out_dir}/{f}" for k, f in result["files"].items()
+                                                               if k != "features"))
+
+
+# -- recognize / caption / ask (a trained model on skeleton files) -----------------------------
+
+
+def _inference_inputs(files: list[str], format: str | None, whole: bool):
+    """Load every input before the model (a bad file fails fast, named); exit 2 on errors."""
+    from .errors import SkeletonLLMError
+    from .inference import load_clips
+
+    try:
+        return load_clips(files, format=format, whole=whole)
+    except (SkeletonLLMError, OSError, ValueError) as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(2)
+
+
+def _inference_model(checkpoint: str, device: str | None):
+    from .errors import SkeletonLLMError
+    from .inference import load_model
+
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # keep the terminal to the answer
+    try:
+        return load_model(checkpoint, device=device)
+    except (SkeletonLLMError, OSError, ValueError) as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(2)
+
+
+def _print_json(results: list[dict]) -> None:
+    import json
+
+    typer.echo(json.dumps(results[0] if len(results) == 1 else results, indent=2, ensure_ascii=False))
+
+
+def _where(r: dict) -> str:
+    where = r["file"]
+    if "clip" in r:
+        where += f" #{r['clip']}"
+    if "frames" in r:
+        where += f" [{r['frames'][0]}:{r['frames'][1]}]"
+    return where
+
+
+@app.command("recognize")
+def recognize_cmd(
+    files: list[str] = typer.Argument(..., help="skeleton files of any supported format"),
+    checkpoint: str = typer.Option(..., "--checkpoint", help="SkeletonLLM checkpoint directory"),
+    labels: str = typer.Option(None, "--labels", help="candidate actions, comma-separated: \"drink water,throw\""),
+    split: str = typer.Option(None, "--split", help="candidates = this zero-shot split's unseen classes"),
+    all_classes: bool = typer.Option(False, "--all-classes", help="with --split: every class of its dataset"),
+    mode: str = typer.Option("generate", "--mode", help="generate (answer parsed) or score (likelihood ranking)"),
+    frames: int = typer.Option(12, "--frames", min=1, help="frames rendered per clip"),
+    batch_size: int = typer.Option(8, "--batch-size", min=1, help="clips per forward pass"),
+    max_new_tokens: int = typer.Option(64, "--max-new-tokens", min=1, help="answer length limit"),
+    format: str = typer.Option(None, "--format", help="reader to use (default: detect)"),
+    as_json: bool = typer.Option(False, "--json", help="print JSON (one object per clip; a list for several)"),
+    device: str = typer.Option(None, "--device", help="torch device (default: cuda if available, else cpu)"),
+):
+    """Recognise the action in skeleton files among candidate labels (PKU-MMD recordings: clip by clip)."""
+    from .inference import recognition_candidates, recognize
+
+    if mode not in ("generate", "score"):
+        typer.echo(f"error: --mode must be generate or score, got '{mode}'", err=True)
+        raise typer.Exit(2)
+    try:
+        recognition_candidates(labels, split, all_classes)
+    except (KeyError, ValueError) as e:
+        typer.echo(f"error: {e.args[0] if isinstance(e, KeyError) else e}", err=True)
+        raise typer.Exit(2)
+    clips = _inference_inputs(files, format, whole=False)
+    model = _inference_model(checkpoint, device)
+    results = recognize(model, clips, labels, split, all_classes=all_classes, mode=mode, num_frames=frames,
+                        batch_size=batch_size, max_new_tokens=max_new_tokens)
+    if as_json:
+        _print_json(results)
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"{len(results[0]['candidates'])} candidates ({mode})")
+    for col in ("file", "label", "true label", "answer"):
+        table.add_column(col, overflow="fold")
+    for r in results:
+        table.add_row(_where(r), r["label"] or "[red](no candidate)[/red]", r.get("true_label") or "",
+                      r["raw"] if len(r["raw"]) < 80 else r["raw"][:77] + "...")
+    Console().print(table)
+
+
+@app.command("caption")
+def caption_cmd(
+    file: str = typer.Argument(..., help="a skeleton file of any supported format"),
+    checkpoint: str = typer.Option(..., "--checkpoint", help="SkeletonLLM checkpoint directory"),
+    frames: int = typer.Option(12, "--frames", min=1, help="frames rendered"),
+    max_new_tokens: int = typer.Option(128, "--max-new-tokens", min=1, help="answer length limit"),
+    format: str = typer.Option(None, "--format", help="reader to use (default: detect)"),
+    as_json: bool = typer.Option(False, "--json", help="print {file, text} as JSON"),
+    device: str = typer.Option(None, "--device", help="torch device (default: cuda if available, else cpu)"),
+):
+    """Describe the motion in a skeleton file in words."""
+    from .inference import caption
+
+    clip = _inference_inputs([file], format, whole=True)[0]
+    result = caption(_inference_model(checkpoint, device), clip, num_frames=frames, max_new_tokens=max_new_tokens)
+    if as_json:
+        _print_json([result])
+        return
+    from rich.console import Console
+    from rich.panel import Panel
+
+    Console().print(Panel(result["text"] or "(empty answer)", title=_where(result)))
+
+
+@app.command("ask")
+def ask_cmd(
+    file: str = typer.Argument(..., help="a skeleton file of any supported format"),
+    question: str = typer.Argument(..., help="a question about the motion, e.g. \"Which hand moves first?\""),
+    checkpoint: str = typer.Option(..., "--checkpoint", help="SkeletonLLM checkpoint directory"),
+    frames: int = typer.Option(12, "--frames", min=1, help="frames rendered"),
+    max_new_tokens: int = typer.Option(128, "--max-new-tokens", min=1, help="answer length limit"),
+    format: str = typer.Option(None, "--format", help="reader to use (default: detect)"),
+    as_json: bool = typer.Option(False, "--json", help="print {file, question, text} as JSON"),
+    device: str = typer.Option(None, "--device", help="torch device (default: cuda if available, else cpu)"),
+):
+    """Ask a question about the motion in a skeleton file."""
+    from .inference import ask
+
+    if not question.strip():
+        typer.echo("error: the question is empty", err=True)
+        raise typer.Exit(2)
+    clip = _inference_inputs([file], format, whole=True)[0]
+    result = ask(_inference_model(checkpoint, device), clip, question, num_frames=frames,
+                 max_new_tokens=max_new_tokens)
+    if as_json:
+        _print_json([result])
+        return
+    from rich.console import Console
+    from rich.panel import Panel
+
+    Console().print(Panel(result["text"] or "(empty answer)", title=f"{_where(result)}: {result['question']}"))
+
+
 if __name__ == "__main__":
     app()

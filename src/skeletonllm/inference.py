@@ -1,0 +1,198 @@
+"""Using a trained SkeletonLLM on skeleton files: recognise, caption, answer questions.
+
+>>> from skeletonllm.mllm.model import SkeletonLLM
+>>> from skeletonllm import inference
+>>> model = SkeletonLLM.from_pretrained("runs/ntu60_48_12/final")
+>>> inference.recognize(model, ["S001C001P001R001A001.skeleton"], split="ntu60_48_12")
+[{'file': 'S001C001P001R001A001.skeleton', 'label': 'pickup', 'raw': 'Label: pickup', ...}]
+>>> inference.caption(model, "new_joints/000000.npy")["text"]
+>>> inference.ask(model, "0036-L.txt", "Which hand moves first?")["text"]
+
+Any supported file works (:func:`skeletonllm.load_all`): a PKU-MMD recording with a label
+file is recognised clip by clip (each result carries ``clip`` and ``frames``, the
+``[start, end)`` range), a PYSKL pickle annotation by annotation. Captioning and questions
+take one sequence per file (:func:`skeletonllm.load`: a PKU-MMD recording whole).
+
+Recognition reads the answer's last ``Label:`` line and matches it to a candidate
+leniently (case, punctuation, near-typos; ``label`` is None when nothing matches, and
+``raw`` always holds the model's answer). The benchmark's strict matching is in
+:mod:`skeletonllm.eval.recognition`.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Iterable, Sequence
+
+from .mllm import prompts as P
+from .skeleton.sequence import SkeletonSequence
+
+PathLike = str | os.PathLike
+
+
+@dataclass
+class Clip:
+    """One sequence to run the model on, and where it came from."""
+
+    file: str
+    sequence: SkeletonSequence
+    clip: int | None = None           # index within a multi-clip file
+    frames: tuple[int, int] | None = None  # [start, end) in the source recording
+
+    def describe(self) -> dict:
+        out = {"file": self.file}
+        if self.clip is not None:
+            out["clip"] = self.clip
+        if self.frames is not None:
+            out["frames"] = [int(self.frames[0]), int(self.frames[1])]
+        return out
+
+
+def load_model(checkpoint: PathLike, device: str | None = None, dtype: str | None = None):
+    """A SkeletonLLM from a checkpoint directory (``save_pretrained``), in eval mode."""
+    from .mllm.model import SkeletonLLM
+    return SkeletonLLM.from_pretrained(checkpoint, device=device, dtype=dtype).eval()
+
+
+def load_clips(files: PathLike | SkeletonSequence | Iterable, format: str | None = None,
+               whole: bool = False) -> list[Clip]:
+    """Files (or in-memory sequences) -> clips.
+
+    ``whole=False``: every sample of a file (:func:`skeletonllm.load_all`); ``True``: one
+    sequence per file (:func:`skeletonllm.load`). Raises
+    :class:`~skeletonllm.errors.SkeletonFormatError` naming the first bad file.
+    """
+    from .skeleton.io import load, load_all
+
+    if isinstance(files, (str, os.PathLike, SkeletonSequence)):
+        files = [files]
+    clips = []
+    for f in files:
+        if isinstance(f, SkeletonSequence):
+            clips.append(Clip(str(f.metadata.get("source", "<memory>")), f))
+            continue
+        seqs = [load(f, format=format)] if whole else load_all(f, format=format)
+        for k, seq in enumerate(seqs):
+            rng = seq.metadata.get("frame_range")
+            clips.append(Clip(str(f), seq, clip=k if len(seqs) > 1 else None,
+                              frames=tuple(rng) if rng is not None else None))
+    return clips
+
+
+def recognition_candidates(labels: Sequence[str] | str | None = None, split: str | None = None,
+                           all_classes: bool = False) -> list[str]:
+    """The candidate list: ``labels`` (a list or ``"a,b,c"``), else the split's unseen class
+    names (with ``all_classes``: every class of the split's dataset)."""
+    from .skeleton.splits import class_names, get_split
+
+    if labels is not None and split is not None:
+        raise ValueError("give labels or a split, not both")
+    if labels is not None:
+        if isinstance(labels, str):
+            labels = labels.split(",")
+        out = [l.strip() for l in labels if l.strip()]
+        if not out:
+            raise ValueError("the label list is empty")
+    elif split is not None:
+        sp = get_split(split)
+        out = list(class_names(sp.dataset)[:sp.num_classes] if all_classes else sp.unseen_names)
+    else:
+        raise ValueError("recognition needs candidates: give labels or a split")
+    if len({P.normalize_label(c) for c in out}) != len(out):
+        raise ValueError(f"candidate labels must be distinct: {out}")
+    return out
+
+
+def _batches(clips: list[Clip], batch_size: int):
+    """Clips grouped by topology (one batch holds one), in chunks of ``batch_size``."""
+    groups: dict = {}
+    for i, c in enumerate(clips):
+        groups.setdefault(c.sequence.topology, []).append(i)
+    for idx in groups.values():
+        for lo in range(0, len(idx), batch_size):
+            yield idx[lo:lo + batch_size]
+
+
+def recognize(model, files, labels: Sequence[str] | str | None = None, split: str | None = None, *,
+              all_classes: bool = False, mode: str = "generate", num_frames: int = 12, batch_size: int = 8,
+              max_new_tokens: int = 64, format: str | None = None) -> list[dict]:
+    """Which action each clip shows, chosen among candidate labels.
+
+    Args:
+        model: a SkeletonLLM.
+        files: paths, :class:`Clip` objects or sequences (one path or a list).
+        labels, split, all_classes: the candidates (:func:`recognition_candidates`).
+        mode: ``"generate"`` (greedy answer, parsed) or ``"score"`` (likelihood of each
+            ``Label: <candidate>``; also returns ``scores``).
+    Returns one dict per clip: ``file`` (``clip``, ``frames`` for multi-clip files),
+    ``label`` (a candidate, or None when the answer names none), ``raw`` (the answer text;
+    in score mode the best ``Label:`` line), ``candidates``, ``scores`` (score mode:
+    ``{candidate: log-likelihood}``) and ``true_label`` when the file carries one.
+    """
+    from .skeleton.batch import collate_sequences
+
+    if mode not in ("generate", "score"):
+        raise ValueError(f"mode must be 'generate' or 'score', got {mode!r}")
+    candidates = recognition_candidates(labels, split, all_classes)
+    clips = _as_clips(files, format)
+    prompt = P.mqa_prompt(candidates)
+    results: list[dict | None] = [None] * len(clips)
+    for idx in _batches(clips, batch_size):
+        batch = collate_sequences([clips[i].sequence for i in idx], num_frames=num_frames, max_bodies=2)
+        if mode == "generate":
+            answers = model.generate(batch, prompt, max_new_tokens=max_new_tokens)
+            parsed = [(P.parse_label(a, candidates), a, None) for a in answers]
+        else:
+            scores = model.score_candidates(batch, prompt, candidates).float().cpu().tolist()
+            parsed = []
+            for row in scores:
+                best = candidates[max(range(len(row)), key=row.__getitem__)]
+                parsed.append((best, P.mqa_target(best), dict(zip(candidates, row))))
+        for i, (label, raw, sc) in zip(idx, parsed):
+            out = {**clips[i].describe(), "label": label, "raw": raw, "candidates": candidates}
+            if sc is not None:
+                out["scores"] = sc
+            if clips[i].sequence.label is not None:
+                out["true_label"] = clips[i].sequence.label
+            results[i] = out
+    return results
+
+
+def _as_clips(files, format, whole: bool = False) -> list[Clip]:
+    if isinstance(files, Clip):
+        return [files]
+    if isinstance(files, (list, tuple)) and files and all(isinstance(f, Clip) for f in files):
+        return list(files)
+    return load_clips(files, format=format, whole=whole)
+
+
+def _one_clip(file, format) -> Clip:
+    clips = _as_clips(file, format, whole=True)
+    if len(clips) != 1:
+        raise ValueError(f"expected one file, got {len(clips)}")
+    return clips[0]
+
+
+def _answer(model, clip: Clip, prompt: str, num_frames: int, max_new_tokens: int) -> str:
+    from .skeleton.batch import collate_sequences
+    batch = collate_sequences([clip.sequence], num_frames=num_frames, max_bodies=2)
+    return model.generate(batch, prompt, max_new_tokens=max_new_tokens)[0]
+
+
+def caption(model, file, *, num_frames: int = 12, max_new_tokens: int = 128, format: str | None = None) -> dict:
+    """A free-text description of the motion in ``file``: ``{"file", "text"}``."""
+    clip = _one_clip(file, format)
+    return {**clip.describe(), "text": _answer(model, clip, P.caption_prompt(), num_frames, max_new_tokens)}
+
+
+def ask(model, file, question: str, *, num_frames: int = 12, max_new_tokens: int = 128,
+        format: str | None = None) -> dict:
+    """The model's answer to an open ``question`` about ``file``: ``{"file", "question", "text"}``."""
+    if not question or not question.strip():
+        raise ValueError("the question is empty")
+    clip = _one_clip(file, format)
+    text = _answer(model, clip, P.qa_prompt(question), num_frames, max_new_tokens)
+    return {**clip.describe(), "question": question.strip(), "text": text}
+
+
+__all__ = ["Clip", "ask", "caption", "load_clips", "load_model", "recognition_candidates", "recognize"]

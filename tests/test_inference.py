@@ -1,0 +1,115 @@
+"""recognize / caption / ask on real files of every kind, through the CLI and the Python API (skeletonllm.inference)."""
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from typer.testing import CliRunner
+
+import skeletonllm
+from skeletonllm import inference
+from skeletonllm.cli import app
+from skeletonllm.mllm.prompts import mqa_prompt
+from skeletonllm.skeleton import collate_sequences
+
+DATA = Path(__file__).parent / "data"
+NTU = DATA / "ntu_skeleton" / "S001C001P001R001A001.skeleton"
+HUMANML3D = DATA / "humanml3d" / "new_joints" / "000000.npy"
+COCO = DATA / "coco17_alphapose" / "alphapose-results.json"
+PKU = DATA / "pku_mmd" / "skeleton" / "0036-L.txt"
+LABELS = ["drink water", "kick", "wave"]
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    from skeletonllm.mllm.model import SkeletonLLM, SkeletonLLMConfig
+    torch.manual_seed(0)
+    cfg = SkeletonLLMConfig(backbone="tiny:internvl", image_size=112, renderer_options={"image_size": 112},
+                            device="cpu")
+    path = tmp_path_factory.mktemp("ckpt") / "tiny"
+    SkeletonLLM(cfg).save_pretrained(path)
+    return str(path)
+
+
+def run(*args):
+    """Exit code, stdout alone (what --json promises) and everything printed (messages go to stderr)."""
+    r = CliRunner().invoke(app, [str(a) for a in args], env={"COLUMNS": "250"})
+    return r.exit_code, r.stdout, r.output
+
+
+def test_recognize_json_on_ntu_humanml3d_and_coco_files(checkpoint):
+    code, stdout, out = run("recognize", NTU, HUMANML3D, COCO, "--checkpoint", checkpoint, "--labels", ",".join(LABELS),
+                    "--frames", "4", "--max-new-tokens", "6", "--json")
+    assert code == 0, out
+    results = json.loads(stdout)
+    assert [r["file"] for r in results] == [str(NTU), str(HUMANML3D), str(COCO)]  # input order, three topologies
+    for r in results:
+        assert {"file", "label", "raw", "candidates"} <= r.keys() and r["candidates"] == LABELS
+        assert r["label"] is None or r["label"] in LABELS
+    assert results[0]["true_label"] == "drink water"
+
+
+def test_recognize_score_mode_with_a_split_and_a_table(checkpoint):
+    code, stdout, out = run("recognize", NTU, "--checkpoint", checkpoint, "--split", "ntu60_40_20", "--mode", "score",
+                    "--frames", "4", "--json")
+    assert code == 0, out
+    r = json.loads(stdout)  # one clip: one object
+    assert len(r["candidates"]) == 20 and r["label"] == max(r["scores"], key=r["scores"].get)
+    assert r["raw"] == f"Label: {r['label']}"
+    code, stdout, out = run("recognize", NTU, "--checkpoint", checkpoint, "--labels", "drink water,throw", "--mode", "score",
+                    "--frames", "4")
+    assert code == 0 and "S001C001P001R001A001" in out and "drink water" in out
+
+
+def test_a_pku_mmd_recording_is_recognised_clip_by_clip(checkpoint):
+    code, stdout, out = run("recognize", PKU, "--checkpoint", checkpoint, "--split", "pku_39_12", "--all-classes",
+                    "--frames", "2", "--max-new-tokens", "2", "--json")
+    assert code == 0, out
+    results = json.loads(stdout)
+    assert len(results) == 7 and [r["clip"] for r in results] == list(range(7))
+    assert all(len(r["frames"]) == 2 and r["frames"][0] < r["frames"][1] for r in results)
+    assert len(results[0]["candidates"]) == 51 and all(r["true_label"] for r in results)
+
+
+def test_caption_and_ask_json(checkpoint):
+    code, stdout, out = run("caption", HUMANML3D, "--checkpoint", checkpoint, "--frames", "4", "--max-new-tokens", "8",
+                    "--json")
+    assert code == 0, out
+    r = json.loads(stdout)
+    assert r["file"] == str(HUMANML3D) and isinstance(r["text"], str)
+    code, stdout, out = run("ask", COCO, "Which hand moves first?", "--checkpoint", checkpoint, "--frames", "4",
+                    "--max-new-tokens", "8", "--json")
+    assert code == 0, out
+    r = json.loads(stdout)
+    assert r["file"] == str(COCO) and r["question"] == "Which hand moves first?" and isinstance(r["text"], str)
+    code, stdout, out = run("ask", NTU, "What happens?", "--checkpoint", checkpoint, "--frames", "4", "--max-new-tokens", "4")
+    assert code == 0 and "What happens?" in out
+
+
+def test_bad_input_exits_2_and_names_the_file(checkpoint, tmp_path):
+    bad = tmp_path / "broken.skeleton"
+    bad.write_text("3\n1\nnot a number\n")
+    for cmd in (["recognize", NTU, bad, "--labels", "a,b"], ["caption", bad], ["ask", bad, "Why?"]):
+        code, stdout, out = run(*cmd, "--checkpoint", checkpoint)
+        assert code == 2 and "broken.skeleton" in out, out
+    code, stdout, out = run("recognize", tmp_path / "missing.skeleton", "--checkpoint", checkpoint, "--labels", "a,b")
+    assert code == 2 and "missing.skeleton" in out
+    code, stdout, out = run("recognize", NTU, "--checkpoint", checkpoint)
+    assert code == 2 and "labels or a split" in out
+    code, stdout, out = run("caption", NTU, "--checkpoint", tmp_path)
+    assert code == 2 and "not a SkeletonLLM checkpoint" in out
+
+
+def test_python_api(checkpoint):
+    from skeletonllm.mllm.model import SkeletonLLM
+
+    model = SkeletonLLM.from_pretrained(checkpoint)
+    [r] = inference.recognize(model, NTU, labels=LABELS, mode="score", num_frames=4)
+    scores = r["scores"]
+    assert r["file"] == str(NTU) and r["label"] == max(scores, key=scores.get) and set(scores) == set(LABELS)
+    [g] = inference.recognize(model, [NTU], labels=LABELS, num_frames=4, max_new_tokens=6)
+    batch = collate_sequences([skeletonllm.load(NTU)], num_frames=4)
+    assert g["raw"] == model.generate(batch, mqa_prompt(LABELS), max_new_tokens=6)[0]  # the same greedy answer
+    assert inference.caption(model, HUMANML3D, num_frames=4, max_new_tokens=4).keys() == {"file", "text"}
+    with pytest.raises(ValueError, match="labels or a split"):
+        inference.recognize(model, NTU)
