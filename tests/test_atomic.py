@@ -24,3 +24,17 @@ def test_atomic_directory_failure_leaves_old_contents(tmp_path):
     with atomic_directory(d) as tmp:
         (tmp / "w.bin").write_bytes(b"new")
     assert (d / "w.bin").read_bytes() == b"new"
+
+
+def test_atomic_outputs_get_ordinary_permissions(tmp_path):
+    import os
+    import stat
+    umask = os.umask(0o022)
+    try:
+        atomic_write_text(tmp_path / "f.txt", "x")
+        with atomic_directory(tmp_path / "d") as tmp:
+            (tmp / "w").write_text("x")
+    finally:
+        os.umask(umask)
+    assert stat.S_IMODE((tmp_path / "f.txt").stat().st_mode) == 0o644
+    assert stat.S_IMODE((tmp_path / "d").stat().st_mode) == 0o755

@@ -30,12 +30,20 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def _default_mode(directory: bool = False) -> int:
+    """The permissions a plain ``open()`` / ``mkdir()`` would give (mkstemp/mkdtemp use 0600/0700)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return (0o777 if directory else 0o666) & ~umask
+
+
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     """Write ``data`` to ``path`` so that readers see the old file or the new one, never a mix."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=TMP_PREFIX + path.name + ".", dir=path.parent)
     try:
+        os.fchmod(fd, _default_mode())
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
@@ -62,6 +70,7 @@ def atomic_directory(path: str | os.PathLike, overwrite: bool = True) -> Iterato
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=TMP_PREFIX + path.name + ".", dir=path.parent))
+    os.chmod(tmp, _default_mode(directory=True))
     try:
         yield tmp
         for f in tmp.rglob("*"):

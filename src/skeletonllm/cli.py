@@ -1,7 +1,13 @@
 """The ``skeletonllm`` command line. Each command is a thin layer over the library."""
 from __future__ import annotations
 
-import typer
+import os
+
+# Busy-waiting OpenMP threads make torch many times slower on a small, shared CPU; passive
+# waiting costs nothing on an idle one. Must be set before torch is first imported.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import typer  # noqa: E402
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="SkeletonLLM: render skeleton sequences of any format for a vision-language model.")

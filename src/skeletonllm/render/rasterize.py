@@ -156,14 +156,13 @@ def _pairs(u, v, A, B, C, o, G: int, height: int, width: int):
 
 
 def _alpha(px, py, u, v, A, B, C, o):
-    """Per-pair alpha (clamped, skipped below 1/255), the unclamped o*exp(-q/2), exp(-q/2) and d."""
+    """Per-pair alpha (clamped, skipped below 1/255), exp(-q/2) and the offsets d = (dx, dy)."""
     dx = px - u
     dy = py - v
-    E = torch.exp(-0.5 * (A * dx * dx + 2 * B * dx * dy + C * dy * dy))
-    raw = o * E
-    alpha = raw.clamp(max=ALPHA_MAX)
+    E = torch.exp(-0.5 * (dx * (A * dx + 2 * B * dy) + C * dy * dy))
+    alpha = (o * E).clamp_(max=ALPHA_MAX)
     alpha = torch.where(alpha >= ALPHA_MIN, alpha, torch.zeros_like(alpha))
-    return alpha, raw, E, dx, dy
+    return alpha, E, dx, dy
 
 
 def _take(table: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
@@ -199,8 +198,8 @@ class _RasterizeFast(torch.autograd.Function):
 
         px = (key % W).to(dt) + 0.5
         py = ((key // W) % H).to(dt) + 0.5
-        alpha, _, _, _, _ = _alpha(px, py, _take(u, k), _take(v, k), _take(A, k), _take(B, k),
-                                   _take(C, k), _take(o, k))
+        alpha, E, dx, dy = _alpha(px, py, _take(u, k), _take(v, k), _take(A, k), _take(B, k),
+                                  _take(C, k), _take(o, k))
         del px, py
 
         # Segments = runs of one pixel.
@@ -237,13 +236,13 @@ class _RasterizeFast(torch.autograd.Function):
             out.index_copy_(0, flat + c * (H * W), val)
 
         ctx.save_for_backward(table, gidx, background if bg is not None else None,
-                              k, key, alpha, T, seg, starts, ends, t_final)
+                              k, key, alpha, E, dx, dy, T, seg, starts, ends, t_final)
         ctx.dims = (I, G, H, W)
         return out.view(I, 3, H, W)
 
     @staticmethod
     def backward(ctx, grad_out):
-        table, gidx, bg, k, key, alpha, T, seg, starts, ends, t_final = ctx.saved_tensors
+        table, gidx, bg, k, key, alpha, E, dx, dy, T, seg, starts, ends, t_final = ctx.saved_tensors
         I, G, H, W = ctx.dims
         dev, dt = table.device, table.dtype
         acc = torch.float64
@@ -268,27 +267,24 @@ class _RasterizeFast(torch.autograd.Function):
         d_alpha = T * dot - after / (1 - alpha)
         del after, dot
 
-        px = (key % W).to(dt) + 0.5
-        py = ((key // W) % H).to(dt) + 0.5
-        Ak, Bk, Ck = _take(A, k), _take(B, k), _take(C, k)
-        _, raw, E, dx, dy = _alpha(px, py, _take(u, k), _take(v, k), Ak, Bk, Ck, _take(o, k))
-        del px, py
-        live = (alpha > 0) & (raw < ALPHA_MAX)
-        d_alpha = torch.where(live, d_alpha, torch.zeros_like(d_alpha))
+        # alpha = min(0.99, o E), E = exp(-q/2): zero gradient where clamped or skipped.
+        raw = _take(o, k) * E
+        d_alpha = torch.where((alpha > 0) & (raw < ALPHA_MAX), d_alpha, torch.zeros_like(d_alpha))
         d_q = -0.5 * d_alpha * raw
-        per_pair = [
-            -2.0 * d_q * (Ak * dx + Bk * dy),     # u
-            -2.0 * d_q * (Bk * dx + Ck * dy),     # v
-            d_q * dx * dx,                        # A
-            2.0 * d_q * dx * dy,                  # B
-            d_q * dy * dy,                        # C
-            d_alpha * E,                          # o
-        ] + [w * gp[c] for c in range(3)]         # colours
-
+        del raw
+        # dq/du = -2 (A dx + B dy), dq/dv = -2 (B dx + C dy), dq/dA = dx^2, dq/dB = 2 dx dy,
+        # dq/dC = dy^2. A, B, C are constant per Gaussian, so we sum the moments of d_q per
+        # Gaussian and combine them with A, B, C afterwards (fewer passes over the pairs).
+        qx, qy = d_q * dx, d_q * dy
+        moments = [qx, qy, qx * dx, qx * dy, qy * dy, d_alpha * E] + [w * gp[c] for c in range(3)]
         IG = I * G
-        grads = torch.zeros(9, IG, dtype=dt, device=dev)
-        for j, x in enumerate(per_pair):
-            grads[j].scatter_add_(0, k, x)
+        sums = torch.zeros(9, IG, dtype=dt, device=dev)
+        for j, x in enumerate(moments):
+            sums[j].scatter_add_(0, k, x)
+        del moments, qx, qy
+        Mx, My, Mxx, Mxy, Myy, Mo = sums[:6]
+        grads = torch.stack([-2.0 * (A * Mx + B * My), -2.0 * (B * Mx + C * My), Mxx, 2.0 * Mxy, Myy, Mo,
+                             sums[6], sums[7], sums[8]])
         # Back from ordered position to input order.
         grads = torch.zeros_like(grads).index_copy_(1, gidx, grads)
         d_means = grads[0:2].t().reshape(I, G, 2)
