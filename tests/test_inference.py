@@ -113,3 +113,16 @@ def test_python_api(checkpoint):
     assert inference.caption(model, HUMANML3D, num_frames=4, max_new_tokens=4).keys() == {"file", "text"}
     with pytest.raises(ValueError, match="labels or a split"):
         inference.recognize(model, NTU)
+
+
+def test_frame_count_defaults_to_what_the_checkpoint_was_trained_with():
+    from types import SimpleNamespace
+
+    from skeletonllm.inference import frames_for
+    from skeletonllm.mllm.model import SkeletonLLMConfig
+
+    trained_on_6 = SimpleNamespace(config=SkeletonLLMConfig(backbone="tiny:internvl", num_frames=6))
+    assert frames_for(trained_on_6, None) == 6
+    assert frames_for(trained_on_6, 9) == 9
+    assert SkeletonLLMConfig.from_dict(SkeletonLLMConfig(num_frames=6).to_dict()).num_frames == 6
+    assert frames_for(SimpleNamespace(), None) == 12

@@ -113,8 +113,15 @@ def _batches(clips: list[Clip], batch_size: int):
             yield idx[lo:lo + batch_size]
 
 
+def frames_for(model, num_frames: int | None) -> int:
+    """``num_frames``, or the frame count the model was trained with (its config), or 12."""
+    if num_frames is not None:
+        return int(num_frames)
+    return int(getattr(getattr(model, "config", None), "num_frames", 12))
+
+
 def recognize(model, files, labels: Sequence[str] | str | None = None, split: str | None = None, *,
-              all_classes: bool = False, mode: str = "generate", num_frames: int = 12, batch_size: int = 8,
+              all_classes: bool = False, mode: str = "generate", num_frames: int | None = None, batch_size: int = 8,
               max_new_tokens: int = 64, format: str | None = None) -> list[dict]:
     """Which action each clip shows, chosen among candidate labels.
 
@@ -134,6 +141,7 @@ def recognize(model, files, labels: Sequence[str] | str | None = None, split: st
     if mode not in ("generate", "score"):
         raise ValueError(f"mode must be 'generate' or 'score', got {mode!r}")
     candidates = recognition_candidates(labels, split, all_classes)
+    num_frames = frames_for(model, num_frames)
     clips = _as_clips(files, format)
     prompt = P.mqa_prompt(candidates)
     results: list[dict | None] = [None] * len(clips)
@@ -173,19 +181,19 @@ def _one_clip(file, format) -> Clip:
     return clips[0]
 
 
-def _answer(model, clip: Clip, prompt: str, num_frames: int, max_new_tokens: int) -> str:
+def _answer(model, clip: Clip, prompt: str, num_frames: int | None, max_new_tokens: int) -> str:
     from .skeleton.batch import collate_sequences
-    batch = collate_sequences([clip.sequence], num_frames=num_frames, max_bodies=2)
+    batch = collate_sequences([clip.sequence], num_frames=frames_for(model, num_frames), max_bodies=2)
     return model.generate(batch, prompt, max_new_tokens=max_new_tokens)[0]
 
 
-def caption(model, file, *, num_frames: int = 12, max_new_tokens: int = 128, format: str | None = None) -> dict:
+def caption(model, file, *, num_frames: int | None = None, max_new_tokens: int = 128, format: str | None = None) -> dict:
     """A free-text description of the motion in ``file``: ``{"file", "text"}``."""
     clip = _one_clip(file, format)
     return {**clip.describe(), "text": _answer(model, clip, P.caption_prompt(), num_frames, max_new_tokens)}
 
 
-def ask(model, file, question: str, *, num_frames: int = 12, max_new_tokens: int = 128,
+def ask(model, file, question: str, *, num_frames: int | None = None, max_new_tokens: int = 128,
         format: str | None = None) -> dict:
     """The model's answer to an open ``question`` about ``file``: ``{"file", "question", "text"}``."""
     if not question or not question.strip():
@@ -195,4 +203,4 @@ def ask(model, file, question: str, *, num_frames: int = 12, max_new_tokens: int
     return {**clip.describe(), "question": question.strip(), "text": text}
 
 
-__all__ = ["Clip", "ask", "caption", "load_clips", "load_model", "recognition_candidates", "recognize"]
+__all__ = ["Clip", "ask", "caption", "frames_for", "load_clips", "load_model", "recognition_candidates", "recognize"]

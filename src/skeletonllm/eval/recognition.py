@@ -321,7 +321,7 @@ def _true_label(seq: SkeletonSequence, sid: str, class_names, label_map: dict, b
 
 
 def run_mqa_evaluation(model, data, candidates: Sequence[str], base: dict, out_dir: str | os.PathLike, *,
-                       mode: str = "generate", batch_size: int = 8, num_frames: int = 12, seed: int = 0,
+                       mode: str = "generate", batch_size: int = 8, num_frames: int | None = None, seed: int = 0,
                        resume: bool = True, tsne: bool = False, tsne_data=None, progress: bool = True,
                        class_names: Sequence[str] | None = None, label_map: dict | None = None,
                        transform: Callable[[SkeletonSequence], SkeletonSequence] | None = None,
@@ -350,8 +350,11 @@ def run_mqa_evaluation(model, data, candidates: Sequence[str], base: dict, out_d
     from .plots import plot_confusion_matrix, plot_tsne
     from .report import save_result
 
+    from ..inference import frames_for
+
     if mode not in ("generate", "score"):
         raise ValueError(f"mode must be 'generate' or 'score', got {mode!r}")
+    num_frames = frames_for(model, num_frames)
     if batch_size < 1 or num_frames < 1:
         raise ValueError("batch_size and num_frames must be at least 1")
     candidates = list(candidates)
@@ -511,7 +514,7 @@ def canonical_split_id(name: str) -> str:
 
 
 def evaluate_recognition(model, data, candidates: Sequence[str] | None = None, split_name: str | None = None, *,
-                         mode: str = "generate", batch_size: int = 8, num_frames: int = 12, seed: int = 0,
+                         mode: str = "generate", batch_size: int = 8, num_frames: int | None = None, seed: int = 0,
                          out_dir: str | os.PathLike = "eval", resume: bool = True, tsne: bool = False,
                          tsne_data=None, progress: bool = True, protocol: str | None = None,
                          dataset_name: str | None = None, class_names: Sequence[str] | None = None,
@@ -584,7 +587,7 @@ def protocol_name(dataset: str, protocol: str) -> str:
 
 def evaluate_checkpoint(checkpoint: str | os.PathLike, data: str | os.PathLike, split: str | None = None, *,
                         out_dir: str | os.PathLike | None = None, mode: str = "generate", batch_size: int = 8,
-                        num_frames: int = 12, tsne: bool = False, tsne_seen: bool = False, limit: int | None = None,
+                        num_frames: int | None = None, tsne: bool = False, tsne_seen: bool = False, limit: int | None = None,
                         format: str | None = None, protocol: str | None = None, transfer_from: str | None = None,
                         target: str | None = None, label_map: str | None = "default", to_2d: bool = False,
                         max_new_tokens: int = 64, seed: int = 0, resume: bool = True, device: str | None = None,

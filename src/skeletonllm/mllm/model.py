@@ -48,6 +48,8 @@ class SkeletonLLMConfig:
         image_size: frame side the vision tower sees; ``None`` = the backbone's default
             (InternVL: its configured tile size, 448; Qwen2.5-VL: 448). Rendered frames are
             resized to it differentiably.
+        num_frames: frames per clip the model is trained with; inference and evaluation
+            use it unless told otherwise (the paper: 12).
         frames_as: Qwen2.5-VL only: ``"video"`` (frames fused in temporal pairs) or ``"images"``.
         video_fps: Qwen2.5-VL video only: nominal frame rate of the rendered clip.
         lora: add LoRA to the language model; ``lora_r`` / ``lora_alpha`` / ``lora_dropout``
@@ -67,6 +69,7 @@ class SkeletonLLMConfig:
     renderer: str = "draction"
     renderer_options: dict[str, Any] = field(default_factory=dict)
     image_size: int | None = None
+    num_frames: int = 12
     frames_as: str = "video"
     video_fps: float = 2.0
     lora: bool = True

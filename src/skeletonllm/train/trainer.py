@@ -403,6 +403,8 @@ def _model_factories(cfg: RunConfig, device: torch.device):
     names = {f.name for f in dataclasses.fields(mcfg)}
     if "device" in names and getattr(mcfg, "device") is None:
         mcfg = dataclasses.replace(mcfg, device=str(device))
+    if "num_frames" in names:  # the checkpoint remembers how many frames it was trained on
+        mcfg = dataclasses.replace(mcfg, num_frames=cfg.data.num_frames)
     takes_device = "device" in inspect.signature(cls.from_pretrained).parameters
 
     def fresh():
