@@ -1,0 +1,15 @@
+"""``skeletonllm demo``: the whole SkeletonLLM method on procedural motions, on a CPU, in minutes.
+
+    from skeletonllm.demo import DemoSettings, run_demo
+    summary = run_demo("skeletonllm-demo", DemoSettings.quick())
+    print(summary.report_md)
+
+Modules: :mod:`~skeletonllm.demo.pipeline` (the run, top to bottom),
+:mod:`~skeletonllm.demo.pretrain` (the tiny backbone's head start),
+:mod:`~skeletonllm.demo.ablation` (one curriculum run per renderer),
+:mod:`~skeletonllm.demo.evaluate` (the measurements), :mod:`~skeletonllm.demo.media`
+(renders and curves), :mod:`~skeletonllm.demo.report` (report.md / report.html / results.json).
+"""
+from .pipeline import DemoSettings, DemoSummary, run_demo
+
+__all__ = ["DemoSettings", "DemoSummary", "run_demo"]

@@ -1,0 +1,119 @@
+"""Everything the demo measures, on held-out clips only (never trained on).
+
+* recognition: MQA over the candidate list, by likelihood ranking of every ``Label: <class>``
+  and by greedy decoding (the paper's protocol), with the project's engine
+  (:func:`skeletonllm.eval.recognition.run_mqa_evaluation`: predictions log, confusion matrix,
+  results file in the schema of :mod:`skeletonllm.eval.report`);
+* cross-format transfer: the same held-out motions emitted as SMPL-22, Kinect v1-20 and
+  COCO-17 (2D) skeletons, no fine-tuning;
+* captioning: greedy captions against the clips' reference captions (BLEU, ROUGE-L, CIDEr-D);
+* QA: each clip's four questions (temporal, causal, fine-grained, contrastive) as 4-option
+  multiple choice, answered by likelihood ranking of ``Label: <option>`` as trained;
+* the head start's attribute probes: movement / side / body part as multiple choice.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from ..mllm import prompts as P
+from ..skeleton import collate_sequences
+
+
+def recognition(model, sequences, candidates: Sequence[str], out_dir: str | Path, *, mode: str, task: str = "recognition",
+                split: str | None = None, dataset: str, method: str, seed: int, batch_size: int = 16,
+                max_new_tokens: int = 16, extra: dict | None = None, progress: bool = True) -> dict:
+    """MQA over ``candidates`` on ``sequences`` (their ``label`` is the truth); the result dict.
+
+    ``task="transfer"`` needs ``extra={"source": ..., "target": ..., "source_format": ...}``.
+    """
+    from ..eval.recognition import run_mqa_evaluation
+
+    base = {"task": task, "dataset": dataset, "method": method, **(extra or {})}
+    if task == "recognition":
+        base["split"] = split
+    return run_mqa_evaluation(model, list(sequences), list(candidates), base, out_dir, mode=mode,
+                              batch_size=batch_size, seed=seed, resume=False, progress=progress,
+                              max_new_tokens=max_new_tokens, title=f"{dataset}: {method} ({mode})")
+
+
+@torch.no_grad()
+def captions(model, samples, num_frames: int, max_new_tokens: int = 40, batch_size: int = 16) -> dict[int, str]:
+    """Greedy captions ``{sample index: text}`` of synthetic samples (NTU-25)."""
+    out = {}
+    for lo in range(0, len(samples), batch_size):
+        chunk = samples[lo:lo + batch_size]
+        batch = collate_sequences([s.sequence("ntu25") for s in chunk], num_frames=num_frames, max_bodies=2)
+        for s, text in zip(chunk, model.generate(batch, P.caption_prompt(), max_new_tokens=max_new_tokens)):
+            out[s.index] = text
+    return out
+
+
+def caption_scores(predictions: dict[int, str], samples) -> dict:
+    """BLEU@1-4, ROUGE-L, CIDEr-D (and BertScore: not computed offline) against the references."""
+    from ..eval.captioning import captioning_metrics_all
+
+    refs = {s.index: list(s.captions) for s in samples}
+    return captioning_metrics_all(predictions, {k: refs[k] for k in predictions}, bertscore=None)
+
+
+@torch.no_grad()
+def qa_answers(model, samples, num_frames: int, batch_size: int = 16) -> tuple[list, dict[str, str]]:
+    """Each sample's QA items as :class:`skeletonllm.eval.qa.QAItem` and the model's answers.
+
+    Frames are rendered and encoded once per clip; each question's options are ranked by the
+    likelihood of ``Label: <option>`` (the stage-3 QA target format).
+    """
+    from ..eval.qa import QAItem
+
+    items, answers = [], {}
+    for lo in range(0, len(samples), batch_size):
+        chunk = samples[lo:lo + batch_size]
+        batch = collate_sequences([s.sequence("ntu25") for s in chunk], num_frames=num_frames, max_bodies=2)
+        frames = model.render(batch.to(model.device))
+        for b, s in enumerate(chunk):
+            for q in s.qa:
+                qid = f"{s.index}:{q.type}"
+                scores = model.score_candidates(None, P.qa_prompt(q.question, q.options), q.options,
+                                                frames=frames[b:b + 1])
+                pick = q.options[int(scores[0].argmax())]
+                items.append(QAItem(id=qid, sample=str(s.index), question=q.question, type=q.type,
+                                    options=list(q.options), answer=q.answer))
+                answers[qid] = P.mqa_target(pick)
+    return items, answers
+
+
+def qa_scores(model, samples, num_frames: int) -> dict:
+    """``qa_metrics`` of the model's multiple-choice answers (per type and overall)."""
+    from ..eval.qa import qa_metrics
+
+    items, answers = qa_answers(model, samples, num_frames)
+    return qa_metrics(items, answers)
+
+
+@torch.no_grad()
+def attribute_probes(model, samples, seen: Sequence[str], num_frames: int, batch_size: int = 16) -> dict:
+    """Accuracy of the head start's attribute questions (all options offered) on ``samples``:
+    ``{"movement": acc, "side": acc, "part": acc}`` plus the chance levels."""
+    from .pretrain import ATTRIBUTE_QUESTIONS, attribute_vocab, attributes
+
+    vocab = attribute_vocab(seen)
+    out = {}
+    for question, key in ATTRIBUTE_QUESTIONS:
+        options = vocab[key]
+        prompt = P.qa_prompt(question, options)
+        hits = []
+        for lo in range(0, len(samples), batch_size):
+            chunk = samples[lo:lo + batch_size]
+            batch = collate_sequences([s.sequence("ntu25") for s in chunk], num_frames=num_frames, max_bodies=2)
+            scores = model.score_candidates(batch, prompt, options)
+            hits += [options[int(row.argmax())] == getattr(attributes(s), key) for s, row in zip(chunk, scores)]
+        out[key] = float(np.mean(hits))
+        out[f"{key}_chance"] = 1.0 / len(options)
+    return out
+
+
+__all__ = ["attribute_probes", "caption_scores", "captions", "qa_answers", "qa_scores", "recognition"]

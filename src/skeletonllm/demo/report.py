@@ -1,0 +1,415 @@
+"""The demo's report, written once as blocks and rendered twice: ``report.md`` and ``report.html``.
+
+    doc = Document("SkeletonLLM demo")
+    doc.heading("Recognition"); doc.text("..."); doc.table(["a", "b"], [[1, 2]]); doc.image("x.gif", "caption")
+    doc.write(out_dir)      # report.md + report.html, atomically
+
+Images are referenced by paths relative to the report, so the directory can be moved or
+served as it is. The HTML is self-contained apart from those images (inline CSS, no scripts).
+"""
+from __future__ import annotations
+
+import html
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+from ..atomic import atomic_write_text
+
+
+@dataclass
+class Block:
+    kind: str                       # "heading", "text", "table", "image", "images", "code"
+    data: dict = field(default_factory=dict)
+
+
+class Document:
+    """An ordered list of blocks with a title."""
+
+    def __init__(self, title: str):
+        self.title = title
+        self.blocks: list[Block] = []
+
+    def heading(self, text: str, level: int = 2) -> None:
+        self.blocks.append(Block("heading", {"text": text, "level": level}))
+
+    def text(self, text: str) -> None:
+        """A paragraph; ``**bold**`` and `` `code` `` are rendered in both formats."""
+        self.blocks.append(Block("text", {"text": text}))
+
+    def bullets(self, items: Sequence[str]) -> None:
+        self.blocks.append(Block("bullets", {"items": list(items)}))
+
+    def table(self, header: Sequence[str], rows: Sequence[Sequence], caption: str | None = None) -> None:
+        self.blocks.append(Block("table", {"header": [str(h) for h in header],
+                                           "rows": [[_cell(c) for c in r] for r in rows], "caption": caption}))
+
+    def image(self, path: str, caption: str) -> None:
+        self.images([(path, caption)])
+
+    def images(self, items: Sequence[tuple[str, str]]) -> None:
+        """Several images side by side (one row in HTML, one line each in Markdown)."""
+        self.blocks.append(Block("images", {"items": list(items)}))
+
+    def code(self, text: str) -> None:
+        self.blocks.append(Block("code", {"text": text}))
+
+    # -- rendering ------------------------------------------------------------------------
+    def to_markdown(self) -> str:
+        out = [f"# {self.title}", ""]
+        for b in self.blocks:
+            d = b.data
+            if b.kind == "heading":
+                out += ["#" * d["level"] + " " + d["text"], ""]
+            elif b.kind == "text":
+                out += [d["text"], ""]
+            elif b.kind == "bullets":
+                out += [f"- {i}" for i in d["items"]] + [""]
+            elif b.kind == "table":
+                if d["caption"]:
+                    out += [f"*{d['caption']}*", ""]
+                out += ["| " + " | ".join(d["header"]) + " |", "|" + "|".join("---" for _ in d["header"]) + "|"]
+                out += ["| " + " | ".join(c.replace("|", "\\|") for c in r) + " |" for r in d["rows"]] + [""]
+            elif b.kind == "images":
+                for path, caption in d["items"]:
+                    out += [f"![{caption}]({path})", f"*{caption}*", ""]
+            elif b.kind == "code":
+                out += ["```", d["text"], "```", ""]
+        return "\n".join(out).rstrip() + "\n"
+
+    def to_html(self) -> str:
+        body = [f"<h1>{html.escape(self.title)}</h1>"]
+        for b in self.blocks:
+            d = b.data
+            if b.kind == "heading":
+                lv = min(6, max(2, d["level"]))
+                body.append(f"<h{lv}>{_inline(d['text'])}</h{lv}>")
+            elif b.kind == "text":
+                body.append(f"<p>{_inline(d['text'])}</p>")
+            elif b.kind == "bullets":
+                body.append("<ul>" + "".join(f"<li>{_inline(i)}</li>" for i in d["items"]) + "</ul>")
+            elif b.kind == "table":
+                cap = f"<caption>{_inline(d['caption'])}</caption>" if d["caption"] else ""
+                head = "".join(f"<th>{_inline(h)}</th>" for h in d["header"])
+                rows = "".join("<tr>" + "".join(f"<td>{_inline(c)}</td>" for c in r) + "</tr>" for r in d["rows"])
+                body.append(f"<table>{cap}<thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>")
+            elif b.kind == "images":
+                figs = "".join(f'<figure><img src="{html.escape(p, quote=True)}" alt="{html.escape(c, quote=True)}">'
+                               f"<figcaption>{_inline(c)}</figcaption></figure>" for p, c in d["items"])
+                body.append(f'<div class="row">{figs}</div>')
+            elif b.kind == "code":
+                body.append(f"<pre>{html.escape(d['text'])}</pre>")
+        return _PAGE.format(title=html.escape(self.title), body="\n".join(body))
+
+    def write(self, directory: str | Path, stem: str = "report") -> tuple[Path, Path]:
+        directory = Path(directory)
+        md, page = directory / f"{stem}.md", directory / f"{stem}.html"
+        atomic_write_text(md, self.to_markdown())
+        atomic_write_text(page, self.to_html())
+        return md, page
+
+
+def _cell(value) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        return f"{value:.3f}"
+    return str(value)
+
+
+_BOLD = re.compile(r"\*\*(.+?)\*\*")
+_CODE = re.compile(r"`([^`]+)`")
+
+
+def _inline(text: str) -> str:
+    """Escape, then render ``**bold**`` and `` `code` `` (the only inline Markdown the report uses)."""
+    out = html.escape(text)
+    out = _CODE.sub(lambda m: f"<code>{m.group(1)}</code>", out)
+    return _BOLD.sub(lambda m: f"<b>{m.group(1)}</b>", out)
+
+
+_PAGE = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>{title}</title>
+<style>
+body {{ font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; padding: 0 1em; color: #222; }}
+table {{ border-collapse: collapse; margin: 0.8em 0; }}
+th, td {{ border: 1px solid #ccc; padding: 0.3em 0.6em; text-align: left; }}
+th {{ background: #f2f2f2; }}
+caption {{ caption-side: top; text-align: left; font-style: italic; padding-bottom: 0.3em; }}
+.row {{ display: flex; flex-wrap: wrap; gap: 1em; }}
+figure {{ margin: 0.5em 0; }}
+figure img {{ max-width: 100%; image-rendering: pixelated; background: #000; }}
+figcaption {{ font-size: 0.85em; color: #555; max-width: 460px; }}
+pre {{ background: #f6f6f6; padding: 0.8em; overflow-x: auto; }}
+code {{ background: #f3f3f3; padding: 0 0.2em; }}
+</style></head>
+<body>
+{body}
+</body></html>
+"""
+
+# -- the demo's report -------------------------------------------------------------------------
+
+def _pct(x: float | None) -> str:
+    return "–" if x is None else f"{100 * x:.1f} %"
+
+
+def headline_numbers(evaluation: dict) -> dict:
+    """The numbers the summary leads with, read off the evaluation (fractions)."""
+    from .ablation import ARMS
+    from .pipeline import MAIN_ARM
+
+    arms = evaluation["arms"]
+    main = arms.get(MAIN_ARM) or next(iter(arms.values()))
+    out = {"unseen_top1_score": main["unseen_score"]["top1"], "unseen_top1_generate": main["unseen_generate"]["top1"],
+           "unseen_chance": evaluation["chance_unseen"], "seen_top1_score": main["seen_score"]["top1"],
+           "seen_chance": evaluation["chance_seen"],
+           "transfer_top1": {k: v["top1"] for k, v in main.get("transfer", {}).items()},
+           "ablation_unseen_top1": {a: r["unseen_score"]["top1"] for a, r in arms.items()}}
+    fixed = {a: v for a, v in out["ablation_unseen_top1"].items() if ARMS[a][0] != "draction"}
+    if fixed:
+        best = max(fixed, key=fixed.get)
+        out["best_fixed"] = best
+        out["draction_minus_best_fixed"] = out["ablation_unseen_top1"].get(MAIN_ARM, float("nan")) - fixed[best]
+    return out
+
+
+def verdict(headline: dict, num_unseen_clips: int, alpha: float = 0.01) -> str:
+    """Whether this run shows what the demo is for, judged from its own numbers.
+
+    Unseen-class top-1 counts as above chance when a one-sided binomial test against the
+    chance rate gives p < ``alpha``; DrAction must at least match the best fixed renderer.
+    """
+    from scipy.stats import binomtest
+
+    hits = round(headline["unseen_top1_score"] * num_unseen_clips)
+    p = binomtest(hits, num_unseen_clips, headline["unseen_chance"], alternative="greater").pvalue
+    above = p < alpha
+    parts = [f"**Verdict.** Unseen-class top-1 is {'above' if above else '**not** above'} chance "
+             f"({hits}/{num_unseen_clips} clips, one-sided binomial p = {p:.3g}, threshold {alpha})."]
+    gap = headline.get("draction_minus_best_fixed")
+    if gap is not None:
+        matches = gap >= 0
+        parts.append(f"DrAction {'matches or beats' if matches else '**falls behind**'} the best fixed renderer "
+                     f"({headline['best_fixed']}) by {100 * gap:+.1f} points.")
+    else:
+        matches = True
+    if not (above and matches):
+        parts.append("This run does not show zero-shot learning on unseen compositions; the numbers are reported "
+                     "as measured, the generator was not tuned to change them.")
+    return " ".join(parts)
+
+
+def _results(evaluation: dict, settings) -> list[dict]:
+    """Every measured result, in the schema of :mod:`skeletonllm.eval.report`."""
+    from ..eval.report import validate_result
+    from .pipeline import MAIN_ARM
+
+    out = []
+    for arm, res in evaluation["arms"].items():
+        for key in ("unseen_score", "unseen_generate", "seen_score"):
+            out.append(res[key])
+        out += list(res.get("transfer", {}).values())
+        if arm == MAIN_ARM:
+            method = res["unseen_score"]["method"]
+            for name, cap in res["captions"].items():
+                out.append({"task": "captioning", "method": f"{method} ({name} clips)",
+                            "dataset": "Synthetic motions, NTU-25", "num_samples": cap["metrics"]["num_samples"],
+                            "metrics": cap["metrics"]["metrics"], "not_computed": cap["metrics"]["not_computed"],
+                            "seed": settings.seed})
+            out.append({"task": "qa", "method": method, "dataset": "Synthetic motions, NTU-25",
+                        "num_samples": res["qa_clips"], "metrics": res["qa"], "seed": settings.seed})
+    return [validate_result(r, "<demo>") for r in out]
+
+
+def write_outputs(out_dir: Path, settings, info: dict, ds, train, test_seen, test_unseen, pre, probes: dict,
+                  arms: dict, evaluation: dict, media: dict, headline: dict) -> tuple[Path, Path, Path]:
+    """``results.json``, ``report.md`` and ``report.html`` in ``out_dir``; returns their paths."""
+    from ..eval.report import save_result
+    from ..synth import get_action
+    from .ablation import ARM_TITLES, ARMS
+    from .pipeline import MAIN_ARM, TOPOLOGY_NAMES
+
+    results_path = out_dir / "results.json"
+    save_result(results_path, _results(evaluation, settings))
+    split = ds.split
+    main = evaluation["arms"][MAIN_ARM]
+    chance_u, chance_s = evaluation["chance_unseen"], evaluation["chance_seen"]
+    p = settings.pretrain
+    doc = Document("SkeletonLLM demo: render, reason, respond on procedural motions")
+
+    # Summary
+    doc.text(f"This run trained the whole SkeletonLLM method on this machine in **{info['seconds']:.0f} s** "
+             f"({'quick mode: a handful of clips and steps, for tests; the numbers mean little' if settings.quick_mode else 'full demo'}). "
+             "No pretrained weights and no downloaded data: a tiny InternVL (the real `transformers` class, "
+             "2 layers x 64) learns on procedural motions whose classes are compositions of a movement, a body "
+             "part and a side. Every number below is what this run measured on held-out clips.")
+    doc.bullets([
+        f"**Open-vocabulary recognition of the {len(split.unseen)} unseen classes** (never in any training prompt): "
+        f"top-1 **{_pct(headline['unseen_top1_score'])}** by likelihood ranking, {_pct(headline['unseen_top1_generate'])} "
+        f"by greedy decoding (the paper's protocol), chance {_pct(chance_u)}.",
+        f"Held-out clips of the {len(split.seen)} seen classes: top-1 {_pct(headline['seen_top1_score'])} "
+        f"(chance {_pct(chance_s)}).",
+        "Cross-format transfer of the unseen clips, no fine-tuning: " + ", ".join(
+            f"{TOPOLOGY_NAMES[k]} {_pct(v)}" for k, v in headline["transfer_top1"].items()) + ".",
+        "Renderer ablation (unseen top-1, likelihood, equal budget): " + ", ".join(
+            f"{ARM_TITLES[a]} {_pct(v)}" for a, v in headline["ablation_unseen_top1"].items()) + ".",
+    ])
+    doc.text(verdict(headline, len(test_unseen)))
+    doc.text("The directory holding this report is also the trained checkpoint (DrAction arm); see "
+             "*Using the checkpoint* at the end.")
+
+    # Data
+    doc.heading("1. Data: a zero-shot split of procedural motions")
+    doc.text(f"Split `{split.name}` (seed {ds.seed}): {len(train)} training clips ({settings.train_per_class} per seen "
+             f"class), {len(test_seen)} held-out clips of seen classes, {len(test_unseen)} clips of unseen classes. "
+             "Every unseen class is a new combination of a movement, a body part and a side that each occur in "
+             "seen classes (checked by `check_compositional`):")
+    rows = []
+    for name, r in info["composition"].items():
+        a = get_action(name)
+        rows.append([name, f"{a.movement} / {a.part} / {a.side}", ", ".join(r["movement"][:3]),
+                     ", ".join(r["side"][:3])])
+    doc.table(["unseen class", "movement / part / side", "seen classes with its movement",
+               "seen classes with its side (first 3)"], rows)
+    doc.text("Seen classes: " + ", ".join(split.seen) + ".")
+
+    # Head start
+    doc.heading("2. Head start: pretraining the tiny backbone")
+    doc.text(f"InternVL3 arrives pretrained; the tiny one arrives random. Before the curriculum, the demo pretrains it "
+             f"on frames drawn by the fixed `{p.renderer}` renderer ({p.image_size} px, {p.num_frames} frames) from the "
+             f"{len(train)} seen-class training clips, with body-part statements only (never a class label): "
+             f"{p.vision_steps} steps of the vision tower + projector on movement / side / part / moving-limb "
+             f"heads, then {p.short_steps} + {p.language_steps} steps of the language model answering "
+             "part-movement-side questions (short question, then the project's prompt formats: multiple choice with "
+             "`Label: <option>`, YES/NO checks). Tokenizer: byte-level BPE trained on the demo's own texts "
+             f"({pre.corpus_size} texts; no unseen class name). Time: "
+             + ", ".join(f"{k} {v:.1f} s" for k, v in pre.seconds.items()) + ".")
+    if media.get("loss_head_start"):
+        doc.image(media["loss_head_start"], "head start loss (vision phase, then the two language phases)")
+    doc.text("What the head start learnt, asked as multiple choice over all values of each attribute "
+             "(the pretraining renderer, held-out clips):")
+    doc.table(["clips", "movement", "side", "body part"],
+              [[name, *(f"{_pct(r[k])} (chance {_pct(r[k + '_chance'])})" for k in ("movement", "side", "part"))]
+               for name, r in probes.items()])
+
+    # Renders
+    doc.heading("3. Renders")
+    doc.text(f"One held-out clip of the unseen class *{media['clip']}*, drawn by each renderer (shown at 112 px; the "
+             f"model sees {p.image_size} px frames).")
+    doc.images([(v, k) for k, v in media["gifs"].items()])
+    if media.get("model_view"):
+        doc.image(media["model_view"], f"what the vision tower receives: the trained DrAction's {p.image_size} px "
+                                       f"frames (enlarged)")
+    if media.get("topologies"):
+        doc.text("The same motion in every skeleton format, drawn by the same trained DrAction (no new parameters):")
+        doc.images([(v, k) for k, v in media["topologies"].items()])
+
+    # Curriculum
+    doc.heading("4. The curriculum")
+    c = settings.curriculum
+    doc.text(f"Four stages through the project's trainer (AdamW, weight decay 0.05, cosine schedule with 3 % warm-up, "
+             f"batch {c.batch_size}, peak learning rate {c.stage_lr:g}, LoRA r={c.lora_r} / alpha={c.lora_alpha}"
+             + (f", at most {c.max_steps} steps per stage" if c.max_steps else "") + "). The generator plays the "
+             "teacher: Disc-FT's negatives are the seen classes most alike in movement, part and side "
+             "(`similar_classes`, top 5), CR-Distill's targets are the step-by-step rationales it writes for each clip, "
+             "ending in `Label: <action>`. Stage 3 mixes captioning and QA into CR-Distill (every clip brings its "
+             "rationale, plus a caption target for half of the clips and one QA item for the other half), so the "
+             "model also learns to describe and answer. Held-out clips are never trained on.")
+    run = arms[MAIN_ARM]
+    doc.table(["stage", "tasks", "trains", "steps", "items", "final loss", "seconds"],
+              [[s.title, ", ".join(s.tasks), ", ".join(s.trains), s.steps, s.items,
+                None if s.last_loss is None else round(s.last_loss, 4), round(s.seconds, 1)] for s in run.stages],
+              caption=f"{ARM_TITLES[MAIN_ARM]}")
+    doc.images([(v, f"loss, {ARM_TITLES[a]}") for a, v in media.get("loss", {}).items()])
+
+    # Recognition
+    doc.heading("5. Open-vocabulary recognition")
+    rows = []
+    for key, what, chance in (("unseen_score", "unseen classes, likelihood ranking", chance_u),
+                              ("unseen_generate", "unseen classes, greedy decoding (paper protocol)", chance_u),
+                              ("seen_score", "held-out clips of seen classes, likelihood ranking", chance_s)):
+        r = main[key]
+        rows.append([what, _pct(r["top1"]), _pct(chance), r["num_samples"], r.get("unmatched", 0)])
+    doc.table(["evaluation", "top-1", "chance", "clips", "answers naming no candidate"], rows,
+              caption=f"{ARM_TITLES[MAIN_ARM]}: MQA with the candidate list in the prompt")
+    doc.table(["unseen class", "top-1 (likelihood)", "clips"],
+              [[k, _pct(v["top1"]), v["num_samples"]] for k, v in main["unseen_score"]["per_class"].items()])
+    conf = Path("eval") / MAIN_ARM / "unseen-score" / "confusion.png"
+    if (out_dir / conf).is_file():
+        doc.image(conf.as_posix(), "confusion matrix, unseen classes (likelihood ranking)")
+    if main.get("answers"):
+        doc.text("Greedy answers of the trained model on unseen clips (MQA prompt, then the CR-Distill student prompt):")
+        doc.table(["true class", "MQA answer", "reasoning answer (student prompt)"],
+                  [[t, a, r.replace("\n", " / ")] for t, a, r in main["answers"]])
+
+    # Transfer
+    doc.heading("6. Cross-format transfer")
+    doc.text("Trained on NTU-25 skeletons only; tested, with no fine-tuning, on the same held-out unseen motions "
+             "emitted in other formats (one motion program, different skeletons; COCO-17 is 2D from a random "
+             "viewpoint).")
+    rows = [["NTU-25 (training format)", _pct(main["unseen_score"]["top1"]), main["unseen_score"]["num_samples"]]]
+    rows += [[TOPOLOGY_NAMES[k], _pct(v["top1"]), v["num_samples"]] for k, v in main.get("transfer", {}).items()]
+    doc.table(["test format", "unseen top-1 (likelihood)", "clips"], rows + [["chance", _pct(chance_u), ""]])
+
+    # Ablation
+    doc.heading("7. Renderer ablation (paper Table 4)")
+    doc.text("Same pretrained backbone, same stages, steps, clips and seed; only the renderer differs. "
+             "For fixed renderers stage 1 (which trains only the renderer) has nothing to train and is skipped.")
+    rows = []
+    for a, r in evaluation["arms"].items():
+        rows.append([ARM_TITLES[a], _pct(r["unseen_score"]["top1"]), _pct(r["unseen_generate"]["top1"]),
+                     _pct(r["seen_score"]["top1"]), round(arms[a].seconds, 1)])
+    doc.table(["renderer", "unseen top-1 (likelihood)", "unseen top-1 (greedy)", "seen top-1", "training s"],
+              rows + [["chance", _pct(chance_u), _pct(chance_u), _pct(chance_s), ""]])
+    if "best_fixed" in headline:
+        diff = headline["draction_minus_best_fixed"]
+        doc.text(f"DrAction vs the best fixed renderer ({ARM_TITLES[headline['best_fixed']]}): "
+                 f"{'+' if diff >= 0 else ''}{100 * diff:.1f} points (unseen top-1, likelihood).")
+
+    # Captioning
+    doc.heading("8. Captioning")
+    rows = []
+    for name, cap in main["captions"].items():
+        m = cap["metrics"]["metrics"]
+        rows.append([name, cap["metrics"]["num_samples"], *(round(m[k], 3) for k in ("bleu4", "rouge_l", "cider_d"))])
+    doc.table(["clips", "n", "BLEU@4", "ROUGE-L", "CIDEr-D"], rows,
+              caption="greedy captions vs the clips' 2-3 reference captions (coco-caption scorers; BertScore not "
+                      "computed: it needs a downloaded model)")
+    examples = [ex for cap in main["captions"].values() for ex in cap["examples"]][:6]
+    doc.table(["class", "a reference caption", "generated"], [list(e) for e in examples])
+
+    # QA
+    doc.heading("9. Motion QA")
+    qa = main["qa"]
+    doc.table(["question type", "accuracy", "questions"],
+              [[t, _pct(v["mqa_accuracy"]), v["mqa_count"]] for t, v in qa["per_type"].items()]
+              + [["overall", _pct(qa["overall"]["mqa_accuracy"]), qa["overall"]["mqa_count"]], ["chance", "25.0 %", ""]],
+              caption=f"4-option questions on {main['qa_clips']} held-out clips (half seen, half unseen classes)")
+
+    # Settings
+    doc.heading("10. Settings, seeds, timings")
+    doc.text(f"Seed {settings.seed} for data, initialisation and data order. Torch threads {settings.threads}; "
+             f"load average {info['load_average_at_start']} at the start, {info['load_average_at_end']} at the end "
+             f"(the machine may be shared). {info['machine']['platform']}, {info['machine']['cpus']} CPUs, torch "
+             f"{info['machine']['torch']}.")
+    doc.table(["step", "seconds"], [[k, v] for k, v in info["timings"].items()] + [["total", info["seconds"]]])
+    doc.code(json.dumps(settings.to_dict(), indent=1))
+
+    # Using the checkpoint
+    doc.heading("11. Using the checkpoint")
+    labels = ",".join(split.unseen)
+    commands = [f'skeletonllm recognize S001C001P001R001A001.skeleton --checkpoint {out_dir} --labels "{labels}"',
+                f"skeletonllm caption S001C001P001R001A001.skeleton --checkpoint {out_dir}",
+                f"python -c \"from skeletonllm.mllm.model import SkeletonLLM; SkeletonLLM.from_pretrained('{out_dir}')\""]
+    doc.code("\n".join(commands))
+    doc.text("Files: `results.json` (every result above, schema of `skeletonllm.eval.report`), `eval/` (predictions and "
+             "confusion matrices per arm), `runs/` (the backbone, each arm's stages with their logs and final weights), "
+             "`media/` (renders and curves), `data/` (the cached synthetic set).")
+    md, page = doc.write(out_dir)
+    return md, page, results_path
+
+
+__all__ = ["Document", "headline_numbers", "write_outputs"]

@@ -1,0 +1,135 @@
+"""`skeletonllm demo --quick`: every step runs, the report holds every section, DIR is a checkpoint."""
+import json
+import re
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from skeletonllm.cli import app
+
+DATA = Path(__file__).parent / "data"
+NTU_FILE = DATA / "ntu_skeleton" / "S001C001P001R001A001.skeleton"
+SECTIONS = ["1. Data", "2. Head start", "3. Renders", "4. The curriculum", "5. Open-vocabulary recognition",
+            "6. Cross-format transfer", "7. Renderer ablation", "8. Captioning", "9. Motion QA",
+            "10. Settings, seeds, timings", "11. Using the checkpoint"]
+
+
+@pytest.fixture(scope="module")
+def demo_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("demo") / "out"
+    result = CliRunner().invoke(app, ["demo", "--quick", "--out", str(out), "--quiet", "--seed", "3"])
+    assert result.exit_code == 0, result.output + repr(result.exception)
+    assert "Report:" in result.output and "unseen classes, likelihood ranking" in result.output
+    return out
+
+
+def test_report_has_every_section_and_its_files(demo_dir):
+    md = (demo_dir / "report.md").read_text()
+    page = (demo_dir / "report.html").read_text()
+    for title in SECTIONS:
+        assert f"## {title}" in md, title
+        assert title in page, title
+    for needle in ("top-1", "chance", "SMPL-22", "Kinect v1-20", "COCO-17", "DrAction without NFM", "fixed: JTM",
+                   "BLEU@4", "CIDEr-D", "temporal", "contrastive", "seed 3"):
+        assert needle in md, needle
+    # Every picture the report shows exists (GIF renders per renderer and topology, loss curves).
+    images = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", md)
+    assert any(p.endswith("draction-before.gif") for p in images)
+    assert any(p.endswith("draction-after.gif") for p in images)
+    assert sum(p.startswith("media/topology-") for p in images) == 4
+    assert any(p.startswith("media/loss-") and p.endswith(".png") for p in images)
+    for p in images:
+        assert (demo_dir / p).is_file() and (demo_dir / p).stat().st_size > 0, p
+    for p in re.findall(r'src="([^"]+)"', page):
+        assert (demo_dir / p).is_file(), p
+
+
+def test_results_follow_the_schema_and_match_the_report(demo_dir):
+    from skeletonllm.eval.report import load_results
+
+    results = load_results(demo_dir / "results.json")
+    tasks = {r["task"] for r in results}
+    assert tasks == {"recognition", "transfer", "captioning", "qa"}
+    transfer = {r["target_format"] for r in results if r["task"] == "transfer"}
+    assert transfer == {"smpl22", "kinect_v1_20", "coco17"}
+    meta = json.loads((demo_dir / "demo.json").read_text())
+    unseen = [r for r in results if r["task"] == "recognition" and r["split"].endswith("unseen")
+              and r["settings"]["mode"] == "score" and "with NFM" in r["method"]]
+    assert len(unseen) == 1
+    assert meta["headline"]["unseen_top1_score"] == unseen[0]["top1"]
+    # One ablation row per renderer, each measured.
+    assert set(meta["headline"]["ablation_unseen_top1"]) == {"draction", "draction_no_nfm", "velocity",
+                                                              "projection", "jtm"}
+    assert 0 < meta["seconds"] < 120
+
+
+def test_demo_dir_is_a_checkpoint_that_recognises_a_real_ntu_file(demo_dir):
+    from skeletonllm import inference
+    from skeletonllm.mllm.model import SkeletonLLM
+
+    model = SkeletonLLM.from_pretrained(demo_dir).eval()
+    assert model.config.renderer == "draction" and model.config.num_frames == 8
+    labels = ["kick left leg", "wave left hand", "raise both arms"]
+    (res,) = inference.recognize(model, str(NTU_FILE), labels=labels, mode="score")
+    assert res["label"] in labels and set(res["scores"]) == set(labels)
+    out = CliRunner().invoke(app, ["recognize", str(NTU_FILE), "--checkpoint", str(demo_dir),
+                                   "--labels", ",".join(labels), "--json"])
+    assert out.exit_code == 0, out.output
+    answer = json.loads(out.output[out.output.index("{"):])  # one file -> one JSON object
+    assert answer["file"].endswith(NTU_FILE.name) and answer["label"] in labels + [None]
+
+
+def test_demo_refuses_a_directory_it_did_not_write(tmp_path):
+    from skeletonllm.demo import DemoSettings, run_demo
+
+    (tmp_path / "precious.txt").write_text("keep me")
+    with pytest.raises(FileExistsError, match="not a previous demo output"):
+        run_demo(tmp_path, DemoSettings.quick(), progress=False, say=lambda _: None)
+    assert (tmp_path / "precious.txt").read_text() == "keep me"
+
+
+def test_head_start_texts_never_name_an_unseen_class():
+    from skeletonllm.demo.pretrain import describe, language_items, tokenizer_corpus
+    from skeletonllm.synth import SyntheticMotionSet
+
+    ds = SyntheticMotionSet.for_split("synth_24_6", num_per_class=1, seed=0)
+    seen = list(ds.split.seen)
+    train = [ds[i] for i in ds.seen_indices()]
+    corpus = " | ".join(tokenizer_corpus(train, seen)).lower()
+    for name in ds.split.unseen:
+        assert name not in corpus, name
+    import numpy as np
+    short, long = language_items(train, seen, np.random.default_rng(0))
+    assert len(short) == len(train) and {t for _, _, t in short} >= {"kick right leg", "bow torso"}
+    assert describe("kick right leg") == "kick right leg" and describe("lift left arm sideways") == "lift sideways left arm"
+    assert {t for _, _, t in long} >= {"YES", "NO", "Label: left", "Label: leg"}
+
+
+def test_report_document_renders_markdown_and_escaped_html(tmp_path):
+    from skeletonllm.demo.report import Document
+
+    doc = Document("t")
+    doc.heading("A <b>")
+    doc.text("**bold** and `code` <script>")
+    doc.table(["x", "y"], [[1.23456, None], ["a|b", 2]])
+    doc.image("media/x.gif", "cap")
+    md, page = doc.write(tmp_path)
+    text = md.read_text()
+    assert "| 1.235 | – |" in text and "a\\|b" in text and "![cap](media/x.gif)" in text
+    html = page.read_text()
+    assert "<b>bold</b>" in html and "<code>code</code>" in html and "&lt;script&gt;" in html
+    assert "<h2>A &lt;b&gt;</h2>" in html
+
+
+def test_verdict_is_computed_from_the_numbers():
+    from skeletonllm.demo.report import verdict
+
+    at_chance = {"unseen_top1_score": 16 / 96, "unseen_chance": 1 / 6, "draction_minus_best_fixed": -0.1,
+                 "best_fixed": "velocity"}
+    text = verdict(at_chance, 96)
+    assert "**not** above chance" in text and "**falls behind**" in text and "does not show" in text
+    clearly_above = {"unseen_top1_score": 48 / 96, "unseen_chance": 1 / 6, "draction_minus_best_fixed": 0.05,
+                     "best_fixed": "velocity"}
+    text = verdict(clearly_above, 96)
+    assert "is above chance" in text and "matches or beats" in text and "does not show" not in text
