@@ -86,6 +86,42 @@ def test_caption_and_ask_json(checkpoint):
     assert code == 0 and "What happens?" in out
 
 
+def test_ask_with_options_scores_or_parses_one_option(checkpoint):
+    from skeletonllm.mllm.model import SkeletonLLM
+    from skeletonllm.mllm.prompts import qa_prompt
+
+    model = SkeletonLLM.from_pretrained(checkpoint)
+    options = ["left", "right", "both"]
+    r = inference.ask(model, NTU, "Which side moves?", options="left, right,both", mode="score", num_frames=4)
+    assert r["options"] == options and r["answer"] == max(r["scores"], key=r["scores"].get)
+    # The same likelihoods as scoring the options by hand with the training prompt.
+    batch = collate_sequences([skeletonllm.load(NTU)], num_frames=4, max_bodies=2)
+    by_hand = model.score_candidates(batch, qa_prompt("Which side moves?", options), options)[0]
+    assert torch.allclose(torch.tensor([r["scores"][o] for o in options]), by_hand.float(), atol=1e-4)
+    g = inference.ask(model, NTU, "Which side moves?", options=options, num_frames=4, max_new_tokens=6)
+    assert g["answer"] is None or g["answer"] in options
+    with pytest.raises(ValueError, match="give the question's options"):
+        inference.ask(model, NTU, "Which side moves?", mode="score")
+    with pytest.raises(ValueError, match="distinct"):
+        inference.ask(model, NTU, "Which side moves?", options="left,Left")
+    code, stdout, out = run("ask", COCO, "Which side moves?", "--options", "left,right", "--mode", "score",
+                            "--checkpoint", checkpoint, "--frames", "4", "--json")
+    assert code == 0, out
+    r = json.loads(stdout)
+    assert r["answer"] in ("left", "right") and r["text"] == f"Label: {r['answer']}"
+    code, stdout, out = run("ask", COCO, "Which side moves?", "--mode", "score", "--checkpoint", checkpoint)
+    assert code == 2 and "needs --options" in out
+
+
+def test_recognize_accepts_the_demo_splits(checkpoint):
+    from skeletonllm.synth.dataset import SPLITS
+
+    assert inference.recognition_candidates(split="synth_24_6") == list(SPLITS["synth_24_6"].unseen)
+    assert inference.recognition_candidates(split="synth_24_6", all_classes=True) == list(SPLITS["synth_24_6"].classes)
+    with pytest.raises(KeyError, match="synth_24_6"):
+        inference.recognition_candidates(split="no_such_split")
+
+
 def test_bad_input_exits_2_and_names_the_file(checkpoint, tmp_path):
     bad = tmp_path / "broken.skeleton"
     bad.write_text("3\n1\nnot a number\n")

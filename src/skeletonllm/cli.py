@@ -398,7 +398,7 @@ def recognize_cmd(
     files: list[str] = typer.Argument(..., help="skeleton files of any supported format"),
     checkpoint: str = typer.Option(..., "--checkpoint", help="SkeletonLLM checkpoint directory"),
     labels: str = typer.Option(None, "--labels", help="candidate actions, comma-separated: \"drink water,throw\""),
-    split: str = typer.Option(None, "--split", help="candidates = this zero-shot split's unseen classes"),
+    split: str = typer.Option(None, "--split", help="candidates = this zero-shot split's unseen classes (ntu60_48_12, ...; synth_24_6 for the demo's checkpoint)"),
     all_classes: bool = typer.Option(False, "--all-classes", help="with --split: every class of its dataset"),
     mode: str = typer.Option("generate", "--mode", help="generate (answer parsed) or score (likelihood ranking)"),
     frames: int = typer.Option(None, "--frames", min=1, help="frames rendered per clip (default: what the checkpoint was trained with)"),
@@ -467,10 +467,15 @@ def ask_cmd(
     file: str = typer.Argument(..., help="a skeleton file of any supported format"),
     question: str = typer.Argument(..., help="a question about the motion, e.g. \"Which hand moves first?\""),
     checkpoint: str = typer.Option(..., "--checkpoint", help="SkeletonLLM checkpoint directory"),
+    options: str = typer.Option(None, "--options", help="multiple choice: the options, comma-separated "
+                                "(\"left,right,both\"); the answer names one of them"),
+    mode: str = typer.Option("generate", "--mode", help="with --options: generate (answer parsed) or score "
+                             "(the most likely option)"),
     frames: int = typer.Option(None, "--frames", min=1, help="frames rendered (default: what the checkpoint was trained with)"),
     max_new_tokens: int = typer.Option(128, "--max-new-tokens", min=1, help="answer length limit"),
     format: str = typer.Option(None, "--format", help="reader to use (default: detect)"),
-    as_json: bool = typer.Option(False, "--json", help="print {file, question, text} as JSON"),
+    as_json: bool = typer.Option(False, "--json", help="print {file, question, text} (with --options also options "
+                                 "and answer) as JSON"),
     device: str = typer.Option(None, "--device", help="torch device (default: cuda if available, else cpu)"),
 ):
     """Ask a question about the motion in a skeleton file."""
@@ -479,16 +484,26 @@ def ask_cmd(
     if not question.strip():
         typer.echo("error: the question is empty", err=True)
         raise typer.Exit(2)
+    if mode not in ("generate", "score") or (mode == "score" and options is None):
+        typer.echo("error: --mode is generate or score, and score needs --options", err=True)
+        raise typer.Exit(2)
     clip = _inference_inputs([file], format, whole=True)[0]
-    result = ask(_inference_model(checkpoint, device), clip, question, num_frames=frames,
-                 max_new_tokens=max_new_tokens)
+    try:
+        result = ask(_inference_model(checkpoint, device), clip, question, options=options, mode=mode,
+                     num_frames=frames, max_new_tokens=max_new_tokens)
+    except ValueError as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(2)
     if as_json:
         _print_json([result])
         return
     from rich.console import Console
     from rich.panel import Panel
 
-    Console().print(Panel(result["text"] or "(empty answer)", title=f"{_where(result)}: {result['question']}"))
+    body = result["text"] or "(empty answer)"
+    if options is not None:
+        body += f"\n\nanswer: {result['answer'] if result['answer'] is not None else '(no option named)'}"
+    Console().print(Panel(body, title=f"{_where(result)}: {result['question']}"))
 
 
 # -- demo (the whole method on procedural motions, on a CPU) ----------------------------------
@@ -501,8 +516,10 @@ def demo_cmd(
     quick: bool = typer.Option(False, "--quick", help="every step on a handful of clips and steps (under 2 minutes; "
                                "the numbers mean little)"),
     seed: int = typer.Option(0, "--seed", help="seed of the data, the initialisation and the data order"),
-    threads: int = typer.Option(1, "--threads", min=1, help="torch threads (1 is fastest for the tiny model, "
-                                "and much faster when other processes share the cores)"),
+    threads: int = typer.Option(1, "--threads", min=1, help="torch threads per process (1 is fastest for the tiny "
+                                "model, and much faster when other processes share the cores)"),
+    workers: int = typer.Option(2, "--workers", min=1, help="renderer-ablation arms trained at once, one process "
+                                "each (1: one after the other in this process, with a progress bar per stage)"),
     quiet: bool = typer.Option(False, "--quiet", help="no progress bars"),
 ):
     """Train and evaluate SkeletonLLM end to end on procedural motions: head start, the four-stage curriculum
@@ -515,7 +532,7 @@ def demo_cmd(
 
     console = Console()
     settings = DemoSettings.quick(seed) if quick else DemoSettings.full(seed)
-    settings.threads = threads
+    settings.threads, settings.workers = threads, workers
     try:
         summary = run_demo(out, settings, progress=not quiet, say=console.print)
     except (SkeletonLLMError, FileExistsError, OSError) as e:
@@ -538,7 +555,7 @@ def demo_cmd(
     console.print(table)
     console.print(f"Report: {summary.report_md} (and {summary.report_html.name}); results: {summary.results_json}")
     console.print(f"Checkpoint: {summary.out_dir}  (e.g. skeletonllm recognize FILE --checkpoint {summary.out_dir} "
-                  "--labels \"kick left leg,wave left hand\")")
+                  f"--split {settings.split} --mode score: its unseen classes, ranked by likelihood)")
 
 
 if __name__ == "__main__":

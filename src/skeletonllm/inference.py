@@ -83,8 +83,6 @@ def recognition_candidates(labels: Sequence[str] | str | None = None, split: str
                            all_classes: bool = False) -> list[str]:
     """The candidate list: ``labels`` (a list or ``"a,b,c"``), else the split's unseen class
     names (with ``all_classes``: every class of the split's dataset)."""
-    from .skeleton.splits import class_names, get_split
-
     if labels is not None and split is not None:
         raise ValueError("give labels or a split, not both")
     if labels is not None:
@@ -94,13 +92,28 @@ def recognition_candidates(labels: Sequence[str] | str | None = None, split: str
         if not out:
             raise ValueError("the label list is empty")
     elif split is not None:
-        sp = get_split(split)
-        out = list(class_names(sp.dataset)[:sp.num_classes] if all_classes else sp.unseen_names)
+        out = _split_candidates(split, all_classes)
     else:
         raise ValueError("recognition needs candidates: give labels or a split")
     if len({P.normalize_label(c) for c in out}) != len(out):
         raise ValueError(f"candidate labels must be distinct: {out}")
     return out
+
+
+def _split_candidates(split: str, all_classes: bool) -> list[str]:
+    """A paper split's (``ntu60_48_12``) or a demo split's (``synth_24_6``) unseen classes, or all
+    classes of its dataset."""
+    from .skeleton.splits import class_names, get_split, list_splits
+    from .synth.dataset import SPLITS as SYNTH_SPLITS
+
+    if split in SYNTH_SPLITS:
+        sp = SYNTH_SPLITS[split]
+        return list(sp.classes if all_classes else sp.unseen)
+    try:
+        sp = get_split(split)
+    except KeyError:
+        raise KeyError(f"unknown split '{split}': expected one of {list_splits() + sorted(SYNTH_SPLITS)}") from None
+    return list(class_names(sp.dataset)[:sp.num_classes] if all_classes else sp.unseen_names)
 
 
 def _batches(clips: list[Clip], batch_size: int):
@@ -193,14 +206,36 @@ def caption(model, file, *, num_frames: int | None = None, max_new_tokens: int =
     return {**clip.describe(), "text": _answer(model, clip, P.caption_prompt(), num_frames, max_new_tokens)}
 
 
-def ask(model, file, question: str, *, num_frames: int | None = None, max_new_tokens: int = 128,
-        format: str | None = None) -> dict:
-    """The model's answer to an open ``question`` about ``file``: ``{"file", "question", "text"}``."""
+def ask(model, file, question: str, *, options: Sequence[str] | str | None = None, mode: str = "generate",
+        num_frames: int | None = None, max_new_tokens: int = 128, format: str | None = None) -> dict:
+    """The model's answer to a ``question`` about ``file``: ``{"file", "question", "text"}``.
+
+    With ``options`` (a list or ``"a,b,c"``) the question is multiple choice, asked as in
+    training (:func:`~skeletonllm.mllm.prompts.qa_prompt`): the result adds ``options`` and
+    ``answer``, the option named by the answer's ``Label:`` line (None if it names none), or with
+    ``mode="score"`` the option the model finds most likely (and ``scores``, one per option).
+    """
     if not question or not question.strip():
         raise ValueError("the question is empty")
+    if mode not in ("generate", "score"):
+        raise ValueError(f"mode must be 'generate' or 'score', got {mode!r}")
+    if options is not None:
+        options = recognition_candidates(labels=options)   # same checks: non-empty, distinct
+    elif mode == "score":
+        raise ValueError("mode 'score' ranks options: give the question's options")
     clip = _one_clip(file, format)
-    text = _answer(model, clip, P.qa_prompt(question), num_frames, max_new_tokens)
-    return {**clip.describe(), "question": question.strip(), "text": text}
+    prompt = P.qa_prompt(question, options)
+    out = {**clip.describe(), "question": question.strip()}
+    if options is None:
+        return {**out, "text": _answer(model, clip, prompt, num_frames, max_new_tokens)}
+    if mode == "generate":
+        text = _answer(model, clip, prompt, num_frames, max_new_tokens)
+        return {**out, "text": text, "options": options, "answer": P.parse_label(text, options)}
+    from .skeleton.batch import collate_sequences
+    batch = collate_sequences([clip.sequence], num_frames=frames_for(model, num_frames), max_bodies=2)
+    row = model.score_candidates(batch, prompt, options)[0].float().cpu().tolist()
+    best = options[max(range(len(row)), key=row.__getitem__)]
+    return {**out, "text": P.mqa_target(best), "options": options, "answer": best, "scores": dict(zip(options, row))}
 
 
 __all__ = ["Clip", "ask", "caption", "frames_for", "load_clips", "load_model", "recognition_candidates", "recognize"]

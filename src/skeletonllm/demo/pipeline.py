@@ -6,8 +6,9 @@ a body part and a side. Read :func:`run_demo` top to bottom:
 
 1. data: a zero-shot split (``synth_24_6``: 24 seen classes for training, 6 unseen ones, each
    a new combination of seen parts), generated once and cached in ``DIR/data``;
-2. head start: a tiny InternVL pretrained on fixed-renderer frames of seen-class training clips
-   with body-part statements, never a class label (:mod:`skeletonllm.demo.pretrain`);
+2. head start: a tiny InternVL pretrained on frames of seen-class training clips drawn by frozen
+   renderers (the fixed velocity stick figure and DrAction as initialised)
+   with movement-side-part descriptions, never an unseen class (:mod:`skeletonllm.demo.pretrain`);
 3. the four-stage curriculum through the project's trainer, once per renderer of the ablation
    (DrAction; DrAction without NFM; fixed velocity, projection and JTM renderers), same
    steps, same seed (:mod:`skeletonllm.demo.ablation`). The generator plays the teacher:
@@ -402,7 +403,8 @@ def run_demo(out_dir: str | os.PathLike = "skeletonllm-demo", settings: DemoSett
 
         # 2. Head start: the tiny backbone learns to see skeleton drawings and name body parts ----
         t = time.time()
-        say("[2/6] head start: pretraining the tiny InternVL on fixed-renderer frames of seen classes")
+        say("[2/6] head start: pretraining the tiny InternVL on frames of seen-class clips (frozen renderers: "
+            + ", ".join(settings.pretrain.renderers) + ")")
         pre = pretrain_backbone(data.train, data.seen, settings.pretrain, out_dir / "runs" / "backbone",
                                 settings.seed, progress=progress)
         probe_model = _backbone_model(pre.backbone_dir, settings)
@@ -455,14 +457,16 @@ def run_demo(out_dir: str | os.PathLike = "skeletonllm-demo", settings: DemoSett
 
 
 def _backbone_model(backbone_dir: Path, settings: DemoSettings):
-    """The pretrained backbone behind the pretraining renderer (for the attribute probes)."""
+    """The pretrained backbone behind the pretraining renderers (for the attribute probes)."""
     from ..mllm.model import SkeletonLLM, SkeletonLLMConfig
     p = settings.pretrain
-    config = SkeletonLLMConfig(backbone=str(backbone_dir), renderer=p.renderer, image_size=p.image_size,
-                               renderer_options={"image_size": p.image_size, "auto_frame": True,
-                                                 "frame_fill": p.frame_fill},
-                               num_frames=p.num_frames, lora=False, device="cpu")
-    return SkeletonLLM(config).eval()
+    from .pretrain import StyleMix, renderer_options
+    config = SkeletonLLMConfig(backbone=str(backbone_dir), renderer=p.renderers[0], image_size=p.image_size,
+                               renderer_options=renderer_options(p), num_frames=p.num_frames, lora=False, device="cpu")
+    with torch.random.fork_rng():
+        torch.manual_seed(settings.seed + 1)     # the same frozen renderers as in pretraining
+        renderer = StyleMix(p)
+    return SkeletonLLM(config, renderer=renderer).eval()
 
 
 __all__ = ["ArmJob", "DemoData", "DemoSettings", "DemoSummary", "MAIN_ARM", "evaluate_arm", "install_checkpoint",
