@@ -133,14 +133,8 @@ def test_a_clip_whose_class_is_not_a_candidate_is_an_error(tmp_path):
 
 # -- end to end: a real (tiny) checkpoint on real files --------------------------------------------
 @pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory):
-    from skeletonllm.mllm.model import SkeletonLLM, SkeletonLLMConfig
-    torch.manual_seed(0)
-    cfg = SkeletonLLMConfig(backbone="tiny:internvl", image_size=112, renderer_options={"image_size": 112},
-                            device="cpu")
-    path = tmp_path_factory.mktemp("ckpt") / "tiny"
-    SkeletonLLM(cfg).save_pretrained(path)
-    return path
+def checkpoint(tiny_checkpoint):
+    return tiny_checkpoint
 
 
 def test_eval_command_on_real_ntu_files_writes_results_figure_and_report(checkpoint, tmp_path, monkeypatch):

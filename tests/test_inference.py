@@ -21,14 +21,8 @@ LABELS = ["drink water", "kick", "wave"]
 
 
 @pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory):
-    from skeletonllm.mllm.model import SkeletonLLM, SkeletonLLMConfig
-    torch.manual_seed(0)
-    cfg = SkeletonLLMConfig(backbone="tiny:internvl", image_size=112, renderer_options={"image_size": 112},
-                            device="cpu")
-    path = tmp_path_factory.mktemp("ckpt") / "tiny"
-    SkeletonLLM(cfg).save_pretrained(path)
-    return str(path)
+def checkpoint(tiny_checkpoint):
+    return str(tiny_checkpoint)
 
 
 def run(*args):
