@@ -463,9 +463,7 @@ def _backbone_model(backbone_dir: Path, settings: DemoSettings):
     from .pretrain import StyleMix, renderer_options
     config = SkeletonLLMConfig(backbone=str(backbone_dir), renderer=p.renderers[0], image_size=p.image_size,
                                renderer_options=renderer_options(p), num_frames=p.num_frames, lora=False, device="cpu")
-    with torch.random.fork_rng():
-        torch.manual_seed(settings.seed + 1)     # the same frozen renderers as in pretraining
-        renderer = StyleMix(p)
+    renderer = StyleMix(p, settings.seed + 1)      # the same frozen renderers as in pretraining
     return SkeletonLLM(config, renderer=renderer).eval()
 
 

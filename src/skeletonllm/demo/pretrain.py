@@ -42,10 +42,11 @@ Why these choices (each measured while building the demo; the tiny model is unfo
   embeddings and nearly identical across clips, and the language model never read them.
 * few drawing styles: the vision phase and the reading learnt slower with each style added
   (three fixed renderers mixed were clearly worse than one at equal steps). With the stick
-  figure alone, though, DrAction's soft splats were foreign to the backbone, and in the
-  curriculum's few hundred steps the renderer could not move far enough to fix that
-  (DrAction arm at chance in some runs): the backbone now knows both looks, as a real MLLM
-  knows both line drawings and blurry photographs.
+  figure alone, though, DrAction's soft splats were foreign to the backbone when the
+  curriculum began, and in its few hundred steps the renderer cannot move far: the backbone
+  now knows both looks, as a real MLLM knows both line drawings and blurry photographs. (The
+  runs that had the DrAction arm at chance with the stick figure alone also trained the
+  projector in the curriculum, so that effect was not isolated.)
 """
 from __future__ import annotations
 
@@ -238,12 +239,19 @@ def renderer_options(settings: PretrainSettings) -> dict:
 
 class StyleMix(nn.Module):
     """Frozen renderers taking turns over the clips of a batch: clip ``b`` is drawn by renderer
-    ``b % len(renderers)``. ``forward(batch) -> (B, F, 3, H, W)``."""
+    ``b % len(renderers)``. ``forward(batch) -> (B, F, 3, H, W)``.
 
-    def __init__(self, settings: PretrainSettings):
+    ``seed`` draws DrAction's initial parameters (the same seed gives the same renderers again,
+    without touching the global random state).
+    """
+
+    def __init__(self, settings: PretrainSettings, seed: int):
         super().__init__()
         from ..render.fixed import build_renderer
-        self.renderers = nn.ModuleList(build_renderer(n, **renderer_options(settings)) for n in settings.renderers)
+        with torch.random.fork_rng():
+            torch.manual_seed(seed)
+            self.renderers = nn.ModuleList(build_renderer(n, **renderer_options(settings))
+                                           for n in settings.renderers)
         self.requires_grad_(False)
 
     def forward(self, batch):
@@ -347,10 +355,7 @@ def pretrain_backbone(train_samples, seen: Sequence[str], settings: PretrainSett
     config = SkeletonLLMConfig(backbone="tiny:internvl", renderer=settings.renderers[0],
                                image_size=settings.image_size, renderer_options=renderer_options(settings),
                                num_frames=settings.num_frames, lora=False, device="cpu")
-    with torch.random.fork_rng():
-        torch.manual_seed(seed + 1)
-        renderer = StyleMix(settings)
-    model = SkeletonLLM(config, renderer=renderer, backbone=(backbone, tok))
+    model = SkeletonLLM(config, renderer=StyleMix(settings, seed + 1), backbone=(backbone, tok))
     times["build"] = time.time() - t0
 
     # Phase 1: vision tower + projector, attribute heads.

@@ -289,9 +289,10 @@ def write_outputs(out_dir: Path, settings, info: dict, ds, train, test_seen, tes
     # Head start
     doc.heading("2. Head start: pretraining the tiny backbone")
     doc.text(f"InternVL3 arrives pretrained; the tiny one arrives random. Before the curriculum, the demo pretrains it "
-             f"on frames drawn by frozen renderers ({', '.join(f'`{r}`' for r in p.renderers)} in turn; `draction` is DrAction as "
-             f"initialised, never trained there; {p.image_size} px, {p.num_frames} frames) from the "
-             f"{len(train)} seen-class training clips, with movement-side-part descriptions only (for many seen classes the description reads like the class name; no unseen class is ever named): "
+             f"on frames drawn by frozen renderers ({', '.join(f'`{r}`' for r in p.renderers)} in turn; `draction` is "
+             f"DrAction as initialised, never trained there; {p.image_size} px, {p.num_frames} frames) from the "
+             f"{len(train)} seen-class training clips, with movement-side-part descriptions only (for many seen "
+             "classes the description reads like the class name; no unseen class is ever named): "
              f"{p.vision_steps} steps of the vision tower + projector on movement / side / part / moving-limb "
              f"heads, then {p.short_steps} + {p.language_steps} steps of the language model answering "
              "part-movement-side questions (short question, then the project's prompt formats: multiple choice with "
@@ -329,14 +330,15 @@ def write_outputs(out_dir: Path, settings, info: dict, ds, train, test_seen, tes
              "ending in `Label: <action>`. Stage 3 mixes captioning and QA into CR-Distill (every clip brings its "
              "rationale, plus a caption target for half of the clips and one QA item for the other half), so the "
              "model also learns to describe and answer. Held-out clips are never trained on.")
+    departures = [f"stage 4 trains on {', '.join(c.stage4_tasks)} (the paper: MQA alone; without captions and QA "
+                  "the model answers every request with a `Label:` line)"]
+    if c.frozen:
+        departures.append(f"the {', '.join(c.frozen)} stays as the head start left it (trained in Disc-FT, even "
+                          "slowly, it collapsed every prediction to one class)")
+    departures += [f"in {stage} the " + ", ".join(f"{g} learns at {v:g}" for g, v in lrs.items())
+                   for stage, lrs in c.group_lr.items() if lrs]
     doc.text("Where the demo departs from the paper's recipe, and why (each measured on this demo; the reasons are "
-             "in `CurriculumSettings`): stage 4 keeps the captions and QA mixed with MQA (" + ", ".join(c.stage4_tasks)
-             + "), or the model answers every request with a `Label:` line; "
-             + (f"the {', '.join(c.frozen)} stays as the head start left it (trained in Disc-FT, even slowly, it "
-                "collapsed every prediction to one class); " if c.frozen else "")
-             + "; ".join(f"in {stage} the " + ", ".join(f"{g} learns at {v:g}" for g, v in lrs.items())
-                         for stage, lrs in c.group_lr.items())
-             + ". The table shows what each stage trained.")
+             "in `CurriculumSettings`): " + "; ".join(departures) + ". The table shows what each stage trained.")
     run = arms[MAIN_ARM]
     doc.table(["stage", "tasks", "trains", "steps", "items", "final loss", "seconds"],
               [[s.title, ", ".join(s.tasks), ", ".join(s.trains), s.steps, s.items,
