@@ -63,13 +63,14 @@ def draw_media(media_dir: Path, ds, test_unseen, arms: dict, pretrain, settings)
             before = DrAction(DrActionConfig(**opts))
             out["gifs"]["DrAction before training"] = rel(write_frames(render_grouped(before, [seq], F),
                                                                          media_dir / "draction-before.gif"))
+        shown = {}     # each trained DrAction at the display size, loaded once
         for arm in ("draction", "draction_no_nfm"):
             if arm in arms and arms[arm].final_dir is not None:
-                trained = DrAction.from_pretrained(arms[arm].final_dir, image_size=DISPLAY_SIZE).eval()
-                out["gifs"][f"{ARM_TITLES[arm]}, trained"] = rel(write_frames(render_grouped(trained, [seq], F),
+                shown[arm] = DrAction.from_pretrained(arms[arm].final_dir, image_size=DISPLAY_SIZE).eval()
+                out["gifs"][f"{ARM_TITLES[arm]}, trained"] = rel(write_frames(render_grouped(shown[arm], [seq], F),
                                                                               media_dir / f"{arm}-after.gif"))
-        if MAIN_ARM in arms:
-            trained = DrAction.from_pretrained(arms[MAIN_ARM].final_dir, image_size=DISPLAY_SIZE).eval()
+        if MAIN_ARM in shown:
+            trained = shown[MAIN_ARM]
             out["topologies"] = {}
             for topo, name in TOPOLOGY_NAMES.items():
                 path = write_frames(render_grouped(trained, [sample.sequence(topo)], F), media_dir / f"topology-{topo}.gif")
