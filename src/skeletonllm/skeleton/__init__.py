@@ -1,8 +1,19 @@
-"""Skeleton data: topologies, sequences, batches, sampling and loaders for native formats."""
-from .batch import SkeletonBatch, collate_sequences
-from .sampling import segment_indices
-from .sequence import SkeletonSequence
-from .topology import BODY_PARTS, BUILTIN_TOPOLOGIES, Topology, get_topology
+"""Skeleton data: topologies, sequences, batches, sampling and loaders for native formats.
 
-__all__ = ["BODY_PARTS", "BUILTIN_TOPOLOGIES", "SkeletonBatch", "SkeletonSequence", "Topology",
-           "collate_sequences", "get_topology", "segment_indices"]
+Names are imported on first use, so that reading files (``skeletonllm.load``, the
+``inspect`` and ``convert`` commands and their worker processes) does not import torch,
+which only :class:`SkeletonBatch` needs.
+"""
+import importlib
+
+_WHERE = {"SkeletonBatch": "batch", "collate_sequences": "batch", "segment_indices": "sampling",
+          "SkeletonSequence": "sequence", "BODY_PARTS": "topology", "BUILTIN_TOPOLOGIES": "topology",
+          "Topology": "topology", "get_topology": "topology"}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name):
+    if name in _WHERE:
+        return getattr(importlib.import_module(f".{_WHERE[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -45,8 +45,8 @@ from ..normalize import center_on_root
 from ..sequence import SkeletonSequence
 from ..topology import Topology
 from ._common import parse_rows, read_text
+from ._kinematics import axis_rotation, chain, face_camera, resolve_units, side_joints
 
-UNITS = {"m": 1.0, "cm": 0.01, "mm": 0.001, "inch": 0.0254, "cmu": 0.0254 / 0.45}
 _CHANNELS = ("Xposition", "Yposition", "Zposition", "Xrotation", "Yrotation", "Zrotation")
 
 
@@ -187,44 +187,24 @@ def parse(path) -> BVHData:
     return BVHData(joints, motion, dt)
 
 
-def _axis_rot(axis: str, deg: np.ndarray) -> np.ndarray:
-    """``(T, 3, 3)`` rotation about a principal axis."""
-    a = np.deg2rad(deg)
-    c, s = np.cos(a), np.sin(a)
-    R = np.zeros(a.shape + (3, 3))
-    i = "XYZ".index(axis)
-    j, k = (i + 1) % 3, (i + 2) % 3
-    R[:, i, i] = 1.0
-    R[:, j, j], R[:, j, k], R[:, k, j], R[:, k, k] = c, -s, s, c
-    return R
-
-
 def forward_kinematics(data: BVHData) -> tuple[np.ndarray, np.ndarray]:
     """World positions: ``(T, J, 3)`` joints and ``(T, E, 3)`` End Sites, in file units and axes."""
     T = data.motion.shape[0]
     J = len(data.joints)
-    rot = np.zeros((T, J, 3, 3))
-    pos = np.zeros((T, J, 3))
-    ends = []
+    local = np.broadcast_to(np.eye(3), (T, J, 3, 3)).copy()
+    offsets = np.zeros((T, J, 3))
     col = 0
     for j, joint in enumerate(data.joints):
-        R = np.broadcast_to(np.eye(3), (T, 3, 3)).copy()
-        t = np.broadcast_to(joint.offset, (T, 3)).copy()
+        offsets[:, j] = joint.offset
         for ch in joint.channels:
             v = data.motion[:, col]
             col += 1
             if ch.endswith("position"):
-                t[:, "XYZ".index(ch[0])] += v
+                offsets[:, j, "XYZ".index(ch[0])] += v
             else:
-                R = R @ _axis_rot(ch[0], v)
-        if joint.parent < 0:
-            rot[:, j], pos[:, j] = R, t
-        else:
-            p = joint.parent
-            rot[:, j] = rot[:, p] @ R
-            pos[:, j] = pos[:, p] + np.einsum("tab,tb->ta", rot[:, p], t)
-        for off in joint.end_sites:
-            ends.append(pos[:, j] + rot[:, j] @ off)
+                local[:, j] = local[:, j] @ axis_rotation(ch[0], v)
+    pos, rot = chain([j.parent for j in data.joints], offsets, local, np.zeros((T, 3)))
+    ends = [pos[:, j] + rot[:, j] @ off for j, joint in enumerate(data.joints) for off in joint.end_sites]
     return pos, (np.stack(ends, axis=1) if ends else np.zeros((T, 0, 3)))
 
 
@@ -290,23 +270,17 @@ def build_topology(data: BVHData) -> Topology:
                     parts=tuple(parts), dims=3)
 
 
+def _rest_size(data: BVHData) -> float:
+    """Largest extent of the rest pose (all channels zero), End Sites included, in file units."""
+    p, e = forward_kinematics(BVHData(data.joints, np.zeros((1, data.motion.shape[1])), data.frame_time))
+    return float(np.ptp(np.concatenate([p[0], e[0]]), axis=0).max())
+
+
 def _unit_scale(path, data: BVHData, units) -> tuple[float, str]:
-    if isinstance(units, (int, float)) and not isinstance(units, bool):
-        if units <= 0:
-            raise ValueError(f"units must be positive metres per unit, got {units}")
-        return float(units), "given"
-    if units != "auto":
-        if units not in UNITS:
-            raise ValueError(f"units must be 'auto', one of {sorted(UNITS)} or a number, got {units!r}")
-        return UNITS[units], units
-    rest = BVHData(data.joints, np.zeros((1, data.motion.shape[1])), data.frame_time)
-    p, e = forward_kinematics(rest)
-    pts = np.concatenate([p[0], e[0]])
-    size = float(np.ptp(pts, axis=0).max())
-    if size <= 0:
+    scale, unit = resolve_units(units, lambda: _rest_size(data))
+    if scale == 0.0:
         raise SkeletonFormatError(path, "all OFFSETs are zero: cannot tell the figure's size (pass units=)")
-    best = min(UNITS, key=lambda u: abs(np.log(size * UNITS[u] / 1.7)))
-    return UNITS[best], best
+    return scale, unit
 
 
 def read(path, units="auto") -> list[SkeletonSequence]:
@@ -318,20 +292,9 @@ def read(path, units="auto") -> list[SkeletonSequence]:
     pos, _ = forward_kinematics(data)
     pos = pos * scale
     # Turn about y so the first frame faces +z, then reflect z (right-handed -> camera frame).
-    left = [k for k, p in enumerate(topo.parts) if p == "left_leg"] or [k for k, p in enumerate(topo.parts) if p.startswith("left")]
-    right = [k for k, p in enumerate(topo.parts) if p == "right_leg"] or [k for k, p in enumerate(topo.parts) if p.startswith("right")]
-    turned = 0.0
-    if left and right:
-        r = pos[0, right].mean(axis=0) - pos[0, left].mean(axis=0)
-        f = np.cross([0.0, 1.0, 0.0], r)  # right-handed: forward = up x right
-        if np.hypot(f[0], f[2]) > 1e-9:
-            turned = float(np.arctan2(f[0], f[2]))  # heading angle of f from +z towards +x
-            c, s = np.cos(-turned), np.sin(-turned)
-            x, z = pos[..., 0].copy(), pos[..., 2].copy()
-            pos[..., 0], pos[..., 2] = c * x + s * z, -s * x + c * z
-    pos[..., 2] *= -1.0
+    pos, turned = face_camera(pos, *side_joints(topo.parts))
     meta = {"source": str(path), "format": "bvh", "units": unit, "metres_per_unit": scale,
-            "turned_deg": float(np.rad2deg(turned)), "frame_time": data.frame_time}
+            "turned_deg": turned, "frame_time": data.frame_time}
     T = pos.shape[0]
     seq = SkeletonSequence(joints=pos[:, None].astype(np.float32), present=np.ones((T, 1), bool), topology=topo,
                            fps=round(1.0 / data.frame_time, 3), metadata=meta)

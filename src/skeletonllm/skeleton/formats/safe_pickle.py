@@ -74,7 +74,7 @@ def load_pickle_bytes(data: bytes, path: str | Path = "<pickle>"):
         raise
     except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError,
             KeyError, MemoryError, UnicodeDecodeError) as exc:
-        kind = "truncated" if isinstance(exc, EOFError) else "corrupt"
+        kind = "truncated" if isinstance(exc, EOFError) or "truncated" in str(exc) else "corrupt"
         raise SkeletonFormatError(path, f"{kind} pickle data ({type(exc).__name__}: {exc})") from None
 
 
