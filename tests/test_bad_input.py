@@ -245,3 +245,133 @@ def test_inspect_bad_file_exit_code_2(tmp_path):
     assert res.exit_code == 2
     assert str(p) in res.output and "Traceback" not in res.output
     assert res.exception is None or isinstance(res.exception, SystemExit)
+
+
+# -- Kinetics-skeleton -----------------------------------------------------------------------------
+KINETICS = DATA / "kinetics_skeleton" / "__NrybzYzUg.json"
+
+
+def test_kinetics_bad(tmp_path):
+    p = tmp_path / "clip.json"
+    p.write_text(KINETICS.read_text()[:5000])
+    _error(p, "not valid JSON", format="kinetics")
+    obj = json.loads(KINETICS.read_text())
+    obj["data"][5]["skeleton"][0]["pose"] = obj["data"][5]["skeleton"][0]["pose"][:34]
+    p.write_text(json.dumps(obj))
+    assert _error(p, "'pose' of 36 numbers").location == "data[5], person 0"
+    obj = json.loads(KINETICS.read_text())
+    obj["data"][5]["skeleton"][1]["score"][3] = float("nan")
+    p.write_text(json.dumps(obj))
+    assert _error(p, "NaN").location == "data[5], person 1"
+    obj["data"] = [{"frame_index": 1, "skeleton": []}]
+    p.write_text(json.dumps(obj))
+    _error(p, "no person is detected")
+
+
+# -- OpenPose --------------------------------------------------------------------------------------
+def _openpose_frames(folder, n=3, values=75):
+    folder.mkdir()
+    kp = np.tile([100.0, 200.0, 0.8], values // 3)
+    kp[1::3] += np.arange(values // 3) * 10
+    for t in range(n):
+        (folder / f"v_{t:012d}_keypoints.json").write_text(json.dumps(
+            {"version": 1.3, "people": [{"person_id": [-1], "pose_keypoints_2d": kp.tolist(), "pose_keypoints_3d": []}]}))
+    return folder
+
+
+def test_openpose_bad(tmp_path):
+    d = _openpose_frames(tmp_path / "ok")
+    assert skeletonllm.load(d).joints.shape == (3, 1, 25, 3)
+    bad = d / "v_000000000001_keypoints.json"
+    bad.write_text(bad.read_text()[:60])  # truncated
+    _error(d, "not valid JSON", named=bad)
+    d = _openpose_frames(tmp_path / "count", values=60)
+    err = _error(d, "holds 60 numbers: expected 75", named=d / "v_000000000000_keypoints.json")
+    assert err.location == "person 0"
+    d = _openpose_frames(tmp_path / "nan")
+    f = d / "v_000000000002_keypoints.json"
+    f.write_text(f.read_text().replace("100.0", "NaN", 1))
+    _error(d, "NaN or infinite value in 'pose_keypoints_2d'", named=f)
+    d = _openpose_frames(tmp_path / "mixed")
+    (d / "v_000000000003_keypoints.json").write_text(json.dumps({"people": [{"pose_keypoints_2d": [1.0, 2.0, 0.9] * 18}]}))
+    _error(d, "one folder must hold one OpenPose model's output", named=d / "v_000000000003_keypoints.json")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "v_000000000000_keypoints.json").write_text('{"version": 1.3, "people": []}')
+    _error(empty, "no person is detected in any of the 1 frame files")
+
+
+# -- AMASS / AIST++ ----------------------------------------------------------------------------------
+AMASS = DATA / "amass_npz" / "dmpl_sample.npz"
+AISTPP = DATA / "smpl_aistpp" / "gBR_sBM_cAll_d04_mBR0_ch01.pkl"
+
+
+def test_amass_bad(tmp_path):
+    z = dict(np.load(AMASS))
+    p = tmp_path / "m.npz"
+    raw = AMASS.read_bytes()
+    p.write_bytes(raw[: len(raw) // 3])
+    _error(p, "cannot tell")  # a truncated zip is not recognised ...
+    _error(p, "not a readable .npz", format="amass")  # ... and, read as AMASS, says why
+    np.savez(p, **{**z, "poses": z["poses"][:, :60]})
+    _error(p, "at least the 22 SMPL body joints")
+    bad = z["poses"].copy()
+    bad[17, 4] = np.nan
+    np.savez(p, **{**z, "poses": bad})
+    assert _error(p, "NaN").location == "frame 17, value 4"
+    np.savez(p, **{**z, "trans": z["trans"][:100]})
+    _error(p, "'trans' must be a numeric array shaped (235, 3)")
+    np.savez(p, **{**z, "betas": np.array([{"a": 1}], dtype=object)})  # a pickled object inside the npz
+    _error(p, "without running pickled code", format="amass")
+
+
+def test_aistpp_bad(tmp_path):
+    d = pickle.loads(AISTPP.read_bytes())
+    p = tmp_path / "m.pkl"
+    raw = AISTPP.read_bytes()
+    p.write_bytes(raw[: len(raw) // 2])
+    _error(p, "truncated pickle", format="aistpp")
+    p.write_bytes(pickle.dumps({**d, "smpl_poses": d["smpl_poses"][:, :60]}))
+    _error(p, "at least the 22 SMPL body joints")
+    poses = d["smpl_poses"].copy()
+    poses[3, 0] = np.inf
+    p.write_bytes(pickle.dumps({**d, "smpl_poses": poses}))
+    assert _error(p, "NaN or infinite").location == "frame 3, value 0"
+    p.write_bytes(pickle.dumps({**d, "smpl_scaling": np.array([0.0])}))
+    _error(p, "'smpl_scaling' must be one positive number")
+    marker = tmp_path / "pwned"
+    p.write_bytes(pickle.dumps({**d, "smpl_trans": _Evil(marker)}))
+    _error(p, "refusing to unpickle")
+    assert not marker.exists()
+
+
+# -- ASF/AMC -----------------------------------------------------------------------------------------
+ASF = DATA / "cmu_asf_amc" / "11.asf"
+AMC = DATA / "cmu_asf_amc" / "11_01.amc"
+
+
+def test_asf_amc_bad(tmp_path):
+    shutil.copy(ASF, tmp_path / "11.asf")
+    lines = AMC.read_text().splitlines()
+    p = tmp_path / "11_01.amc"
+    p.write_text("\n".join(lines[:4 + 30 * 10 + 12]) + "\n")  # cut inside frame 11
+    _error(p, "frame 11 has no line for bone")
+    bad = list(lines)
+    bad[4 + 30 * 2 + 1] = "root 1 2 3 4 5"  # frame 3's root line: 5 values, the .asf says 6
+    p.write_text("\n".join(bad) + "\n")
+    assert _error(p, "expected 6 numbers").location == f"line {4 + 30 * 2 + 2}"
+    bad = list(lines)
+    bad[4 + 30 * 4 + 9] = "rhumerus -29.1 nan -80.4"
+    p.write_text("\n".join(bad) + "\n")
+    err = _error(p, "NaN")
+    assert err.location == f"line {4 + 30 * 4 + 10}" and "frame 5" in err.problem
+    bad = list(lines)
+    bad[6] = "tail 1 2 3"
+    p.write_text("\n".join(bad) + "\n")
+    assert _error(p, "unknown bone 'tail'").location == "line 7"
+    (tmp_path / "11.asf").unlink()
+    p.write_text(AMC.read_text())
+    _error(p, "no .asf skeleton file found")
+    asf = tmp_path / "s.asf"
+    asf.write_text(ASF.read_text().replace("length 7.33161", "length 7.3x161"))
+    _error(p, "bone length", named=asf, skeleton=asf)

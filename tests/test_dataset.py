@@ -155,3 +155,38 @@ def test_load_dataset_named_parts(ntu_dir):
     assert len(load_dataset("ntu60", ntu_dir, subset="all")) == 2
     with pytest.raises(ValueError):
         load_dataset("ntu60", ntu_dir, subset="seen")
+
+
+def test_new_formats_in_the_index_and_the_cache(tmp_path, count_reads):
+    from test_formats_people import kinetics_as_openpose
+
+    root = tmp_path / "more"
+    root.mkdir()
+    shutil.copy(DATA / "kinetics_skeleton" / "__NrybzYzUg.json", root / "clip.json")
+    kinetics_as_openpose(root / "openpose_run")
+    shutil.copy(DATA / "amass_npz" / "dmpl_sample.npz", root / "amass.npz")
+    shutil.copy(DATA / "smpl_aistpp" / "gBR_sBM_cAll_d04_mBR0_ch01.pkl", root / "aist.pkl")
+    shutil.copytree(DATA / "cmu_asf_amc", root / "cmu")
+    ds = SkeletonDataset(root, cache_dir=tmp_path / "cache")
+    assert sorted((it.format, it.path.name) for it in ds.items) == [
+        ("aistpp", "aist.pkl"), ("amass", "amass.npz"), ("asf_amc", "11_01.amc"), ("kinetics", "clip.json"),
+        ("openpose", "openpose_run")]  # the OpenPose folder is one sample; its 299 files are not items
+    assert [p.name for p in ds.skipped] == ["11.asf"]
+    kin = next(it for it in ds.items if it.format == "kinetics")
+    assert kin.label_id == 0 and count_reads == []  # the label came from the file without building the sequence
+    assert len(SkeletonDataset(root, class_ids=[0])) == 1
+    fresh = [ds[i] for i in range(len(ds))]
+    n = len(count_reads)
+    again = SkeletonDataset(root, cache_dir=tmp_path / "cache")
+    cached = [again[i] for i in range(len(again))]
+    assert len(count_reads) == n == 5  # each source parsed once; the second pass read the cache
+    for a, b in zip(fresh, cached):
+        assert a.topology == b.topology and a.metadata == b.metadata and (a.label, a.fps) == (b.label, b.fps)
+        np.testing.assert_array_equal(a.joints, b.joints)
+    # editing one frame file of the OpenPose folder makes its cache stale
+    frame = root / "openpose_run" / "__NrybzYzUg_000000000125_keypoints.json"
+    st = frame.stat()
+    os.utime(frame, ns=(st.st_atime_ns, st.st_mtime_ns + 5_000_000_000))
+    i = next(k for k, it in enumerate(again.items) if it.format == "openpose")
+    SkeletonDataset(root, cache_dir=tmp_path / "cache")[i]
+    assert count_reads[-1] == ("openpose", "openpose_run") and len(count_reads) == n + 1

@@ -43,18 +43,41 @@ def _quat_to_matrix(q):
 
 
 # -- detection ---------------------------------------------------------------------------------
+KINETICS = DATA / "kinetics_skeleton" / "__NrybzYzUg.json"
+AMASS = DATA / "amass_npz" / "dmpl_sample.npz"
+AISTPP = DATA / "smpl_aistpp" / "gBR_sBM_cAll_d04_mBR0_ch01.pkl"
+AMC = DATA / "cmu_asf_amc" / "11_01.amc"
+
+
 @pytest.mark.parametrize("path,name", [
     (A001, "ntu"), (A058, "ntu"), (TXT2NPY, "ntu_npy"), (PKU, "pku_mmd"), (HML_JOINTS, "humanml3d"),
-    (HML_VECS, "humanml3d_vecs"), (COCO, "coco_json"), (BVH, "bvh"), (UCLA[0], "nw_ucla")])
+    (HML_VECS, "humanml3d_vecs"), (COCO, "coco_json"), (BVH, "bvh"), (UCLA[0], "nw_ucla"),
+    (KINETICS, "kinetics"), (AMASS, "amass"), (AISTPP, "aistpp"), (AMC, "asf_amc")])
 def test_detect_format(path, name):
     assert detect_format(path) == name
 
 
 def test_detect_by_content_when_extension_is_unknown(tmp_path):
-    for src, name in ((A001, "ntu"), (BVH, "bvh"), (PKU, "pku_mmd")):
+    for src, name in ((A001, "ntu"), (BVH, "bvh"), (PKU, "pku_mmd"), (KINETICS, "kinetics"), (AMASS, "amass"),
+                      (AISTPP, "aistpp"), (AMC, "asf_amc")):
         dst = tmp_path / (src.stem + ".dat")
         shutil.copy(src, dst)
         assert detect_format(dst) == name
+    shutil.copy(DATA / "cmu_asf_amc" / "11.asf", tmp_path / "11.asf")  # the .amc beside it needs it
+    assert skeletonllm.load(tmp_path / "11_01.dat", skeleton=tmp_path / "11.asf").num_frames == 597
+
+
+def test_detection_refuses_look_alikes_with_a_reason(tmp_path):
+    """Files of a shared extension that are not skeleton data say what they are not."""
+    cases = {"shape.npz": lambda p: np.savez(p, betas=np.zeros(16), gender="female"),  # AMASS's per-subject file
+             "table.csv": lambda p: p.write_text("a,b,c\n1,2,3\n"),
+             "11.asf": lambda p: shutil.copy(DATA / "cmu_asf_amc" / "11.asf", p)}
+    for name, make in cases.items():
+        make(tmp_path / name)
+        with pytest.raises(SkeletonFormatError, match="cannot tell the skeleton format"):
+            detect_format(tmp_path / name)
+    with pytest.raises(SkeletonFormatError, match="load the .amc motion file"):
+        detect_format(tmp_path / "11.asf")
 
 
 # -- NTU ---------------------------------------------------------------------------------------

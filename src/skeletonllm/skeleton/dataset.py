@@ -16,7 +16,6 @@ read is ignored and rewritten.
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import os
 from dataclasses import dataclass
@@ -24,15 +23,13 @@ from pathlib import Path
 
 import numpy as np
 
-from ..atomic import atomic_write_bytes
 from ..errors import SkeletonFormatError
-from .formats import get_format, pku_mmd, sniff_format
+from .formats import FORMATS, get_format, kinetics, pku_mmd, sniff_format
 from .sequence import SkeletonSequence
 from .splits import get_split, nw_ucla_action_labels, parse_ntu_name, protocol_part
-from .topology import BUILTIN_TOPOLOGIES, Topology
+from .packing import unpack, write_npz
 
 CACHE_VERSION = 1
-_TUPLE_KEYS = ("segments", "frame_range")  # metadata values that are tuples (JSON gives lists)
 
 
 @dataclass(frozen=True)
@@ -101,15 +98,8 @@ class SkeletonDataset:
 
     # -- indexing ------------------------------------------------------------------------
     def _files(self) -> list[Path]:
-        if self.root.is_file():
-            return [self.root]
         cache = self.cache_dir.resolve() if self.cache_dir else None
-        out = []
-        for dirpath, dirnames, filenames in os.walk(self.root):
-            dirnames[:] = sorted(d for d in dirnames if not d.startswith(".")
-                                 and (cache is None or (Path(dirpath) / d).resolve() != cache))
-            out += [Path(dirpath) / f for f in sorted(filenames) if not f.startswith(".")]
-        return out
+        return find_sources(self.root, skip=cache)
 
     def _describe(self, path: Path) -> list[Item]:
         fmt = self.format
@@ -138,6 +128,8 @@ class SkeletonDataset:
         if fmt == "pyskl":
             return [Item(path, fmt, k, s.label_id, s.metadata.get("frame_dir", path.stem))
                     for k, s in enumerate(self._load(path, fmt))]
+        if fmt == "kinetics":
+            return [Item(path, fmt, 0, kinetics.read_label(path)[1], path.stem)]
         return [Item(path, fmt, 0, None, path.stem)]
 
     # -- access --------------------------------------------------------------------------
@@ -177,6 +169,31 @@ class SkeletonDataset:
         return self.cache_dir / f"{path.name}.{hashlib.sha1(key.encode()).hexdigest()[:12]}.npz"
 
 
+def find_sources(root, skip: Path | None = None) -> list[Path]:
+    """Every candidate sample source under ``root``: files (recursively, hidden ones and the
+    folder ``skip`` left out) and, as single sources, folders that a folder format reads
+    whole (an OpenPose output folder), whose files are then not listed one by one."""
+    root = Path(root)
+    if root.is_file() or _is_folder_sample(root):
+        return [root]
+    out = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        keep, folders = [], []
+        for d in sorted(dirnames):
+            sub = Path(dirpath) / d
+            if d.startswith(".") or (skip is not None and sub.resolve() == skip):
+                continue
+            (folders if _is_folder_sample(sub) else keep).append(d)
+        dirnames[:] = keep
+        out += [Path(dirpath) / f for f in sorted(filenames) if not f.startswith(".")]
+        out += [Path(dirpath) / d for d in folders]
+    return out
+
+
+def _is_folder_sample(path: Path) -> bool:
+    return path.is_dir() and any(f.folders and f.sniff(path, b"") for f in FORMATS.values())
+
+
 DEFAULT_PROTOCOL = {"ntu60": "ntu60_xsub", "ntu120": "ntu120_xsub", "pku_mmd": "pku_xsub"}
 
 
@@ -201,36 +218,22 @@ def load_dataset(dataset: str, root, subset: str = "train", split: str | None = 
 
 
 # -- cache files ------------------------------------------------------------------------------
-def _json_default(x):
-    if isinstance(x, np.generic):
-        return x.item()
-    if isinstance(x, np.ndarray):
-        return x.tolist()
-    if isinstance(x, Path):
-        return str(x)
-    raise TypeError(f"cannot store {type(x).__name__} in a cache header")
+def source_signature(source: Path) -> tuple[int, int]:
+    """``(size, mtime_ns)`` of a source file; for a folder source (OpenPose output), the total
+    size and latest mtime of its files, so adding, removing or editing a frame file shows."""
+    if not source.is_dir():
+        st = source.stat()
+        return st.st_size, st.st_mtime_ns
+    stats = [p.stat() for p in source.iterdir() if p.is_file()]
+    st = source.stat()
+    return sum(x.st_size for x in stats) + len(stats), max([st.st_mtime_ns] + [x.st_mtime_ns for x in stats])
 
 
 def write_cache(cache: Path, source: Path, fmt: str, seqs: list[SkeletonSequence]) -> None:
     """Store parsed sequences of ``source`` in one ``.npz`` (atomic write)."""
-    st = source.stat()
-    header = {"version": CACHE_VERSION, "source": str(source.resolve()), "size": st.st_size,
-              "mtime_ns": st.st_mtime_ns, "format": fmt, "sequences": []}
-    arrays = {}
-    for k, s in enumerate(seqs):
-        topo = s.topology.name if BUILTIN_TOPOLOGIES.get(s.topology.name) == s.topology else s.topology.to_dict()
-        header["sequences"].append({"topology": topo, "fps": s.fps, "label": s.label, "label_id": s.label_id,
-                                    "metadata": s.metadata})
-        arrays[f"joints{k}"], arrays[f"present{k}"] = s.joints, s.present
-        if s.orientations is not None:
-            arrays[f"orientations{k}"] = s.orientations
-        if s.scores is not None:
-            arrays[f"scores{k}"] = s.scores
-    text = json.dumps(header, default=_json_default)
-    arrays["header"] = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
-    buf = io.BytesIO()
-    np.savez(buf, **arrays)
-    atomic_write_bytes(cache, buf.getvalue())
+    size, mtime = source_signature(source)
+    write_npz(cache, {"version": CACHE_VERSION, "source": str(source.resolve()), "size": size, "mtime_ns": mtime,
+                      "format": fmt}, seqs)
 
 
 def read_cache(cache: Path, source: Path) -> list[SkeletonSequence] | None:
@@ -238,25 +241,11 @@ def read_cache(cache: Path, source: Path) -> list[SkeletonSequence] | None:
     if not cache.is_file():
         return None
     try:
-        st = source.stat()
+        size, mtime = source_signature(source)
         with np.load(cache, allow_pickle=False) as z:
             header = json.loads(z["header"].tobytes().decode("utf-8"))
-            if (header.get("version") != CACHE_VERSION or header.get("size") != st.st_size
-                    or header.get("mtime_ns") != st.st_mtime_ns):
+            if header.get("version") != CACHE_VERSION or header.get("size") != size or header.get("mtime_ns") != mtime:
                 return None
-            out = []
-            for k, h in enumerate(header["sequences"]):
-                topo = h["topology"]
-                topo = BUILTIN_TOPOLOGIES[topo] if isinstance(topo, str) else Topology.from_dict(topo, str(cache))
-                meta = h["metadata"]
-                for key in _TUPLE_KEYS:
-                    if key in meta and isinstance(meta[key], list):
-                        meta[key] = ([tuple(v) for v in meta[key]] if key == "segments" else tuple(meta[key]))
-                out.append(SkeletonSequence(
-                    joints=z[f"joints{k}"], present=z[f"present{k}"], topology=topo,
-                    orientations=z[f"orientations{k}"] if f"orientations{k}" in z else None,
-                    scores=z[f"scores{k}"] if f"scores{k}" in z else None,
-                    fps=h["fps"], label=h["label"], label_id=h["label_id"], metadata=meta))
-            return out
+            return unpack(header["sequences"], z, str(cache))
     except Exception:  # any damage (truncated zip, bad JSON, wrong shapes) means: parse the source again
         return None

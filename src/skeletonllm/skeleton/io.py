@@ -12,16 +12,25 @@ file raises :class:`~skeletonllm.errors.SkeletonFormatError` naming the file.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from ..errors import SkeletonFormatError
-from .formats import FORMATS, explain_unknown, get_format, sniff_format
+from .formats import FORMATS, explain_unknown, sniff_format
 from .formats._common import check_file
 from .sequence import SkeletonSequence
 
 
+def _check_source(path) -> Path:
+    """A file (checked by ``check_file``) or a folder that a folder format claims."""
+    path = Path(path)
+    if path.is_dir() and sniff_format(path) is not None:
+        return path
+    return check_file(path)
+
+
 def detect_format(path: str | os.PathLike) -> str:
-    """The format name of a file; raises :class:`SkeletonFormatError` if none fits."""
-    path = check_file(path)
+    """The format name of a file (or OpenPose folder); raises :class:`SkeletonFormatError` if none fits."""
+    path = _check_source(path)
     name = sniff_format(path)
     if name is None:
         raise SkeletonFormatError(path, f"cannot tell the skeleton format: {explain_unknown(path)}. "
@@ -30,12 +39,12 @@ def detect_format(path: str | os.PathLike) -> str:
 
 
 def _resolve(path, format: str | None):
-    path = check_file(path)
-    name = format or detect_format(path)
-    try:
-        return path, get_format(name)
-    except KeyError as exc:
-        raise SkeletonFormatError(path, str(exc.args[0])) from None
+    path = Path(path)
+    if format is not None and format not in FORMATS:
+        raise SkeletonFormatError(path, f"unknown format '{format}': expected one of {sorted(FORMATS)}")
+    if not (path.is_dir() and format is not None and FORMATS[format].folders):
+        path = _check_source(path)
+    return path, FORMATS[format or detect_format(path)]
 
 
 def load_all(path: str | os.PathLike, format: str | None = None, **options) -> list[SkeletonSequence]:

@@ -9,6 +9,9 @@ Built-ins (see :data:`BUILTIN_TOPOLOGIES`):
     ``kinect_v1_20``  Kinect v1 / NW-UCLA, 20 joints, 19 bones.
     ``smpl22``        SMPL body joints as used by HumanML3D, 22 joints, 21 bones.
     ``coco17``        COCO-17 keypoints (2D), 17 joints, 19 bones.
+    ``openpose18``    OpenPose COCO-18 (2D; Kinetics-skeleton), 18 joints, 17 bones.
+    ``openpose25``    OpenPose BODY_25 (2D), 25 joints, 24 bones.
+    ``mediapipe33``   MediaPipe Pose landmarks (3D), 33 joints, 37 bones.
 
 A new topology is declared in a JSON or YAML file, no code change::
 
@@ -232,7 +235,82 @@ COCO17 = _build("coco17", 2, [
     ("left_eye", "left_ear"), ("right_eye", "right_ear"), ("left_ear", "left_shoulder"), ("right_ear", "right_shoulder"),
 ])
 
-BUILTIN_TOPOLOGIES: dict[str, Topology] = {t.name: t for t in (NTU25, KINECT_V1_20, SMPL22, COCO17)}
+# OpenPose COCO-18 (the keypoint order of OpenPose's COCO model and of Kinetics-skeleton).
+# Bones: the tree of the model's limb pairs (neck to shoulders, hips and nose; nose to eyes
+# to ears), without the ear-shoulder pairs that only its part-affinity fields use.
+_OPENPOSE_HEAD_ARMS = [
+    ("nose", "head"), ("neck", "head"),
+    ("right_shoulder", "right_arm"), ("right_elbow", "right_arm"), ("right_wrist", "right_hand"),
+    ("left_shoulder", "left_arm"), ("left_elbow", "left_arm"), ("left_wrist", "left_hand"),
+]
+OPENPOSE18 = _build("openpose18", 2, _OPENPOSE_HEAD_ARMS + [
+    ("right_hip", "right_leg"), ("right_knee", "right_leg"), ("right_ankle", "right_foot"),
+    ("left_hip", "left_leg"), ("left_knee", "left_leg"), ("left_ankle", "left_foot"),
+    ("right_eye", "head"), ("left_eye", "head"), ("right_ear", "head"), ("left_ear", "head"),
+], [
+    ("neck", "right_shoulder"), ("right_shoulder", "right_elbow"), ("right_elbow", "right_wrist"),
+    ("neck", "left_shoulder"), ("left_shoulder", "left_elbow"), ("left_elbow", "left_wrist"),
+    ("neck", "right_hip"), ("right_hip", "right_knee"), ("right_knee", "right_ankle"),
+    ("neck", "left_hip"), ("left_hip", "left_knee"), ("left_knee", "left_ankle"),
+    ("neck", "nose"), ("nose", "right_eye"), ("right_eye", "right_ear"), ("nose", "left_eye"), ("left_eye", "left_ear"),
+])
+
+# OpenPose BODY_25: COCO-18 plus a mid-hip joint (index 8) and three points per foot.
+OPENPOSE25 = _build("openpose25", 2, _OPENPOSE_HEAD_ARMS + [
+    ("mid_hip", "torso"),
+    ("right_hip", "right_leg"), ("right_knee", "right_leg"), ("right_ankle", "right_foot"),
+    ("left_hip", "left_leg"), ("left_knee", "left_leg"), ("left_ankle", "left_foot"),
+    ("right_eye", "head"), ("left_eye", "head"), ("right_ear", "head"), ("left_ear", "head"),
+    ("left_big_toe", "left_foot"), ("left_small_toe", "left_foot"), ("left_heel", "left_foot"),
+    ("right_big_toe", "right_foot"), ("right_small_toe", "right_foot"), ("right_heel", "right_foot"),
+], [
+    ("neck", "mid_hip"), ("neck", "right_shoulder"), ("neck", "left_shoulder"),
+    ("right_shoulder", "right_elbow"), ("right_elbow", "right_wrist"),
+    ("left_shoulder", "left_elbow"), ("left_elbow", "left_wrist"),
+    ("mid_hip", "right_hip"), ("right_hip", "right_knee"), ("right_knee", "right_ankle"),
+    ("mid_hip", "left_hip"), ("left_hip", "left_knee"), ("left_knee", "left_ankle"),
+    ("neck", "nose"), ("nose", "right_eye"), ("right_eye", "right_ear"), ("nose", "left_eye"), ("left_eye", "left_ear"),
+    ("left_ankle", "left_big_toe"), ("left_big_toe", "left_small_toe"), ("left_ankle", "left_heel"),
+    ("right_ankle", "right_big_toe"), ("right_big_toe", "right_small_toe"), ("right_ankle", "right_heel"),
+])
+
+# MediaPipe Pose, 33 landmarks in MediaPipe's order; bones follow its documented
+# connection graph (the face points link eyes to ears and the two mouth corners together),
+# plus mouth corner to shoulder on each side: MediaPipe's graph leaves the face unattached,
+# which would draw a head floating above the body.
+MEDIAPIPE33 = _build("mediapipe33", 3, [
+    ("nose", "head"), ("left_eye_inner", "head"), ("left_eye", "head"), ("left_eye_outer", "head"),
+    ("right_eye_inner", "head"), ("right_eye", "head"), ("right_eye_outer", "head"),
+    ("left_ear", "head"), ("right_ear", "head"), ("mouth_left", "head"), ("mouth_right", "head"),
+    ("left_shoulder", "left_arm"), ("right_shoulder", "right_arm"),
+    ("left_elbow", "left_arm"), ("right_elbow", "right_arm"),
+    ("left_wrist", "left_hand"), ("right_wrist", "right_hand"),
+    ("left_pinky", "left_hand"), ("right_pinky", "right_hand"),
+    ("left_index", "left_hand"), ("right_index", "right_hand"),
+    ("left_thumb", "left_hand"), ("right_thumb", "right_hand"),
+    ("left_hip", "left_leg"), ("right_hip", "right_leg"),
+    ("left_knee", "left_leg"), ("right_knee", "right_leg"),
+    ("left_ankle", "left_foot"), ("right_ankle", "right_foot"),
+    ("left_heel", "left_foot"), ("right_heel", "right_foot"),
+    ("left_foot_index", "left_foot"), ("right_foot_index", "right_foot"),
+], [
+    ("nose", "left_eye_inner"), ("left_eye_inner", "left_eye"), ("left_eye", "left_eye_outer"),
+    ("left_eye_outer", "left_ear"), ("nose", "right_eye_inner"), ("right_eye_inner", "right_eye"),
+    ("right_eye", "right_eye_outer"), ("right_eye_outer", "right_ear"), ("mouth_left", "mouth_right"),
+    ("left_shoulder", "right_shoulder"), ("left_shoulder", "left_elbow"), ("left_elbow", "left_wrist"),
+    ("left_wrist", "left_pinky"), ("left_wrist", "left_index"), ("left_wrist", "left_thumb"),
+    ("left_pinky", "left_index"), ("right_shoulder", "right_elbow"), ("right_elbow", "right_wrist"),
+    ("right_wrist", "right_pinky"), ("right_wrist", "right_index"), ("right_wrist", "right_thumb"),
+    ("right_pinky", "right_index"), ("left_shoulder", "left_hip"), ("right_shoulder", "right_hip"),
+    ("left_hip", "right_hip"), ("left_hip", "left_knee"), ("right_hip", "right_knee"),
+    ("left_knee", "left_ankle"), ("right_knee", "right_ankle"), ("left_ankle", "left_heel"),
+    ("right_ankle", "right_heel"), ("left_heel", "left_foot_index"), ("right_heel", "right_foot_index"),
+    ("left_ankle", "left_foot_index"), ("right_ankle", "right_foot_index"),
+    ("mouth_left", "left_shoulder"), ("mouth_right", "right_shoulder"),
+])
+
+BUILTIN_TOPOLOGIES: dict[str, Topology] = {t.name: t for t in (NTU25, KINECT_V1_20, SMPL22, COCO17, OPENPOSE18,
+                                                                 OPENPOSE25, MEDIAPIPE33)}
 
 
 def get_topology(name_or_path: str | os.PathLike | Topology) -> Topology:

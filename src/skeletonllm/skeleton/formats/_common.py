@@ -14,7 +14,9 @@ sign of x. A reflection acts on orientation quaternions (w, x, y, z) as (w, x, -
 """
 from __future__ import annotations
 
+import json
 import os
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -30,7 +32,8 @@ def check_file(path: PathLike) -> Path:
     if not path.exists():
         raise SkeletonFormatError(path, "file not found")
     if path.is_dir():
-        raise SkeletonFormatError(path, "is a folder, expected a skeleton file (use SkeletonDataset for folders)")
+        raise SkeletonFormatError(path, "is a folder, expected a skeleton file or an OpenPose output folder of "
+                                  "*_keypoints.json (use SkeletonDataset or `skeletonllm convert` for folders of files)")
     if path.stat().st_size == 0:
         raise SkeletonFormatError(path, "file is empty")
     return path
@@ -48,6 +51,25 @@ def read_text(path: PathLike) -> str:
     if not text.strip():
         raise SkeletonFormatError(path, "file holds only whitespace")
     return text
+
+
+def read_json(path: PathLike):
+    """A JSON file's content; a syntax error names the line and column."""
+    try:
+        return json.loads(read_text(path))
+    except json.JSONDecodeError as exc:
+        raise SkeletonFormatError(path, f"not valid JSON ({exc.msg})", f"line {exc.lineno}, column {exc.colno}") from None
+
+
+def npz_members(path: PathLike, head: bytes) -> set[str]:
+    """Member names of an ``.npz`` (zip) file from its directory, without reading arrays; empty if not a zip."""
+    if head[:4] != b"PK\x03\x04":
+        return set()
+    try:
+        with zipfile.ZipFile(path) as zf:
+            return set(zf.namelist())
+    except (zipfile.BadZipFile, OSError):
+        return set()
 
 
 def parse_row(path: PathLike, line: str, lineno: int, ncols: int | None, what: str) -> np.ndarray:

@@ -12,55 +12,35 @@ give the frame index, so frames with no detection stay in the sequence as absent
 dataset layout (whose image ids are arbitrary numbers) the annotated images are taken in
 id order; ids without numbers are taken in order of first appearance.
 
-Tracks: detections carry no identity, so people are linked frame to frame. A track's
-distance to a detection is the mean pixel distance of keypoints confident (score >= 0.3)
-in both, divided by the size of the track's last detection (larger side of the box around
-its confident keypoints); pairs farther than ``gate`` (default 0.5 person sizes) are not
-linked, and the rest are matched by the Hungarian method
-(``scipy.optimize.linear_sum_assignment``). A track that misses more than ``max_gap``
-frames ends. If every detection has an integer ``track_id`` (or AlphaPose ``idx``),
-those ids are used instead. The ``max_people`` tracks (default 2) with the largest total
-detection score (length and confidence together) are kept, ordered by first appearance;
-frames where a kept track has no detection are absent in ``present``. Keypoint
-confidences go to ``scores``.
+Tracks: detections carry no identity, so people are linked frame to frame by the shared
+tracker of :mod:`._people` (Hungarian matching of keypoint distances relative to person
+size; pairs farther than ``gate``, default 0.5 person sizes, are not linked; a track that
+misses more than ``max_gap`` frames ends). If every detection has an integer
+``track_id`` (or AlphaPose ``idx``), those ids are used instead. The ``max_people``
+tracks (default 2) with the largest total detection score (length and confidence
+together) are kept, ordered by first appearance; frames where a kept track has no
+detection are absent in ``present``. Keypoint confidences go to ``scores``.
 
-Pixels -> nominal metres (:func:`pixels_to_metres`, also used for PYSKL 2D data): the
-origin is the median over the clip of each kept detection's shoulder/hip centre (mean of
-its confident shoulders and hips); a person's pixel height is the vertical extent of its
-confident keypoints, measured on detections that show a head keypoint and an ankle; the
-median of those maps to 1.7 m. ``x = (u - u0) * s``, ``y = -(v - v0) * s`` (image y points
-down), ``z = 0``; the topology is ``coco17`` with ``dims = 2``. ``metadata`` keeps
+Pixels -> nominal metres (:func:`._people.pixels_to_metres`, also used for PYSKL 2D data):
+the median shoulder/hip centre is the origin and the median pixel height of detections
+showing a head keypoint and an ankle maps to 1.7 m; y is flipped (image y points down) and
+``z = 0``; the topology is ``coco17`` with ``dims = 2``. ``metadata`` keeps
 ``pixel_origin`` and ``metres_per_pixel`` to undo it.
 """
 from __future__ import annotations
 
-import json
 import re
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 from ...errors import SkeletonFormatError
 from ..sequence import SkeletonSequence
 from ..topology import COCO17
-from ._common import read_text
+from ._common import read_json
+from ._people import Detection, keep_tracks, link_tracks, pixels_to_metres, tracks_from_ids
 
 NUM_JOINTS = 17
-CONFIDENT = 0.3
-PERSON_HEIGHT_M = 1.7
-_TORSO = (5, 6, 11, 12)  # shoulders and hips
-_HEAD = (0, 1, 2, 3, 4)
-_ANKLES = (15, 16)
-
-
-@dataclass
-class _Det:
-    xy: np.ndarray  # (17, 2) pixels
-    kscore: np.ndarray  # (17,)
-    score: float
-    track: int | None = None
 
 
 def _frame_key(image_id) -> int | None:
@@ -70,7 +50,7 @@ def _frame_key(image_id) -> int | None:
     return int(nums[-1]) if nums else None
 
 
-def _parse(path: Path, obj) -> tuple[list, list[_Det], bool]:
+def _parse(path: Path, obj) -> tuple[list, list[Detection], bool]:
     """(image ids, detections, is-dataset-layout) from either layout; errors name the record."""
     visibility = False
     if isinstance(obj, dict) and isinstance(obj.get("annotations"), list):
@@ -104,84 +84,15 @@ def _parse(path: Path, obj) -> tuple[list, list[_Det], bool]:
         track = rec.get("track_id", rec.get("idx"))
         track = int(track) if isinstance(track, (int, np.integer)) and not isinstance(track, bool) else None
         ids.append(rec["image_id"])
-        dets.append(_Det(kp[:, :2], ks, score, track))
+        dets.append(Detection(kp[:, :2], ks, score, track))
     return ids, dets, visibility
-
-
-def _box_size(d: _Det) -> float:
-    pts = d.xy[d.kscore >= CONFIDENT]
-    if len(pts) < 2:
-        pts = d.xy
-    return max(float(np.ptp(pts[:, 0])), float(np.ptp(pts[:, 1])), 1.0)
-
-
-def _distance(a: _Det, b: _Det) -> float:
-    both = (a.kscore >= CONFIDENT) & (b.kscore >= CONFIDENT)
-    if both.sum() < 3:
-        both = np.ones(NUM_JOINTS, bool)
-    return float(np.linalg.norm(a.xy[both] - b.xy[both], axis=1).mean()) / _box_size(a)
-
-
-def link_tracks(frames: list[list[_Det]], gate: float = 0.5, max_gap: int = 30) -> list[dict[int, _Det]]:
-    """Link per-frame detections into tracks: list of ``{frame index: detection}``."""
-    tracks: list[dict[int, _Det]] = []
-    last: list[tuple[int, _Det]] = []  # per track: (frame, detection) of its latest hit
-    for t, dets in enumerate(frames):
-        active = [k for k, (f, _) in enumerate(last) if t - f <= max_gap]
-        matched = set()
-        if active and dets:
-            cost = np.array([[_distance(last[k][1], d) for d in dets] for k in active])
-            rows, cols = linear_sum_assignment(np.where(cost <= gate, cost, 1e6))
-            for r, c in zip(rows, cols):
-                if cost[r, c] <= gate:
-                    k = active[r]
-                    tracks[k][t] = dets[c]
-                    last[k] = (t, dets[c])
-                    matched.add(c)
-        for c, d in enumerate(dets):
-            if c not in matched:
-                tracks.append({t: d})
-                last.append((t, d))
-    return tracks
-
-
-def pixels_to_metres(xy: np.ndarray, kscore: np.ndarray, present: np.ndarray) -> tuple[np.ndarray, dict]:
-    """``xy (T, M, 17, 2)`` pixels -> ``(T, M, 17, 3)`` nominal metres (module docstring)."""
-    pts = xy[present]  # (N, 17, 2)
-    sc = kscore[present]
-    conf = sc >= CONFIDENT
-    centres, heights, spans = [], [], []
-    for p, c in zip(pts, conf):
-        torso = [j for j in _TORSO if c[j]]
-        sel = p[torso] if torso else (p[c] if c.any() else p)
-        centres.append(sel.mean(axis=0))
-        if c.sum() >= 2:
-            span = float(np.ptp(p[c][:, 1]))
-            spans.append(span)
-            if c[list(_HEAD)].any() and c[list(_ANKLES)].any():
-                heights.append(span)
-    origin = np.median(np.array(centres), axis=0)
-    height = np.median(heights) if heights else (np.median(spans) if spans else 0.0)
-    if not height > 1.0:  # degenerate: no confident extent at all
-        height = max(float(np.ptp(pts[..., 1])), 1.0)
-    s = PERSON_HEIGHT_M / float(height)
-    out = np.zeros(xy.shape[:-1] + (3,), np.float32)
-    out[..., 0] = (xy[..., 0] - origin[0]) * s
-    out[..., 1] = -(xy[..., 1] - origin[1]) * s
-    out[~present] = 0.0
-    info = {"pixel_origin": [float(origin[0]), float(origin[1])], "metres_per_pixel": s,
-            "person_height_px": float(height)}
-    return out, info
 
 
 def read(path, max_people: int = 2, gate: float = 0.5, max_gap: int = 30, min_score: float = 0.0,
          fps: float = 30.0) -> list[SkeletonSequence]:
     """A detector's json -> ``[SkeletonSequence]`` (coco17, 2D, up to ``max_people`` tracks)."""
     path = Path(path)
-    try:
-        obj = json.loads(read_text(path))
-    except json.JSONDecodeError as exc:
-        raise SkeletonFormatError(path, f"not valid JSON ({exc.msg})", f"line {exc.lineno}, column {exc.colno}") from None
+    obj = read_json(path)
     ids, dets, dataset_layout = _parse(path, obj)
     keys = [_frame_key(i) for i in ids]
     if dataset_layout and all(k is not None for k in keys):  # arbitrary image ids: order them, no gaps
@@ -201,30 +112,18 @@ def read(path, max_people: int = 2, gate: float = 0.5, max_gap: int = 30, min_sc
         frame_of = [index[str(i)] for i in ids]
         T = len(order)
         frame_ids = order
-    frames: list[list[_Det]] = [[] for _ in range(T)]
+    frames: list[list[Detection]] = [[] for _ in range(T)]
     for f, d in zip(frame_of, dets):
         if d.score >= min_score:
             frames[f].append(d)
     if all(d.track is not None for d in dets):
-        by_id: dict[int, dict[int, _Det]] = {}
-        for t, fd in enumerate(frames):
-            for d in fd:
-                by_id.setdefault(d.track, {})[t] = d
-        tracks = list(by_id.values())
+        tracks = tracks_from_ids(frames)
     else:
         tracks = link_tracks(frames, gate=gate, max_gap=max_gap)
     if not tracks:
         raise SkeletonFormatError(path, f"no detection has score >= {min_score}")
-    ranked = sorted(range(len(tracks)), key=lambda k: -sum(d.score for d in tracks[k].values()))
-    kept = sorted(ranked[:max_people], key=lambda k: min(tracks[k]))
-    M = len(kept)
-    xy = np.zeros((T, M, NUM_JOINTS, 2))
-    ks = np.zeros((T, M, NUM_JOINTS), np.float32)
-    present = np.zeros((T, M), bool)
-    for m, k in enumerate(kept):
-        for t, d in tracks[k].items():
-            xy[t, m], ks[t, m], present[t, m] = d.xy, d.kscore, True
-    joints, info = pixels_to_metres(xy, ks, present)
+    xy, ks, present, _ = keep_tracks(tracks, T, max_people)
+    joints, info = pixels_to_metres(xy, ks, present, COCO17)
     meta = {"source": str(path), "format": "coco_json", "num_detections": len(dets), "num_tracks": len(tracks),
             "frame_ids": frame_ids, **info}
     return [SkeletonSequence(joints=joints, present=present, topology=COCO17, scores=ks, fps=fps, metadata=meta)]

@@ -12,7 +12,6 @@ Frames are taken as 30 fps (the Kinect v1 rate; the json does not say).
 """
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
@@ -22,7 +21,7 @@ from ...errors import SkeletonFormatError
 from ..sequence import SkeletonSequence
 from ..splits import class_names, nw_ucla_action_labels
 from ..topology import KINECT_V1_20
-from ._common import first_nonfinite, kinect_to_canonical, read_text, values_array
+from ._common import first_nonfinite, kinect_to_canonical, read_json, values_array
 
 FPS = 30.0
 _NAME = re.compile(r"(a\d{2})_(s\d{2})_(e\d{2})_(v\d{2})")
@@ -30,10 +29,7 @@ _NAME = re.compile(r"(a\d{2})_(s\d{2})_(e\d{2})_(v\d{2})")
 
 def read(path) -> list[SkeletonSequence]:
     path = Path(path)
-    try:
-        obj = json.loads(read_text(path))
-    except json.JSONDecodeError as exc:
-        raise SkeletonFormatError(path, f"not valid JSON ({exc.msg})", f"line {exc.lineno}, column {exc.colno}") from None
+    obj = read_json(path)
     if not isinstance(obj, dict) or "skeletons" not in obj:
         raise SkeletonFormatError(path, "expected an object with 'skeletons' [T][20][3] (NW-UCLA json layout)")
     arr = values_array(path, obj["skeletons"], "[T][20][3]", "key 'skeletons'", ndim=3)

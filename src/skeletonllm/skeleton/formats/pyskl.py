@@ -3,10 +3,15 @@
 Layout: ``{"split": {name: [frame_dir, ...]}, "annotations": [ann, ...]}`` where each
 ``ann`` has ``frame_dir`` (sample name), ``label`` (0-based int), ``keypoint``
 ``(M, T, V, C)``, optionally ``keypoint_score`` ``(M, T, V)``, ``total_frames`` and
-``img_shape`` ``(h, w)``. ``V == 25, C == 3`` is NTU 3D data in Kinect camera space
+``img_shape`` ``(h, w)``. Without a ``topology`` key, ``V == 25, C == 3`` is NTU 3D data in Kinect camera space
 (converted like the ``.skeleton`` loader: x negated); ``V == 17`` is COCO-17 2D pixels
 (``C == 2``, or ``C == 3`` with the score as third channel), converted to nominal metres
 as in :mod:`.coco_json`. A body slot is absent in a frame where all its values are zero.
+
+Files written by ``skeletonllm convert`` carry extra keys (see :mod:`..convert`) that this
+reader honours: ``topology`` (any built-in or a full definition), ``coordinates``
+(``kinect``, ``pixels`` or ``canonical`` metres), ``fps``, ``label_name`` and, for pixels,
+the ``pixel_origin`` / ``metres_per_pixel`` that map them back to the same metres.
 
 Honesty note: no real PYSKL file was available when this reader was written. It follows
 the published layout, and the test builds such a pickle from the real NTU ``.skeleton``
@@ -24,9 +29,9 @@ import numpy as np
 from ...errors import SkeletonFormatError
 from ..sequence import SkeletonSequence
 from ..splits import class_names, parse_ntu_name
-from ..topology import COCO17, NTU25
+from ..topology import BUILTIN_TOPOLOGIES, COCO17, NTU25, Topology
 from ._common import check_file, kinect_to_canonical
-from .coco_json import pixels_to_metres
+from ._people import pixels_to_metres, pixels_to_metres_with
 from .safe_pickle import load_pickle_bytes
 
 FPS = 30.0
@@ -68,17 +73,18 @@ def _convert(path: Path, k: int, ann, splits_of: dict) -> SkeletonSequence:
     if "img_shape" in ann:
         meta["img_shape"] = [int(x) for x in ann["img_shape"]]
     label_id = ann.get("label")
-    label_id = int(label_id) if isinstance(label_id, (int, np.integer)) else None
+    label_id = int(label_id) if isinstance(label_id, (int, np.integer)) and label_id >= 0 else None
     label = None
-    ntu = parse_ntu_name(name)
-    if V == 25 and C == 3:
+    topo, coords = _layout(path, ann, V, C, where)
+    if coords == "kinect":
         present = np.abs(kp).sum(axis=(2, 3)) > 0
-        joints, topo, scores = kinect_to_canonical(kp), NTU25, None
+        joints, scores = kinect_to_canonical(kp), None
+        ntu = parse_ntu_name(name)
         if ntu is not None:
             meta.update({key: ntu[key] for key in ("setup", "camera", "subject", "replication")})
             names = class_names("ntu120")
             label = names[label_id] if label_id is not None and 0 <= label_id < len(names) else None
-    elif V == 17 and C in (2, 3):
+    else:
         score = ann.get("keypoint_score")
         if score is not None:
             score = np.asarray(score, dtype=np.float64)
@@ -86,21 +92,57 @@ def _convert(path: Path, k: int, ann, splits_of: dict) -> SkeletonSequence:
                 raise SkeletonFormatError(path, f"'keypoint_score' must be shaped {(M, T, V)}, got {score.shape}",
                                           where)
             score = np.transpose(score, (1, 0, 2))
-        elif C == 3:
+        elif coords == "pixels" and C == 3:
             score = kp[..., 2]
-        else:
+        elif coords == "pixels":
             score = np.ones((T, M, V))
-        present = np.abs(kp[..., :2]).sum(axis=(2, 3)) > 0
-        joints, info = pixels_to_metres(kp[..., :2], score.astype(np.float32), present)
-        meta.update(info)
-        topo, scores = COCO17, score.astype(np.float32)
-    else:
-        raise SkeletonFormatError(path, f"unsupported keypoint layout V={V}, C={C}: expected V=25, C=3 (NTU 3D) "
-                                  "or V=17, C=2/3 (COCO 2D)", where)
+        present = np.abs(kp[..., :topo.dims]).sum(axis=(2, 3)) > 0
+        scores = None if score is None else score.astype(np.float32)
+        if coords == "pixels" and "pixel_origin" in ann and "metres_per_pixel" in ann:
+            info = {"pixel_origin": [float(v) for v in ann["pixel_origin"]],
+                    "metres_per_pixel": float(ann["metres_per_pixel"])}
+            joints = pixels_to_metres_with(kp[..., :2], present, info["pixel_origin"], info["metres_per_pixel"])
+            meta.update(info)
+        elif coords == "pixels":
+            joints, info = pixels_to_metres(kp[..., :2], scores, present, topo)
+            meta.update(info)
+        else:
+            joints = np.zeros((T, M, V, 3))
+            joints[..., :topo.dims] = kp[..., :topo.dims]
+    if isinstance(ann.get("label_name"), str):
+        label = ann["label_name"]
     if not present.any():
         raise SkeletonFormatError(path, "all keypoints are zero: no body in any frame", where)
-    return SkeletonSequence(joints=joints, present=present, topology=topo, scores=scores, fps=FPS,
+    fps = float(ann["fps"]) if isinstance(ann.get("fps"), (int, float)) and ann["fps"] > 0 else FPS
+    return SkeletonSequence(joints=joints, present=present, topology=topo, scores=scores, fps=fps,
                             label=label, label_id=label_id, metadata=meta)
+
+
+def _layout(path: Path, ann: dict, V: int, C: int, where: str) -> tuple[Topology, str]:
+    """The annotation's topology and coordinate convention (``kinect``, ``pixels`` or ``canonical``)."""
+    spec = ann.get("topology")
+    if spec is None:
+        if V == 25 and C == 3:
+            return NTU25, "kinect"
+        if V == 17 and C in (2, 3):
+            return COCO17, "pixels"
+        raise SkeletonFormatError(path, f"unsupported keypoint layout V={V}, C={C}: expected V=25, C=3 (NTU 3D) "
+                                  "or V=17, C=2/3 (COCO 2D), or a 'topology' key", where)
+    try:
+        topo = BUILTIN_TOPOLOGIES[spec] if isinstance(spec, str) else Topology.from_dict(spec, str(path))
+    except KeyError:
+        raise SkeletonFormatError(path, f"unknown topology '{spec}'", where) from None
+    if topo.num_joints != V:
+        raise SkeletonFormatError(path, f"'keypoint' has {V} joints, topology '{topo.name}' has {topo.num_joints}",
+                                  where)
+    coords = ann.get("coordinates") or ("kinect" if topo == NTU25 else "pixels" if topo.dims == 2 else "canonical")
+    need = {"kinect": (3,), "pixels": (2, 3), "canonical": (topo.dims,)}.get(coords)
+    if need is None:
+        raise SkeletonFormatError(path, f"'coordinates' must be kinect, pixels or canonical, got {coords!r}", where)
+    if C not in need:
+        raise SkeletonFormatError(path, f"'keypoint' has C={C} values per joint; {coords} coordinates of "
+                                  f"'{topo.name}' need {' or '.join(map(str, need))}", where)
+    return topo, coords
 
 
 def read(path) -> list[SkeletonSequence]:
