@@ -156,3 +156,23 @@ def test_frame_count_defaults_to_what_the_checkpoint_was_trained_with():
     assert frames_for(trained_on_6, 9) == 9
     assert SkeletonLLMConfig.from_dict(SkeletonLLMConfig(num_frames=6).to_dict()).num_frames == 6
     assert frames_for(SimpleNamespace(), None) == 12
+
+
+def test_recognize_new_formats_with_a_class_list_file(checkpoint, tmp_path):
+    """Kinetics-skeleton, an OpenPose folder, AMASS, AIST++ and ASF/AMC input, with the candidates in a
+    class-list file (one name per line, as a user's Kinetics-400 list would be)."""
+    from test_formats_people import kinetics_as_openpose
+
+    classes = tmp_path / "kinetics_classes.txt"
+    classes.write_text("# my class list\nabseiling\nair drumming\nanswering questions\n")
+    folder = kinetics_as_openpose(tmp_path / "openpose")
+    files = [DATA / "kinetics_skeleton" / "__NrybzYzUg.json", folder, DATA / "amass_npz" / "dmpl_sample.npz",
+             DATA / "smpl_aistpp" / "gBR_sBM_cAll_d04_mBR0_ch01.pkl", DATA / "cmu_asf_amc" / "11_01.amc"]
+    code, stdout, out = run("recognize", *files, "--checkpoint", checkpoint, "--labels", classes, "--mode", "score",
+                            "--frames", "4", "--json")
+    assert code == 0, out
+    results = json.loads(stdout)
+    assert [r["file"] for r in results] == [str(f) for f in files]
+    for r in results:
+        assert r["candidates"] == ["abseiling", "air drumming", "answering questions"] and r["label"] in r["candidates"]
+    assert results[0]["true_label"] == "abseiling"

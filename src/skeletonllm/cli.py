@@ -436,7 +436,7 @@ def _where(r: dict) -> str:
 def recognize_cmd(
     files: list[str] = typer.Argument(..., help="skeleton files of any supported format"),
     checkpoint: str = typer.Option(..., "--checkpoint", help="SkeletonLLM checkpoint directory"),
-    labels: str = typer.Option(None, "--labels", help="candidate actions, comma-separated: \"drink water,throw\""),
+    labels: str = typer.Option(None, "--labels", help="candidate actions, comma-separated: \"drink water,throw\", or a file with one class name per line (e.g. a Kinetics-400 class list)"),
     split: str = typer.Option(None, "--split", help="candidates = this zero-shot split's unseen classes (ntu60_48_12, ...; synth_24_6 for the demo's checkpoint)"),
     all_classes: bool = typer.Option(False, "--all-classes", help="with --split: every class of its dataset"),
     mode: str = typer.Option("generate", "--mode", help="generate (answer parsed) or score (likelihood ranking)"),

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Iterable, Sequence
 
 from .mllm import prompts as P
@@ -81,12 +82,14 @@ def load_clips(files: PathLike | SkeletonSequence | Iterable, format: str | None
 
 def recognition_candidates(labels: Sequence[str] | str | None = None, split: str | None = None,
                            all_classes: bool = False) -> list[str]:
-    """The candidate list: ``labels`` (a list or ``"a,b,c"``), else the split's unseen class
-    names (with ``all_classes``: every class of the split's dataset)."""
+    """The candidate list: ``labels`` (a list, ``"a,b,c"``, or a class-list file with one name per
+    line), else the split's unseen class names (with ``all_classes``: every class of the split's dataset)."""
     if labels is not None and split is not None:
         raise ValueError("give labels or a split, not both")
     if labels is not None:
-        if isinstance(labels, str):
+        if isinstance(labels, (str, os.PathLike)) and Path(labels).is_file():
+            labels = read_class_list(labels)
+        elif isinstance(labels, str):
             labels = labels.split(",")
         out = [l.strip() for l in labels if l.strip()]
         if not out:
@@ -98,6 +101,19 @@ def recognition_candidates(labels: Sequence[str] | str | None = None, split: str
     if len({P.normalize_label(c) for c in out}) != len(out):
         raise ValueError(f"candidate labels must be distinct: {out}")
     return out
+
+
+def read_class_list(path: PathLike) -> list[str]:
+    """Class names from a text file, one per line in label order (blank lines and ``#`` comments
+    skipped; with tab-separated columns, the last one is the name). E.g. the Kinetics-400 list
+    that Kinetics-skeleton's ``label_index`` refers to, which skeletonllm does not ship."""
+    names = []
+    for line in Path(path).read_text(encoding="utf-8").splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            names.append(line.split("\t")[-1].strip())
+    if not names:
+        raise ValueError(f"{path}: the class list is empty")
+    return names
 
 
 def _split_candidates(split: str, all_classes: bool) -> list[str]:
