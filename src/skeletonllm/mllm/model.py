@@ -196,9 +196,17 @@ class SkeletonLLM(nn.Module):
 
     # -- the three stages ------------------------------------------------------------------
     def render(self, skeletons: SkeletonBatch) -> torch.Tensor:
-        """Skeletons -> frames ``(B, F, 3, H, W)`` in [0, 1] (differentiable)."""
+        """Skeletons -> frames ``(B, F, 3, H, W)`` in [0, 1] (differentiable), always in float32.
+
+        Mixed precision (accelerate's ``bf16``) runs the forward under autocast, which would
+        run the renderer's projections, blending and compositing in bf16 (an 8-bit mantissa:
+        sub-pixel positions and long transmittance products lose their precision). Autocast
+        is switched off around the renderer; the frames enter the backbone as float32 and
+        are cast there.
+        """
         device = next(self.renderer.parameters(), self.backbone.get_input_embeddings().weight).device
-        return self.renderer(skeletons.to(device))
+        with torch.autocast(device_type=device.type, enabled=False):
+            return self.renderer(skeletons.to(device))
 
     def encode_frames(self, frames: torch.Tensor) -> VisualTokens:
         """Frames -> projected visual tokens (resize, normalise, vision tower, projector)."""

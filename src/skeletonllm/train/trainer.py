@@ -312,6 +312,8 @@ def train_stage(stage: Stage, dataset: Dataset, init_model: Callable[[], Any], l
         # Our data loader is not accelerate's, so DeepSpeed learns the batch geometry here.
         ds_plugin.deepspeed_config["train_micro_batch_size_per_gpu"] = B
         ds_plugin.deepspeed_config["gradient_accumulation_steps"] = A
+        # DeepSpeed checks train_batch_size == micro batch x accumulation x processes at start-up.
+        ds_plugin.deepspeed_config["train_batch_size"] = B * A * P
         ds_plugin.deepspeed_config["gradient_clipping"] = float(train.max_grad_norm or 0.0)
     model, optimizer = accelerator.prepare(model, optimizer)
     sharded = _sharded(accelerator)
