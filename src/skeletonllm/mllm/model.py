@@ -66,7 +66,9 @@ class SkeletonLLMConfig:
         random_init: build ``backbone`` (a shipped true-shape config, e.g.
             ``OpenGVLab/InternVL3-1B-hf``; see :mod:`skeletonllm.mllm.presets`) with random
             weights and a tokenizer with the real special tokens, instead of downloading it
-            (tests, benchmarks, memory planning). ``tiny_options["seed"]`` seeds the weights.
+            (tests, benchmarks, memory planning). ``tiny_options["seed"]`` seeds the weights;
+            ``tiny_options["tiny"] = True`` keeps the released vocabulary, ids, template and
+            image geometry but 2 layers x 64 wide (prompt-layout tests).
     """
 
     backbone: str = "OpenGVLab/InternVL3-8B-hf"
@@ -186,7 +188,8 @@ class SkeletonLLM(nn.Module):
             dtype = resolve_dtype(config.dtype)
             return build_backbone(config.backbone, dtype=torch.float32 if dtype == "auto" else dtype,
                                   seed=int(config.tiny_options.get("seed", 0)),
-                                  corpus=config.tiny_options.get("corpus", ()))
+                                  corpus=config.tiny_options.get("corpus", ()),
+                                  tiny=bool(config.tiny_options.get("tiny", False)))
         return load_backbone(config.backbone, dtype=config.dtype, trust_remote_code=config.trust_remote_code,
                              attn_implementation=config.attn_implementation)
 

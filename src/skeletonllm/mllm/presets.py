@@ -113,11 +113,34 @@ def get_preset(name: str | os.PathLike) -> Preset:
     return preset
 
 
-def preset_config(preset: Preset | str):
-    """The HF config object (``InternVLConfig`` / ``Qwen2_5_VLConfig``) of ``preset``."""
+def _shrink(data: dict, family: str, hidden: int = 64, layers: int = 2, heads: int = 4) -> dict:
+    """``data`` (a preset's config dict) with small widths and depths; everything that shapes
+    the prompt (vocabulary, special ids, image size, patch / merge / pixel-shuffle sizes) kept."""
+    text, vision = data["text_config"], data["vision_config"]
+    text.update(hidden_size=hidden, intermediate_size=2 * hidden, num_hidden_layers=layers,
+                num_attention_heads=heads, num_key_value_heads=max(1, heads // 2))
+    if family == "internvl":
+        vision.update(hidden_size=hidden, intermediate_size=2 * hidden, num_hidden_layers=layers,
+                      num_attention_heads=heads)
+    else:
+        half = hidden // heads // 2  # M-RoPE sections must add up to head_dim / 2
+        text["rope_parameters"] = {**text["rope_parameters"], "mrope_section": [half - 2 * (half // 3), half // 3, half // 3]}
+        vision.update(depth=layers, hidden_size=hidden, intermediate_size=2 * hidden, num_heads=heads,
+                      out_hidden_size=hidden, fullatt_block_indexes=[layers - 1])
+    return data
+
+
+def preset_config(preset: Preset | str, tiny: bool = False):
+    """The HF config object (``InternVLConfig`` / ``Qwen2_5_VLConfig``) of ``preset``.
+
+    ``tiny``: 2 layers x 64 wide instead of the true widths and depths, with the true
+    vocabulary, special-token ids and image geometry (prompt-layout tests).
+    """
     from transformers import AutoConfig
     preset = get_preset(preset) if isinstance(preset, str) else preset
     data = json.loads(json.dumps(preset.config))  # a deep copy the config classes may keep
+    if tiny:
+        data = _shrink(data, preset.family)
     model_type = data.pop("model_type")
     data.pop("architectures", None)
     config = AutoConfig.for_model(model_type, **data)
@@ -174,17 +197,18 @@ def model_class(preset: Preset):
 
 
 def build_backbone(preset: Preset | str, dtype: torch.dtype = torch.float32, device: str = "cpu",
-                   seed: int = 0, tokenizer: bool = True, corpus: Iterable[str] = ()):
+                   seed: int = 0, tokenizer: bool = True, corpus: Iterable[str] = (), tiny: bool = False):
     """``(model, tokenizer)`` of ``preset`` with random weights.
 
     ``device="meta"`` builds it without allocating any weight (accelerate's
     ``init_empty_weights``): enough to count parameters and walk the module tree of an 8B
     model on a laptop. ``tokenizer=False`` skips the tokenizer (returns None for it).
+    ``tiny``: see :func:`preset_config`.
     """
     from accelerate import init_empty_weights
 
     preset = get_preset(preset) if isinstance(preset, str) else preset
-    config = preset_config(preset)
+    config = preset_config(preset, tiny=tiny)
     cls = model_class(preset)
     ctx = init_empty_weights() if device == "meta" else contextlib.nullcontext()
     previous = torch.get_default_dtype()

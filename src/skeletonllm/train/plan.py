@@ -68,6 +68,8 @@ class PlanRequest:
 @dataclass
 class Plan:
     backbone: str
+    backbone_parameters: int   # the backbone alone (what a released checkpoint holds)
+    published: tuple[int, str] | None  # (published count, source) for shipped true-shape configs
     parameters: int
     trainable: int
     by_group: dict[str, int]
@@ -116,7 +118,15 @@ def _build_on_meta(model_cfg):
             backbone, _ = build_backbone(name, device="meta", tokenizer=False)
         else:  # a local directory or a hub id with a config.json reachable offline
             from transformers import AutoConfig, AutoModelForImageTextToText
-            config = AutoConfig.from_pretrained(name, trust_remote_code=model_cfg.trust_remote_code)
+
+            from ..errors import ConfigError
+            from ..mllm.presets import list_presets
+            try:
+                config = AutoConfig.from_pretrained(name, trust_remote_code=model_cfg.trust_remote_code)
+            except (OSError, ValueError) as exc:
+                raise ConfigError(None, "model.backbone", f"'{name}' is not a shipped true-shape config "
+                                  f"({', '.join(list_presets())}) and its config.json cannot be read: "
+                                  f"{str(exc).splitlines()[0]}") from None
             with init_empty_weights():
                 backbone = AutoModelForImageTextToText.from_config(config)
     options = {"frames_as": model_cfg.frames_as} if backbone.config.model_type == "qwen2_5_vl" else {}
@@ -243,7 +253,10 @@ def make_plan(request: PlanRequest) -> Plan:
     checkpointing = model_cfg.gradient_checkpointing if request.gradient_checkpointing is None \
         else request.gradient_checkpointing
     params = {"total": total, "trainable": trainable, "fp32_always": groups["lora"] + groups["renderer"]}
-    plan = Plan(model_cfg.backbone, total, trainable, groups, s.merged_tokens,
+    from ..mllm.presets import find_preset
+    preset = None if model_cfg.backbone.startswith("tiny:") else find_preset(model_cfg.backbone)
+    published = (preset.published_parameters, preset.published_source) if preset else None
+    plan = Plan(model_cfg.backbone, sum(base.values()), published, total, trainable, groups, s.merged_tokens,
                 s.merged_tokens + request.text_tokens, s.vision_tokens, checkpointing)
     for precision in PRECISIONS:
         acts = _activation_bytes(s, request.batch, request.text_tokens, 4 if precision == "fp32" else 2,
@@ -267,6 +280,9 @@ def format_plan(plan: Plan, request: PlanRequest) -> str:
         f"backbone        {plan.backbone}",
         f"parameters      {plan.parameters:,} ({plan.parameters / 1e9:.3f} B): vision {g['vision']:,}, "
         f"projector {g['projector']:,}, language {g['language']:,}, LoRA {g['lora']:,}, renderer {g['renderer']:,}",
+        f"backbone alone  {plan.backbone_parameters:,}" + (
+            f"; published {plan.published[0] / 1e9:.3f} B ({100 * (plan.backbone_parameters / plan.published[0] - 1):+.2f} %)"
+            if plan.published else ""),
         f"trainable       {plan.trainable:,} ({', '.join(request.trains)})",
         f"visual tokens   {plan.visual_tokens} per clip ({request.num_frames} frames); sequence ~{plan.sequence} "
         f"with {request.text_tokens} text tokens; {plan.vision_tokens} tokens inside the vision tower",
@@ -280,6 +296,8 @@ def format_plan(plan: Plan, request: PlanRequest) -> str:
                      + "".join(f"{plan.memory[precision][s] / _GB:>10.2f}" for s in STRATEGIES))
     parts = plan.parts["fp32"]
     lines.append("fp32 DDP by part (GiB): " + ", ".join(f"{k} {v / _GB:.2f}" for k, v in parts.items()))
+    if plan.published:
+        lines.append(f"published size: {plan.published[1]}")
     return "\n".join(lines)
 
 
