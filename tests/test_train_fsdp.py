@@ -54,11 +54,11 @@ def _run_config(tmp_path, name, **train):
     return path, Path(data["run"]["output_dir"])
 
 
-def _launch(accel_cfg, run_cfg, *extra, **env):
+def _launch(accel_cfg, run_cfg, *extra, stage="1", **env):
     full_env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]),
                 "OMP_NUM_THREADS": "1", **env}
     cmd = [ACCELERATE, "launch", "--config_file", str(accel_cfg), "-m", "skeletonllm.cli", "train", str(run_cfg),
-           "--stage", "1", "--cpu", "--quiet", *extra]
+           "--stage", stage, "--cpu", "--quiet", *extra]
     return subprocess.Popen(cmd, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
@@ -134,6 +134,33 @@ def test_fsdp_two_processes_killed_and_resumed_match_an_uninterrupted_run(tmp_pa
     # The weights moved: the stage trained.
     first = load_file(str(ref_out / STAGE_DIR / "checkpoints" / "step-00000007" / "model" / "model.safetensors"))
     assert any(not torch.equal(first[k], final[k]) for k in final)
+
+
+@pytest.mark.slow  # ~25-40 s: two processes building the tiny backbone
+def test_the_shipped_fsdp_config_trains_the_real_model_on_two_cpu_processes(tmp_path):
+    """fsdp_8gpu.yaml (layer-wise wrapping of InternVL's decoder and vision layers) with 2 processes and
+    SkeletonLLM on a tiny InternVL: stages 1 and 2 run, and stage 2 starts from stage 1's gathered weights."""
+    from importlib import resources
+
+    from test_train_stages import tiny_model_section
+    shipped = Path(str(resources.files("skeletonllm") / "configs" / "accelerate" / "fsdp_8gpu.yaml"))
+    accel = yaml.safe_load(shipped.read_text())
+    accel.update(num_processes=2, mixed_precision="no", main_process_ip="127.0.0.1", main_process_port=_free_port())
+    accel_path = tmp_path / "fsdp_2.yaml"
+    accel_path.write_text(yaml.safe_dump(accel))
+    data = toy_config(tmp_path, per_device_batch_size=1, max_steps=2)
+    data["model_class"] = "skeletonllm.mllm.model:SkeletonLLM"
+    data["model"] = tiny_model_section()
+    cfg = tmp_path / "tiny.yaml"
+    cfg.write_text(yaml.safe_dump(data))
+    _finish(_launch(accel_path, cfg, stage="1-2"))
+    run = Path(data["run"]["output_dir"])
+    for stage in ("stage1-render_warmup", "stage2-disc_ft"):
+        log = [json.loads(line) for line in (run / stage / "log.jsonl").read_text().splitlines()]
+        assert log[0]["processes"] == 2 and log[-1]["event"] == "done" and log[-1]["step"] == 2
+    one = load_file(str(run / "stage1-render_warmup" / "final" / "projector.safetensors"))
+    two = load_file(str(run / "stage2-disc_ft" / "final" / "projector.safetensors"))
+    assert one.keys() == two.keys() and any(not torch.equal(one[k], two[k]) for k in one)  # stage 2 trains it
 
 
 def test_accelerate_launch_runs_two_process_cpu_ddp(tmp_path):
