@@ -164,3 +164,12 @@ def toy_config(out_dir, **train) -> dict:
                   "tensorboard": False, **train},
         "stages": {name: {"lr": 0.01} for name in ("render_warmup", "disc_ft", "cr_distill", "recognition", "joint")},
     }
+
+
+def assert_same_final_weights(run_dir, reference_dir, stage_dir: str) -> None:
+    """The stage's final weights of two runs are bit-identical (a resumed run against an uninterrupted one)."""
+    final = load_file(str(Path(run_dir) / stage_dir / "final" / "model.safetensors"))
+    expected = load_file(str(Path(reference_dir) / stage_dir / "final" / "model.safetensors"))
+    assert final.keys() == expected.keys()
+    for k in final:
+        assert torch.equal(final[k], expected[k]), k

@@ -1,7 +1,6 @@
 """`skeletonllm plan`: true-shape parameter counts against the published sizes, visual tokens and the
 memory model (skeletonllm.train.plan), all on the meta device."""
 import pytest
-import torch
 from typer.testing import CliRunner
 
 from skeletonllm.cli import app

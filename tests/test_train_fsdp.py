@@ -16,7 +16,7 @@ from safetensors.torch import load_file
 
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
-from _toy_model import toy_config  # noqa: E402
+from _toy_model import assert_same_final_weights, toy_config  # noqa: E402
 
 from skeletonllm.train import checkpointing as ck  # noqa: E402
 
@@ -118,11 +118,7 @@ def test_fsdp_two_processes_killed_and_resumed_match_an_uninterrupted_run(tmp_pa
 
     _finish(_launch(fsdp, cfg, "--resume"))
     _finish(reference)
-    final = load_file(str(out / STAGE_DIR / "final" / "model.safetensors"))
-    expected = load_file(str(ref_out / STAGE_DIR / "final" / "model.safetensors"))
-    assert final.keys() == expected.keys()
-    for k in final:
-        assert torch.equal(final[k], expected[k]), k
+    assert_same_final_weights(out, ref_out, STAGE_DIR)
     log = _log(out)
     assert log[0]["processes"] == 2
     resumes = [r["step"] for r in log if r.get("event") == "resume"]
@@ -132,8 +128,9 @@ def test_fsdp_two_processes_killed_and_resumed_match_an_uninterrupted_run(tmp_pa
     after = [r for r in log[log.index(next(r for r in log if r.get("event") == "resume")):] if "loss" in r]
     assert after and all(r["loss"] == ref_losses[r["step"]] for r in after)
     # The weights moved: the stage trained.
-    first = load_file(str(ref_out / STAGE_DIR / "checkpoints" / "step-00000007" / "model" / "model.safetensors"))
-    assert any(not torch.equal(first[k], final[k]) for k in final)
+    earlier = load_file(str(ref_out / STAGE_DIR / "checkpoints" / "step-00000007" / "model" / "model.safetensors"))
+    final = load_file(str(out / STAGE_DIR / "final" / "model.safetensors"))
+    assert any(not torch.equal(earlier[k], final[k]) for k in final)
 
 
 @pytest.mark.slow  # ~25-40 s: two processes building the tiny backbone

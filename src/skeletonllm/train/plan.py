@@ -32,7 +32,6 @@ import dataclasses
 import math
 from dataclasses import dataclass, field
 
-import torch
 
 #: benchmarks/render.py: DrAction fwd+bwd peak extra memory for 12 frames of one NTU body at 448 px.
 RENDER_BYTES_PER_PIXEL_FRAME = 84e6 / (12 * 448 * 448)
