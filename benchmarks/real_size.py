@@ -14,7 +14,7 @@ Memory is compared with ``skeletonllm plan``'s estimate for the same case: measu
 resident memory during the step minus the resident memory before the model was loaded
 (the interpreter and libraries), so both count the model and its step only.
 
-Run it alone on a shared machine (it needs ~8 GB):
+Run it alone on a shared machine (it needs ~6 GB, ~10 GB with glibc's default malloc settings):
 
     flock /tmp/skeletonllm-bigmem.lock nice -n 5 python benchmarks/real_size.py [--frames 12] [--size 448]
 """
@@ -226,8 +226,11 @@ def main(argv=None) -> None:
     ap.add_argument("--size", type=int, default=448)
     ap.add_argument("--workdir", default=None, help="where the random checkpoint is written (default: the temp dir)")
     ap.add_argument("--base", default=None, help="reuse (or write once) the random backbone directory here")
+    ap.add_argument("--json", default=None, help="also write the measurements to this JSON file")
     args = ap.parse_args(argv)
-    run(args.frames, args.size, args.workdir, base=args.base)
+    out = run(args.frames, args.size, args.workdir, base=args.base)
+    if args.json:
+        Path(args.json).write_text(json.dumps(out, indent=1) + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":
