@@ -263,6 +263,24 @@ def _fsdp_on_cpu(accelerator) -> None:
     state.device = torch.device("cpu")
 
 
+def keep_renderer_fp32(accelerator, model) -> None:
+    """Under FSDP v2 with mixed precision, shard the renderer as a unit of its own that computes in float32.
+
+    FSDP's mixed-precision policy gathers every parameter of a unit in bf16 for the forward; the
+    renderer would otherwise sit in the root unit and rasterise with bf16 weights (autocast being
+    off around it does not help). Called before the optimiser is built, so that it holds the
+    renderer's sharded parameters.
+    """
+    from accelerate.utils import DistributedType
+    renderer = getattr(model, "renderer", None)
+    if (accelerator.distributed_type != DistributedType.FSDP or accelerator.mixed_precision == "no"
+            or getattr(accelerator.state.fsdp_plugin, "fsdp_version", 1) != 2
+            or renderer is None or not any(True for _ in renderer.parameters())):
+        return
+    from torch.distributed.fsdp import MixedPrecisionPolicy, fully_shard
+    fully_shard(renderer, mp_policy=MixedPrecisionPolicy(param_dtype=torch.float32, reduce_dtype=torch.float32))
+
+
 def _sharded(accelerator) -> bool:
     from accelerate.utils import DistributedType
     return accelerator.distributed_type in (DistributedType.DEEPSPEED, DistributedType.FSDP)
@@ -298,6 +316,7 @@ def train_stage(stage: Stage, dataset: Dataset, init_model: Callable[[], Any], l
     set_seed(stage_seed(seed, stage))
     model = load_model(resume_from / "model") if resume_from is not None else init_model()
     model.set_trainable(stage.trains)
+    keep_renderer_fp32(accelerator, model)
 
     n_items = len(dataset)
     B, A, P = train.per_device_batch_size, train.gradient_accumulation_steps, accelerator.num_processes
