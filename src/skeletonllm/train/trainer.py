@@ -6,9 +6,9 @@ plainly, or under ``accelerate launch --config_file skeletonllm/configs/accelera
 ``torchrun --nproc_per_node N -m skeletonllm.cli train ... --cpu`` for DDP over gloo on
 CPUs. Checked here: one CPU process, two-process CPU DDP (torchrun and ``accelerate
 launch``) and two-process CPU FSDP v2 over gloo (``accelerate launch`` with an FSDP config;
-see :func:`_fsdp_on_cpu`), including a kill and resume. FSDP v1 trains no step on CPU (its
-post-backward hook asserts); the GPU and ZeRO-2 paths follow accelerate's documented API
-but are not run on this machine. Per
+see :func:`_fsdp_on_cpu`), including a kill and resume. FSDP v1 trains on CPU but its
+checkpoint save fails there (safetensors: "invalid shape, data type, or offset"); the GPU
+and ZeRO-2 paths follow accelerate's documented API but are not run on this machine. Per
 stage (:mod:`skeletonllm.train.stages`) it
 
 1. starts from the previous stage's final weights (stage 1 and the joint ablation from a
