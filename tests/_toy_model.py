@@ -18,13 +18,20 @@ import os
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from types import SimpleNamespace
 
 import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
 from skeletonllm.skeleton import SkeletonBatch
+
+
+@dataclass
+class ToyOutput:
+    """A dataclass, like SkeletonLLMOutput: FSDP finds the loss in it to hook its backward
+    (in a SimpleNamespace it would not, and sharded gradients would never be reduced)."""
+
+    loss: torch.Tensor
 
 
 @dataclass
@@ -101,7 +108,7 @@ class ToyModel(nn.Module):
                 logits.append(self.head(state))
                 prev = t_ids[t]
             losses.append(nn.functional.cross_entropy(torch.stack(logits), t_ids))
-        return SimpleNamespace(loss=torch.stack(losses).mean())
+        return ToyOutput(loss=torch.stack(losses).mean())
 
     def save_pretrained(self, directory) -> None:
         directory = Path(directory)
@@ -157,3 +164,12 @@ def toy_config(out_dir, **train) -> dict:
                   "tensorboard": False, **train},
         "stages": {name: {"lr": 0.01} for name in ("render_warmup", "disc_ft", "cr_distill", "recognition", "joint")},
     }
+
+
+def assert_same_final_weights(run_dir, reference_dir, stage_dir: str) -> None:
+    """The stage's final weights of two runs are bit-identical (a resumed run against an uninterrupted one)."""
+    final = load_file(str(Path(run_dir) / stage_dir / "final" / "model.safetensors"))
+    expected = load_file(str(Path(reference_dir) / stage_dir / "final" / "model.safetensors"))
+    assert final.keys() == expected.keys()
+    for k in final:
+        assert torch.equal(final[k], expected[k]), k

@@ -69,6 +69,36 @@ def test_a_bfloat16_backbone_trains_a_float32_renderer(kind, batch):
                for p in model.renderer.parameters())
 
 
+@pytest.mark.parametrize("kind", ["internvl", "qwen2_5_vl"])
+def test_bf16_autocast_keeps_the_renderer_in_float32_and_its_gradients(kind, batch):
+    """accelerate's mixed_precision='bf16' runs the forward under torch.autocast (CPU here): the
+    renderer must still compute in float32 and get gradients, while the backbone runs in bf16."""
+    model = make_model(kind).train()
+    dtypes = {"renderer": set(), "backbone": set()}
+
+    def record(part):
+        def hook(module, args, output):
+            for t in (output if isinstance(output, (tuple, list)) else (output,)):
+                if isinstance(t, torch.Tensor) and t.is_floating_point():
+                    dtypes[part].add(t.dtype)
+        return hook
+
+    handles = [m.register_forward_hook(record("renderer")) for m in model.renderer.modules()]
+    handles += [m.register_forward_hook(record("backbone")) for m in model.backbone.modules()
+                if isinstance(m, torch.nn.Linear)]
+    with torch.autocast(device_type="cpu", dtype=torch.bfloat16):
+        out = model(batch, P.mqa_prompt(CANDIDATES), [P.mqa_target("wave")] * 2)
+    for h in handles:
+        h.remove()
+    out.loss.backward()
+    assert out.frames.dtype == torch.float32
+    assert dtypes["renderer"] == {torch.float32}, dtypes["renderer"]  # every renderer module's output
+    assert torch.bfloat16 in dtypes["backbone"]  # autocast was on for the backbone
+    for name, p in model.renderer.named_parameters():
+        assert p.dtype == torch.float32 and p.grad is not None and p.grad.dtype == torch.float32, name
+        assert torch.isfinite(p.grad).all() and p.grad.abs().sum() > 0, name
+
+
 def test_parameter_groups_partition_the_model():
     model = make_model("qwen2_5_vl")
     groups = model.parameter_groups()

@@ -9,13 +9,11 @@ import time
 from pathlib import Path
 
 import pytest
-import torch
 import yaml
-from safetensors.torch import load_file
 
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
-from _toy_model import toy_config  # noqa: E402
+from _toy_model import assert_same_final_weights, toy_config  # noqa: E402
 
 from skeletonllm.train import checkpointing as ck  # noqa: E402
 
@@ -101,11 +99,7 @@ def test_sigkill_and_resume_reproduce_uninterrupted_run(tmp_path):
     _finish(_start(cfg, "--resume"))
     _finish(reference)
 
-    final = load_file(str(out / STAGE_DIR / "final" / "model.safetensors"))
-    expected = load_file(str(ref_out / STAGE_DIR / "final" / "model.safetensors"))
-    assert final.keys() == expected.keys()
-    for k in final:
-        assert torch.equal(final[k], expected[k]), k
+    assert_same_final_weights(out, ref_out, STAGE_DIR)
     log = [json.loads(l) for l in (out / STAGE_DIR / "log.jsonl").read_text().splitlines()]
     resumes = [r["step"] for r in log if r.get("event") == "resume"]
     assert resumes[0] == 2 and resumes[-1] >= 7 and len(resumes) == 2

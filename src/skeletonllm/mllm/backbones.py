@@ -185,9 +185,23 @@ class BackboneAdapter(ABC):
     def _encode(self, pixels: torch.Tensor) -> VisualTokens: ...
 
     # -- prompt layout -------------------------------------------------------------------
+    # The user turn is written the way the released processors write it: the chat template
+    # renders structured content ({"type": "video"} / {"type": "image"} items, then the
+    # question) with one short placeholder per visual item, and the placeholders are then
+    # expanded into the full runs of visual tokens (the processor's replace_*_token step).
+    @abstractmethod
+    def chat_content(self, prompt: str, num_frames: int) -> list[dict]:
+        """The user message's content: the visual item(s), then ``{"type": "text", "text": prompt}``."""
+
+    @abstractmethod
+    def expand_placeholders(self, text: str, num_frames: int) -> str | None:
+        """``text`` rendered by the chat template with its visual placeholders expanded, or
+        None when the template did not write exactly the expected placeholders (a template
+        that only knows string content)."""
+
     @abstractmethod
     def frame_block(self, num_frames: int) -> str:
-        """The placeholder text for one sample's frames; the question follows it."""
+        """The expanded visual text as it stands before the question in the user turn."""
 
     @property
     @abstractmethod
@@ -262,10 +276,27 @@ class InternVLAdapter(BackboneAdapter):
         return (getattr(tok, "start_image_token", None) or "<img>",
                 getattr(tok, "end_image_token", None) or "</img>", context)
 
-    def frame_block(self, num_frames: int) -> str:
+    @property
+    def video_placeholder(self) -> str:
+        return getattr(self.tokenizer, "video_token", None) or "<video>"
+
+    def chat_content(self, prompt: str, num_frames: int) -> list[dict]:
+        return [{"type": "video"}, {"type": "text", "text": prompt}]
+
+    def _frames_text(self, num_frames: int) -> str:
         start, end, context = self._tokens
         n = self.tokens_per_frame()
-        return "\n".join(f"Frame{i + 1}: {start}{context * n}{end}" for i in range(num_frames)) + "\n"
+        return "\n".join(f"Frame{i + 1}: {start}{context * n}{end}" for i in range(num_frames))
+
+    def expand_placeholders(self, text: str, num_frames: int) -> str | None:
+        # The template writes the video as "<video>\n"; InternVLProcessor.replace_video_token
+        # turns "<video>" into one "FrameK: <img>...</img>" line per frame.
+        if text.count(self.video_placeholder) != 1:
+            return None
+        return text.replace(self.video_placeholder, self._frames_text(num_frames), 1)
+
+    def frame_block(self, num_frames: int) -> str:
+        return self._frames_text(num_frames) + "\n"
 
     @property
     def placeholder_ids(self) -> tuple[int, ...]:
@@ -342,13 +373,31 @@ class Qwen25VLAdapter(BackboneAdapter):
     def _token(self, token_id: int) -> str:
         return self.tokenizer.convert_ids_to_tokens(int(token_id))
 
+    def chat_content(self, prompt: str, num_frames: int) -> list[dict]:
+        items = [{"type": "video"}] if self.frames_as == "video" else [{"type": "image"}] * num_frames
+        return [*items, {"type": "text", "text": prompt}]
+
+    def _pad_token(self) -> str:
+        cfg = self.config
+        return self._token(cfg.video_token_id if self.frames_as == "video" else cfg.image_token_id)
+
+    def expand_placeholders(self, text: str, num_frames: int) -> str | None:
+        # The template writes one pad token per video / image between vision start and end;
+        # Qwen2_5_VLProcessor.replace_*_token repeats it grid_t * grid_h * grid_w / merge^2 times.
+        pad = self._pad_token()
+        items = 1 if self.frames_as == "video" else num_frames
+        if text.count(pad) != items:
+            return None
+        per_item = self.num_visual_tokens(num_frames) if self.frames_as == "video" else self.tokens_per_frame()
+        return text.replace(pad, pad * per_item)
+
     def frame_block(self, num_frames: int) -> str:
         cfg = self.config
         start, end = self._token(cfg.vision_start_token_id), self._token(cfg.vision_end_token_id)
+        pad = self._pad_token()
         if self.frames_as == "video":
-            return f"{start}{self._token(cfg.video_token_id) * self.num_visual_tokens(num_frames)}{end}\n"
-        pad = self._token(cfg.image_token_id) * self.tokens_per_frame()
-        return "".join(f"{start}{pad}{end}" for _ in range(num_frames)) + "\n"
+            return f"{start}{pad * self.num_visual_tokens(num_frames)}{end}"
+        return "".join(f"{start}{pad * self.tokens_per_frame()}{end}" for _ in range(num_frames))
 
     @property
     def placeholder_ids(self) -> tuple[int, ...]:

@@ -72,9 +72,9 @@ def save_checkpoint(model, directory: str | os.PathLike, embed_base: bool | None
     backbone = model.backbone
     if embed_base is None:
         base_params = sum(p.numel() for n, p in backbone.named_parameters() if not is_lora_parameter(n))
-        embed_base = cfg.backbone.startswith("tiny:") or base_params < EMBED_BELOW
-    if not embed_base and cfg.backbone.startswith("tiny:"):
-        raise ValueError("a tiny backbone built in memory exists nowhere else: it must be embedded")
+        embed_base = cfg.backbone.startswith("tiny:") or cfg.random_init or base_params < EMBED_BELOW
+    if not embed_base and (cfg.backbone.startswith("tiny:") or cfg.random_init):
+        raise ValueError("a backbone built in memory (tiny: or random_init) exists nowhere else: it must be embedded")
     if not hasattr(model.renderer, "save_pretrained") and any(True for _ in model.renderer.parameters()):
         raise ValueError(f"renderer {type(model.renderer).__name__} has parameters but no save_pretrained")
 

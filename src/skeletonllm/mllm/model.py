@@ -63,6 +63,12 @@ class SkeletonLLMConfig:
         system_prompt: optional system message for the chat template.
         tiny_options: keyword arguments of :func:`~skeletonllm.mllm.tiny.build_tiny_backbone`
             for ``tiny:`` backbones (``corpus``, ``hidden``, ``seed`` ...).
+        random_init: build ``backbone`` (a shipped true-shape config, e.g.
+            ``OpenGVLab/InternVL3-1B-hf``; see :mod:`skeletonllm.mllm.presets`) with random
+            weights and a tokenizer with the real special tokens, instead of downloading it
+            (tests, benchmarks, memory planning). ``tiny_options["seed"]`` seeds the weights;
+            ``tiny_options["tiny"] = True`` keeps the released vocabulary, ids, template and
+            image geometry but 2 layers x 64 wide (prompt-layout tests).
     """
 
     backbone: str = "OpenGVLab/InternVL3-8B-hf"
@@ -83,6 +89,7 @@ class SkeletonLLMConfig:
     gradient_checkpointing: bool = False
     system_prompt: str | None = None
     tiny_options: dict[str, Any] = field(default_factory=dict)
+    random_init: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -148,7 +155,7 @@ class SkeletonLLM(nn.Module):
         model, tokenizer = backbone if backbone is not None else self._load_backbone(config)
         self.backbone = model
         self.tokenizer = tokenizer
-        source = None if config.backbone.startswith(TINY_PREFIX) else config.backbone
+        source = None if config.backbone.startswith(TINY_PREFIX) or config.random_init else config.backbone
         options = {"frames_as": config.frames_as, "video_fps": config.video_fps} \
             if model.config.model_type == "qwen2_5_vl" else {}
         self.adapter: BackboneAdapter = make_adapter(model, tokenizer, config.image_size, source=source, **options)
@@ -176,6 +183,13 @@ class SkeletonLLM(nn.Module):
             model, tokenizer = build_tiny_backbone(config.backbone[len(TINY_PREFIX):], **options)
             dtype = resolve_dtype(config.dtype)
             return (model if dtype == "auto" else model.to(dtype)), tokenizer
+        if config.random_init:
+            from .presets import build_backbone
+            dtype = resolve_dtype(config.dtype)
+            return build_backbone(config.backbone, dtype=torch.float32 if dtype == "auto" else dtype,
+                                  seed=int(config.tiny_options.get("seed", 0)),
+                                  corpus=config.tiny_options.get("corpus", ()),
+                                  tiny=bool(config.tiny_options.get("tiny", False)))
         return load_backbone(config.backbone, dtype=config.dtype, trust_remote_code=config.trust_remote_code,
                              attn_implementation=config.attn_implementation)
 
@@ -185,9 +199,17 @@ class SkeletonLLM(nn.Module):
 
     # -- the three stages ------------------------------------------------------------------
     def render(self, skeletons: SkeletonBatch) -> torch.Tensor:
-        """Skeletons -> frames ``(B, F, 3, H, W)`` in [0, 1] (differentiable)."""
+        """Skeletons -> frames ``(B, F, 3, H, W)`` in [0, 1] (differentiable), always in float32.
+
+        Mixed precision (accelerate's ``bf16``) runs the forward under autocast, which would
+        run the renderer's projections, blending and compositing in bf16 (an 8-bit mantissa:
+        sub-pixel positions and long transmittance products lose their precision). Autocast
+        is switched off around the renderer; the frames enter the backbone as float32 and
+        are cast there.
+        """
         device = next(self.renderer.parameters(), self.backbone.get_input_embeddings().weight).device
-        return self.renderer(skeletons.to(device))
+        with torch.autocast(device_type=device.type, enabled=False):
+            return self.renderer(skeletons.to(device))
 
     def encode_frames(self, frames: torch.Tensor) -> VisualTokens:
         """Frames -> projected visual tokens (resize, normalise, vision tower, projector)."""
@@ -221,30 +243,17 @@ class SkeletonLLM(nn.Module):
         return out
 
     # -- text: chat formatting and batching --------------------------------------------------
-    def _chat(self, messages: list[dict[str, str]], add_generation_prompt: bool) -> str:
-        """The tokenizer's chat template; without one, ChatML (the format of both families).
-
-        Some processors' templates expect content as a list of ``{"type": "text", ...}``
-        parts; if a template drops string content, the list form is used instead.
-        """
+    def _chat(self, messages: list[dict], add_generation_prompt: bool) -> str:
+        """The tokenizer's chat template (transformers' ``apply_chat_template``); without one,
+        the released template of the backbone's family (:mod:`skeletonllm.mllm.templates`)."""
         if self.config.system_prompt:
             messages = [{"role": "system", "content": self.config.system_prompt}, *messages]
         if not getattr(self.tokenizer, "chat_template", None):
             from jinja2 import Template
-            from .tiny import CHATML_TEMPLATE
-            return Template(CHATML_TEMPLATE).render(messages=messages, add_generation_prompt=add_generation_prompt)
-
-        def render(msgs):
-            return self.tokenizer.apply_chat_template(msgs, tokenize=False, add_generation_prompt=add_generation_prompt)
-
-        text = render(messages)
-        if all(m["content"] in text for m in messages):
-            return text
-        text = render([{"role": m["role"], "content": [{"type": "text", "text": m["content"]}]} for m in messages])
-        if all(m["content"] in text for m in messages):
-            return text
-        raise ValueError("the tokenizer's chat template drops the message text; set a usable "
-                         "tokenizer.chat_template (ChatML works for InternVL and Qwen2.5-VL)")
+            from .templates import family_chat_template
+            return Template(family_chat_template(self.adapter.kind)).render(
+                messages=messages, add_generation_prompt=add_generation_prompt)
+        return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=add_generation_prompt)
 
     def _find_turn_end(self) -> str:
         """What the template writes after an assistant answer (``<|im_end|>`` for ChatML)."""
@@ -265,9 +274,24 @@ class SkeletonLLM(nn.Module):
         return ids
 
     def format_prompt(self, prompt: str, num_frames: int) -> str:
-        """The full text before the answer: chat template around [frame placeholders + prompt]."""
+        """The full text before the answer, as the released processor writes it: the chat
+        template renders [visual item(s), prompt], then the placeholders are expanded.
+
+        A template that only handles string content (plain ChatML, as in checkpoints written
+        before the tiny tokenizers carried the real templates) gets the expanded frames
+        followed by the prompt as one string instead.
+        """
+        content = self.adapter.chat_content(prompt, num_frames)
+        text = self._chat([{"role": "user", "content": content}], add_generation_prompt=True)
+        expanded = self.adapter.expand_placeholders(text, num_frames) if prompt in text else None
+        if expanded is not None:
+            return expanded
         user = self.adapter.frame_block(num_frames) + prompt
-        return self._chat([{"role": "user", "content": user}], add_generation_prompt=True)
+        text = self._chat([{"role": "user", "content": user}], add_generation_prompt=True)
+        if user not in text:
+            raise ValueError("the tokenizer's chat template drops the message text; set a usable "
+                             "tokenizer.chat_template (see skeletonllm.mllm.templates)")
+        return text
 
     def format_target(self, target: str) -> str:
         """The answer as trained on: the target, then the template's end-of-turn token."""

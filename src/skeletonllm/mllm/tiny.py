@@ -27,11 +27,12 @@ from transformers import (InternVLConfig, InternVLForConditionalGeneration, PreT
 from ..atomic import atomic_directory
 from ..skeleton.topology import BODY_PARTS
 from . import prompts
+from .templates import family_chat_template
 
 KINDS = ("internvl", "qwen2_5_vl")
 
-#: ChatML, the format both real model families use; the tiny tokenizers carry it as their
-#: chat template so :class:`~skeletonllm.mllm.model.SkeletonLLM` formats them like the real ones.
+#: Plain ChatML (string content only). The tiny tokenizers now carry their family's released
+#: template (:mod:`skeletonllm.mllm.templates`); checkpoints written before that carry this one.
 CHATML_TEMPLATE = (
     "{% for message in messages %}"
     "{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n' }}"
@@ -81,7 +82,8 @@ def train_tiny_tokenizer(kind: str, corpus: Iterable[str] = (), vocab_size: int 
     Byte-level means any text can be encoded (no unknown token); merges learned from the
     corpus make its words short. Special tokens: ChatML (``<|im_start|>``, ``<|im_end|>`` =
     eos, ``<|endoftext|>`` = pad) and the vision tokens of ``kind`` under the real names,
-    registered as named special tokens (``tokenizer.start_image_token`` etc.).
+    registered as named special tokens (``tokenizer.start_image_token`` etc.). The chat
+    template is the released family's (:mod:`skeletonllm.mllm.templates`).
     """
     _check_kind(kind)
     vision = _VISION_TOKENS[kind]
@@ -94,7 +96,7 @@ def train_tiny_tokenizer(kind: str, corpus: Iterable[str] = (), vocab_size: int 
     bpe.train_from_iterator([*default_corpus(), *corpus], trainer=trainer)
     tok = PreTrainedTokenizerFast(tokenizer_object=bpe, **_CHAT_TOKENS,
                                   additional_special_tokens=_CHAT_EXTRA, extra_special_tokens=dict(vision))
-    tok.chat_template = CHATML_TEMPLATE
+    tok.chat_template = family_chat_template(kind)
     return tok
 
 

@@ -149,7 +149,8 @@ class DrAction(nn.Module):
             self.scale_head = None
         self.nfm = (NeuralFeatureModulator(c.nfm_hidden, c.use_gru, c.gru_hidden, c.init_saliency_logit)
                     if c.use_nfm else None)
-        self.mix_logit = nn.Parameter(torch.tensor(float(c.init_mix_logit)))
+        # Shape (1,), not a scalar: FSDP v2 (fully_shard) cannot shard 0-d parameters.
+        self.mix_logit = nn.Parameter(torch.tensor([float(c.init_mix_logit)]))
         self._layouts: dict = {}
 
     # -- helpers ------------------------------------------------------------------------
@@ -308,6 +309,8 @@ class DrAction(nn.Module):
         config = DrActionConfig.from_dict(data, source=str(cfg_path))
         model = cls(config, **overrides)
         state = load_file(str(w_path))
+        if "mix_logit" in state and state["mix_logit"].dim() == 0:  # written when it was a 0-d parameter
+            state["mix_logit"] = state["mix_logit"].reshape(1)
         missing, unexpected = model.load_state_dict(state, strict=False)
         if missing or unexpected:
             raise ConfigError(w_path, "<weights>", f"do not match the config: missing {missing}, unexpected {unexpected}")

@@ -110,20 +110,39 @@ def set_rng_state(state: dict[str, Any]) -> None:
 def full_weights(accelerator, model):
     """Inside, ``accelerator.unwrap_model(model)`` holds the full weights on the main process.
 
-    A no-op except under FSDP (version 1), where the shards are gathered for the duration
-    (a collective: every process must enter). DDP and ZeRO-2 keep whole weights on every
-    process anyway.
+    A no-op except under FSDP, where the shards are gathered for the duration (a collective:
+    every process must enter). FSDP v1: ``summon_full_params`` (rank 0 only, on the CPU).
+    FSDP v2 (``fully_shard``): every sharded module is unsharded, so its parameters are whole
+    tensors again (on every process, once per save), and resharded on the way out. DDP and
+    ZeRO-2 keep whole weights on every process anyway.
     """
     from accelerate.utils import DistributedType
     if accelerator.distributed_type != DistributedType.FSDP:
         yield
         return
     from torch.distributed.fsdp import FullyShardedDataParallel as FSDP
-    if not isinstance(model, FSDP):
-        raise RuntimeError("checkpoints under FSDP need fsdp_version 1 (FullyShardedDataParallel); "
-                           "use fsdp_version: 1 in the accelerate config, or DDP / DeepSpeed ZeRO-2")
-    with FSDP.summon_full_params(model, writeback=False, rank0_only=True, offload_to_cpu=True):
+    if isinstance(model, FSDP):
+        with FSDP.summon_full_params(model, writeback=False, rank0_only=True, offload_to_cpu=True):
+            yield
+        return
+    from torch.distributed.fsdp import FSDPModule
+    sharded = [m for m in model.modules() if isinstance(m, FSDPModule)]
+    if not sharded:
+        raise RuntimeError("FSDP is on, but the model holds neither FullyShardedDataParallel nor fully_shard modules")
+    for m in sharded:
+        m.unshard()
+    # fully_shard registers state_dict pre-hooks that put the sharded DTensors back (so that
+    # state_dict() returns shards); they are silenced while the whole tensors are saved.
+    hooks = {m: dict(m._state_dict_pre_hooks) for m in model.modules() if m._state_dict_pre_hooks}
+    for m in hooks:
+        m._state_dict_pre_hooks.clear()
+    try:
         yield
+    finally:
+        for m, saved in hooks.items():
+            m._state_dict_pre_hooks.update(saved)
+        for m in sharded:
+            m.reshard()
 
 
 def save_checkpoint(accelerator, path: Path, model, optimizer, scheduler, state: dict[str, Any],

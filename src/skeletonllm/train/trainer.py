@@ -4,8 +4,11 @@ One script for one CPU, one GPU, DDP, FSDP or DeepSpeed ZeRO: run ``skeletonllm 
 plainly, or under ``accelerate launch --config_file skeletonllm/configs/accelerate/<x>.yaml
 -m skeletonllm.cli train ...`` (shipped: one GPU, 8-GPU DDP, 8-GPU ZeRO-2), or under
 ``torchrun --nproc_per_node N -m skeletonllm.cli train ... --cpu`` for DDP over gloo on
-CPUs. Checked here: one CPU process and two-process CPU DDP; the GPU, ZeRO-2 and FSDP
-paths are written against accelerate's documented API but not run on this machine. Per
+CPUs. Checked here: one CPU process, two-process CPU DDP (torchrun and ``accelerate
+launch``) and two-process CPU FSDP v2 over gloo (``accelerate launch`` with an FSDP config;
+see :func:`_fsdp_on_cpu`), including a kill and resume. FSDP v1 trains on CPU but its
+checkpoint save fails there (safetensors: "invalid shape, data type, or offset"); the GPU
+and ZeRO-2 paths follow accelerate's documented API but are not run on this machine. Per
 stage (:mod:`skeletonllm.train.stages`) it
 
 1. starts from the previous stage's final weights (stage 1 and the joint ablation from a
@@ -226,9 +229,56 @@ def make_accelerator(train: TrainSection, cpu: bool = False):
     mp = train.mixed_precision
     if mp == "auto":
         mp = "bf16" if (torch.cuda.is_available() and torch.cuda.is_bf16_supported() and not cpu) else "no"
-    return Accelerator(mixed_precision=mp, cpu=cpu, gradient_accumulation_steps=train.gradient_accumulation_steps,
-                       kwargs_handlers=[DistributedDataParallelKwargs(
-                           find_unused_parameters=train.find_unused_parameters)])
+    accelerator = Accelerator(mixed_precision=mp, cpu=cpu, gradient_accumulation_steps=train.gradient_accumulation_steps,
+                              kwargs_handlers=[DistributedDataParallelKwargs(
+                                  find_unused_parameters=train.find_unused_parameters)])
+    _fsdp_on_cpu(accelerator)
+    return accelerator
+
+
+def _fsdp_on_cpu(accelerator) -> None:
+    """Honour an FSDP launch config on CPU processes (gloo).
+
+    accelerate 1.15 turns ``ACCELERATE_USE_FSDP`` into FSDP only for accelerator devices; on
+    CPU processes it silently falls back to DDP (``MULTI_CPU``). torch's FSDP runs on CPU
+    tensors over gloo, so the state is promoted here and the same FSDP code path runs: this
+    is how the FSDP path is tested on machines without a GPU.
+    """
+    from accelerate.state import PartialState
+    from accelerate.utils import DistributedType, FullyShardedDataParallelPlugin
+    state = accelerator.state
+    if os.environ.get("ACCELERATE_USE_FSDP", "false").lower() != "true" \
+            or state.distributed_type != DistributedType.MULTI_CPU:
+        return
+    plugin = FullyShardedDataParallelPlugin()  # reads the FSDP_* variables accelerate launch sets
+    if accelerator.mixed_precision != "no":
+        plugin.set_mixed_precision(accelerator.mixed_precision)
+    state.distributed_type = DistributedType.FSDP
+    state.fsdp_plugin = plugin
+    # AcceleratorState re-reads PartialState's shared fields whenever it is instantiated again,
+    # as accelerate itself does after choosing FSDP.
+    PartialState._shared_state["distributed_type"] = DistributedType.FSDP
+    # MULTI_CPU names the device "cpu:<rank>"; FSDP v1 compares device_id with its compute
+    # device ("cpu") and refuses the indexed form.
+    state.device = torch.device("cpu")
+
+
+def keep_renderer_fp32(accelerator, model) -> None:
+    """Under FSDP v2 with mixed precision, shard the renderer as a unit of its own that computes in float32.
+
+    FSDP's mixed-precision policy gathers every parameter of a unit in bf16 for the forward; the
+    renderer would otherwise sit in the root unit and rasterise with bf16 weights (autocast being
+    off around it does not help). Called before the optimiser is built, so that it holds the
+    renderer's sharded parameters.
+    """
+    from accelerate.utils import DistributedType
+    renderer = getattr(model, "renderer", None)
+    if (accelerator.distributed_type != DistributedType.FSDP or accelerator.mixed_precision == "no"
+            or getattr(accelerator.state.fsdp_plugin, "fsdp_version", 1) != 2
+            or renderer is None or not any(True for _ in renderer.parameters())):
+        return
+    from torch.distributed.fsdp import MixedPrecisionPolicy, fully_shard
+    fully_shard(renderer, mp_policy=MixedPrecisionPolicy(param_dtype=torch.float32, reduce_dtype=torch.float32))
 
 
 def _sharded(accelerator) -> bool:
@@ -266,6 +316,7 @@ def train_stage(stage: Stage, dataset: Dataset, init_model: Callable[[], Any], l
     set_seed(stage_seed(seed, stage))
     model = load_model(resume_from / "model") if resume_from is not None else init_model()
     model.set_trainable(stage.trains)
+    keep_renderer_fp32(accelerator, model)
 
     n_items = len(dataset)
     B, A, P = train.per_device_batch_size, train.gradient_accumulation_steps, accelerator.num_processes
@@ -280,6 +331,8 @@ def train_stage(stage: Stage, dataset: Dataset, init_model: Callable[[], Any], l
         # Our data loader is not accelerate's, so DeepSpeed learns the batch geometry here.
         ds_plugin.deepspeed_config["train_micro_batch_size_per_gpu"] = B
         ds_plugin.deepspeed_config["gradient_accumulation_steps"] = A
+        # DeepSpeed checks train_batch_size == micro batch x accumulation x processes at start-up.
+        ds_plugin.deepspeed_config["train_batch_size"] = B * A * P
         ds_plugin.deepspeed_config["gradient_clipping"] = float(train.max_grad_norm or 0.0)
     model, optimizer = accelerator.prepare(model, optimizer)
     sharded = _sharded(accelerator)

@@ -1,0 +1,235 @@
+"""Two CPU processes of FSDP v2 (gloo) under `accelerate launch`: a run is killed with SIGKILL after a
+sharded checkpoint, resumed, and ends with exactly the weights of a run that was never interrupted.
+The same launcher also runs two-process DDP on CPU (multi-GPU config + `--cpu`)."""
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+from safetensors.torch import load_file
+
+HERE = Path(__file__).parent
+sys.path.insert(0, str(HERE))
+from _toy_model import assert_same_final_weights, toy_config  # noqa: E402
+
+from skeletonllm.train import checkpointing as ck  # noqa: E402
+
+STAGE_DIR = "stage1-render_warmup"
+ACCELERATE = str(Path(sys.executable).parent / "accelerate")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _launch_config(tmp_path, name: str, distributed_type: str) -> Path:
+    """An accelerate config for 2 processes on this machine (use_cpu stays false: accelerate's CPU
+    launcher needs mpirun; the processes are put on the CPU by `skeletonllm train --cpu`)."""
+    cfg = {"compute_environment": "LOCAL_MACHINE", "distributed_type": distributed_type, "mixed_precision": "no",
+           "num_machines": 1, "num_processes": 2, "machine_rank": 0, "main_process_ip": "127.0.0.1",
+           "main_process_port": _free_port(), "rdzv_backend": "static", "same_network": True, "use_cpu": False}
+    if distributed_type == "FSDP":
+        cfg["fsdp_config"] = {"fsdp_version": 2, "fsdp_auto_wrap_policy": "NO_WRAP",
+                              "fsdp_reshard_after_forward": True, "fsdp_state_dict_type": "FULL_STATE_DICT",
+                              "fsdp_cpu_ram_efficient_loading": False}
+    path = tmp_path / f"{name}.accelerate.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+def _run_config(tmp_path, name, **train):
+    data = toy_config(tmp_path / name, per_device_batch_size=1, save_every=1, keep_last=2, **train)
+    data["stages"]["render_warmup"]["epochs"] = 2  # 8 seen clips / 2 processes x 2 epochs = 8 steps
+    data["stages"]["render_warmup"]["trains"] = ["renderer", "projector", "lora"]
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path, Path(data["run"]["output_dir"])
+
+
+def _launch(accel_cfg, run_cfg, *extra, stage="1", **env):
+    full_env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]),
+                "OMP_NUM_THREADS": "1", **env}
+    cmd = [ACCELERATE, "launch", "--config_file", str(accel_cfg), "-m", "skeletonllm.cli", "train", str(run_cfg),
+           "--stage", stage, "--cpu", "--quiet", *extra]
+    return subprocess.Popen(cmd, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def _kill_tree(proc):
+    """SIGKILL the launcher and every process under it (torch's elastic agent starts the workers
+    in sessions of their own, so a process-group kill would miss them): a crashed node."""
+    import psutil
+    procs = [psutil.Process(proc.pid)]
+    procs += procs[0].children(recursive=True)
+    for p in procs:
+        try:
+            p.kill()
+        except psutil.NoSuchProcess:
+            pass
+    proc.wait(timeout=30)
+    psutil.wait_procs(procs, timeout=30)
+
+
+def _finish(proc, timeout=300):
+    out, _ = proc.communicate(timeout=timeout)
+    assert proc.returncode == 0, out[-4000:]
+    return out
+
+
+def _log(out_dir):
+    return [json.loads(line) for line in (out_dir / STAGE_DIR / "log.jsonl").read_text().splitlines()]
+
+
+def _steps(ckpt_root):
+    return [int(p.name.split("-")[1]) for p in ck.list_checkpoints(ckpt_root)]
+
+
+def test_fsdp_two_processes_killed_and_resumed_match_an_uninterrupted_run(tmp_path):
+    fsdp = _launch_config(tmp_path, "fsdp", "FSDP")
+    ref_cfg, ref_out = _run_config(tmp_path, "reference")
+    cfg, out = _run_config(tmp_path, "killed")
+    reference = _launch(fsdp, ref_cfg)
+    ckpts = out / STAGE_DIR / "checkpoints"
+    run = _launch(fsdp, cfg, TOY_STEP_SLEEP="0.3")
+    t0 = time.time()
+    while max(_steps(ckpts), default=0) < 3:
+        if run.poll() is not None:
+            pytest.fail(f"training ended before it could be killed:\n{run.stdout.read()[-3000:]}")
+        if time.time() - t0 > 240:
+            _kill_tree(run)
+            pytest.fail("timed out waiting for a checkpoint")
+        time.sleep(0.05)
+    _kill_tree(run)  # the launcher and both workers, mid-run
+    killed_at = max(_steps(ckpts))
+    assert 3 <= killed_at < 8
+    latest = ck.latest_checkpoint(ckpts)
+    # Each process wrote its own optimiser shard; the model directory holds the gathered weights.
+    assert {"optimizer_rank0.pt", "optimizer_rank1.pt", "rng_rank0.pt", "rng_rank1.pt", "model"} <= \
+        {p.name for p in latest.iterdir()}
+    shard0 = torch.load(latest / "optimizer_rank0.pt", weights_only=False)["state"]
+    assert shard0, "the optimiser shard is empty"
+
+    _finish(_launch(fsdp, cfg, "--resume"))
+    _finish(reference)
+    assert_same_final_weights(out, ref_out, STAGE_DIR)
+    log = _log(out)
+    assert log[0]["processes"] == 2
+    resumes = [r["step"] for r in log if r.get("event") == "resume"]
+    assert len(resumes) == 1 and resumes[0] >= 3
+    assert [r["step"] for r in log if r.get("event") == "done"] == [8]
+    ref_losses = {r["step"]: r["loss"] for r in _log(ref_out) if "loss" in r}
+    after = [r for r in log[log.index(next(r for r in log if r.get("event") == "resume")):] if "loss" in r]
+    assert after and all(r["loss"] == ref_losses[r["step"]] for r in after)
+    # The weights moved: the stage trained.
+    earlier = load_file(str(ref_out / STAGE_DIR / "checkpoints" / "step-00000007" / "model" / "model.safetensors"))
+    final = load_file(str(out / STAGE_DIR / "final" / "model.safetensors"))
+    assert any(not torch.equal(earlier[k], final[k]) for k in final)
+
+
+@pytest.mark.slow  # ~25-40 s: two processes building the tiny backbone
+def test_the_shipped_fsdp_config_trains_the_real_model_on_two_cpu_processes(tmp_path):
+    """fsdp_8gpu.yaml (layer-wise wrapping of InternVL's decoder and vision layers) with 2 processes and
+    SkeletonLLM on a tiny InternVL: stages 1 and 2 run, and stage 2 starts from stage 1's gathered weights."""
+    from importlib import resources
+
+    from test_train_stages import tiny_model_section
+    shipped = Path(str(resources.files("skeletonllm") / "configs" / "accelerate" / "fsdp_8gpu.yaml"))
+    accel = yaml.safe_load(shipped.read_text())
+    accel.update(num_processes=2, mixed_precision="no", main_process_ip="127.0.0.1", main_process_port=_free_port())
+    accel_path = tmp_path / "fsdp_2.yaml"
+    accel_path.write_text(yaml.safe_dump(accel))
+    data = toy_config(tmp_path, per_device_batch_size=1, max_steps=2)
+    data["model_class"] = "skeletonllm.mllm.model:SkeletonLLM"
+    data["model"] = tiny_model_section()
+    cfg = tmp_path / "tiny.yaml"
+    cfg.write_text(yaml.safe_dump(data))
+    _finish(_launch(accel_path, cfg, stage="1-2"))
+    run = Path(data["run"]["output_dir"])
+    for stage in ("stage1-render_warmup", "stage2-disc_ft"):
+        log = [json.loads(line) for line in (run / stage / "log.jsonl").read_text().splitlines()]
+        assert log[0]["processes"] == 2 and log[-1]["event"] == "done" and log[-1]["step"] == 2
+    one = load_file(str(run / "stage1-render_warmup" / "final" / "projector.safetensors"))
+    two = load_file(str(run / "stage2-disc_ft" / "final" / "projector.safetensors"))
+    assert one.keys() == two.keys() and any(not torch.equal(one[k], two[k]) for k in one)  # stage 2 trains it
+
+
+def test_accelerate_launch_runs_two_process_cpu_ddp(tmp_path):
+    ddp = _launch_config(tmp_path, "ddp", "MULTI_GPU")
+    cfg, out = _run_config(tmp_path, "ddp", max_steps=2)
+    _finish(_launch(ddp, cfg))
+    log = _log(out)
+    assert log[0]["processes"] == 2 and log[-1]["event"] == "done" and log[-1]["replicas_identical"] is True
+
+
+@pytest.mark.slow  # ~30 s: two processes building the tiny backbone
+def test_fsdp_bf16_mixed_precision_keeps_the_renderer_in_float32(tmp_path):
+    """fsdp_8gpu.yaml's bf16 policy would gather the renderer's weights in bf16 with the rest of the root unit;
+    the trainer shards it as a float32 unit of its own (trainer.keep_renderer_fp32)."""
+    from importlib import resources
+    shipped = Path(str(resources.files("skeletonllm") / "configs" / "accelerate" / "fsdp_8gpu.yaml"))
+    accel = yaml.safe_load(shipped.read_text())
+    accel.update(num_processes=2, main_process_ip="127.0.0.1", main_process_port=_free_port())
+    accel_path = tmp_path / "fsdp_bf16.yaml"
+    accel_path.write_text(yaml.safe_dump(accel))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]),
+           "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run([ACCELERATE, "launch", "--config_file", str(accel_path), __file__, str(tmp_path)],
+                          env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    for rank in (0, 1):
+        r = json.loads((tmp_path / f"rank{rank}.json").read_text())
+        assert r["distributed_type"] == "FSDP" and r["mixed_precision"] == "bf16"
+        assert r["renderer_outputs"] == ["torch.float32"], r  # every renderer module computed in float32
+        assert "torch.bfloat16" in r["backbone_outputs"]  # while the backbone ran in bf16
+        assert r["renderer_params"] == ["torch.float32"] and r["renderer_grads"] == ["torch.float32"]
+        assert r["renderer_grad_nonzero"]
+
+
+if __name__ == "__main__":  # one FSDP worker of the bf16 test (launched through accelerate launch)
+    from skeletonllm.mllm import prompts as P
+    from skeletonllm.mllm.model import SkeletonLLM, SkeletonLLMConfig
+    from skeletonllm.render.demo import demo_sequence
+    from skeletonllm.skeleton import collate_sequences
+    from skeletonllm.train.config import TrainSection
+    from skeletonllm.train.trainer import keep_renderer_fp32, make_accelerator
+
+    accelerator = make_accelerator(TrainSection(mixed_precision="bf16"), cpu=True)
+    torch.manual_seed(0)
+    model = SkeletonLLM(SkeletonLLMConfig(backbone="tiny:internvl", image_size=56, renderer_options={"image_size": 56},
+                                          device="cpu"))
+    keep_renderer_fp32(accelerator, model)  # as train_stage does, before the optimiser
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-3)
+    model, optimizer = accelerator.prepare(model, optimizer)
+    inner = accelerator.unwrap_model(model)
+    seen = {"renderer": set(), "backbone": set()}
+
+    def record(part):
+        def hook(module, args, output):
+            if isinstance(output, torch.Tensor) and output.is_floating_point():
+                seen[part].add(str(output.dtype))
+        return hook
+
+    for m in inner.renderer.modules():
+        m.register_forward_hook(record("renderer"))
+    for m in inner.backbone.modules():
+        if isinstance(m, torch.nn.Linear):
+            m.register_forward_hook(record("backbone"))
+    batch = collate_sequences([demo_sequence("ntu25", num_frames=8)], num_frames=4)
+    out = model(skeletons=batch, prompts=[P.mqa_prompt(["wave", "throw"])], targets=[P.mqa_target("wave")])
+    accelerator.backward(out.loss)
+    params = list(inner.renderer.parameters())
+    result = {"distributed_type": accelerator.distributed_type.value, "mixed_precision": accelerator.mixed_precision,
+              "renderer_outputs": sorted(seen["renderer"]), "backbone_outputs": sorted(seen["backbone"]),
+              "renderer_params": sorted({str(p.dtype) for p in params}),
+              "renderer_grads": sorted({str(p.grad.dtype) for p in params if p.grad is not None}),
+              "renderer_grad_nonzero": all(p.grad is not None and float(p.grad.full_tensor().abs().sum()) > 0
+                                           if hasattr(p.grad, "full_tensor") else p.grad is not None for p in params)}
+    (Path(sys.argv[1]) / f"rank{accelerator.process_index}.json").write_text(json.dumps(result))
+
