@@ -218,3 +218,17 @@ def test_step_items_draw_knowledge_and_candidates_from_seen_classes_only():
         assert it.target.startswith(f"Label: {it.sequence.label}\nDescription: ")
     full = ClassifyTask(clips, guard, knowledge, describe=False, seed=0, num_frames=8)
     assert full[0].prompt.count("\n- ") == 24 and full[0].target == SP.target(full[0].sequence.label)
+
+
+def test_training_clips_from_real_files_and_a_zero_shot_split():
+    from skeletonllm.sugar.training import load_sugar_data
+    from skeletonllm.skeleton.splits import get_split
+
+    data_dir = Path(__file__).parent / "data"
+    cfg = config_from_dict({"data": {"files": [str(data_dir / "ntu_skeleton" / "*.skeleton"),
+                                               str(data_dir / "pku_mmd" / "skeleton" / "0036-L.txt")],
+                                     "split": "pku_46_5"}})
+    data = load_sugar_data(cfg)
+    split = get_split("pku_46_5")
+    assert len(data.clips) == 2 + 7 and data.seen == list(split.seen_names) and data.unseen == list(split.unseen_names)
+    assert {label for _, label in data.clips} >= {"drink water", "handshaking"}

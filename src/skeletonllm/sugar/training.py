@@ -13,8 +13,6 @@ multi-process run the MIL-NCE negatives are the texts of each process's own batc
 """
 from __future__ import annotations
 
-import glob
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,8 +23,8 @@ from ..errors import ConfigError
 from ..train import checkpointing as ck
 from ..train.stages import Stage
 from ..train.tasks import ClassGuard, TaskCollator
-from ..train.trainer import (StageOrderError, StageResult, make_accelerator, optimizer_groups, stage_to_run,
-                             train_stage)
+from ..train.trainer import (StageOrderError, StageResult, load_files, make_accelerator, optimizer_groups,
+                             stage_to_run, train_stage)
 from .config import SugarRunConfig
 from .knowledge import Knowledge, load_knowledge
 
@@ -110,15 +108,7 @@ def load_sugar_data(cfg: SugarRunConfig) -> SugarTrainingData:
         from ..skeleton.splits import get_split
         split = get_split(d.split)
     if d.files is not None:
-        from ..skeleton.io import detect_format, load_all
-        paths = []
-        for pattern in d.files:
-            hits = sorted(glob.glob(os.path.expanduser(pattern)))
-            if not hits:
-                raise FileNotFoundError(f"data.files: nothing matches '{pattern}'")
-            paths += hits
-        seqs = [s for p in paths for s in (load_all(p, max_bodies=d.max_bodies)
-                                           if detect_format(p) in ("ntu", "ntu_npy") else load_all(p))]
+        seqs = load_files(d.files, d.max_bodies)
         clips = [(s, s.label) for s in seqs]
         names = sorted({s.label for s in seqs if s.label is not None})
     else:

@@ -492,20 +492,25 @@ def _synthetic_data(options: dict, seed: int) -> TrainingData:
     return TrainingData(seqs, classes, list(ds.split.seen), list(ds.split.unseen), rationales, neighbors)
 
 
+def load_files(patterns, max_bodies: int | None) -> list:
+    """Every clip of the files that ``patterns`` (paths or globs, ``data.files``) name, in order."""
+    import glob
+    paths = []
+    for pattern in patterns:
+        hits = sorted(glob.glob(os.path.expanduser(pattern)))
+        if not hits:
+            raise FileNotFoundError(f"data.files: nothing matches '{pattern}'")
+        paths.extend(hits)
+    return [seq for p in paths for seq in _load_file(p, max_bodies)]
+
+
 def load_training_data(data, seed: int = 0) -> TrainingData:
     """The clips, classes and split that ``data`` (a :class:`~.config.DataSection`) names."""
     if data.synth is not None:
         out = _synthetic_data(data.synth, seed)
     else:
         if data.files is not None:
-            import glob
-            paths = []
-            for pattern in data.files:
-                hits = sorted(glob.glob(os.path.expanduser(pattern)))
-                if not hits:
-                    raise FileNotFoundError(f"data.files: nothing matches '{pattern}'")
-                paths.extend(hits)
-            seqs = [seq for p in paths for seq in _load_file(p, data.max_bodies)]
+            seqs = load_files(data.files, data.max_bodies)
         else:
             from ..skeleton.dataset import load_dataset
             options = {"max_bodies": data.max_bodies} if data.dataset in ("ntu60", "ntu120") else None
