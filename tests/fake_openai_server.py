@@ -16,8 +16,11 @@ when it is empty every request is answered normally ("ok"). Actions:
     "no_label"      a rationale without a label line
     "partial"       (mining) only two valid names
     "numbered"      (mining) a numbered list with explanations, an unknown name and the anchor itself
+    "prose"         (SUGAR knowledge) an answer without the JSON asked for
 
-Good answers: a rationale ending in ``Label: <label>`` for requests carrying images (the label
+SUGAR knowledge questions (``Action: "<x>"``, text or with images) get a JSON object of the six
+body parts and a summary, or a JSON list of the visual descriptions asked for.
+Other good answers: a rationale ending in ``Label: <label>`` for requests carrying images (the label
 is read from the prompt's ``Ground-truth action: "<label>"``, else its last ``Label: <label>``); for text-only requests a JSON
 list of the first five candidates of a mining prompt (``Target action: "<x>"`` followed by
 ``- name`` lines). Every request is recorded in ``requests`` with the action applied.
@@ -44,6 +47,8 @@ def find_label(prompt: str) -> str | None:
     return found[-1] if found else None
 
 TARGET_RE = re.compile(r'Target action: "([^"]+)"')
+ACTION_RE = re.compile(r'^Action: "([^"]+)"', re.MULTILINE)
+VISUAL_COUNT_RE = re.compile(r"Write (\d+) short visual descriptions")
 
 
 def prompt_text(body: dict) -> str:
@@ -130,6 +135,10 @@ class FakeOpenAI:
         """Ground-truth labels of every rationale request, in order (repeats included)."""
         return [label for p in self.prompts() if (label := find_label(p))]
 
+    def asked_actions(self) -> list[str]:
+        """Classes of every SUGAR knowledge request, in order (repeats included)."""
+        return [m.group(1) for p in self.prompts() if (m := ACTION_RE.search(p))]
+
     def asked_targets(self) -> list[str]:
         """Anchors of every mining request, in order (repeats included)."""
         return [m.group(1) for p in self.prompts() if (m := TARGET_RE.search(p))]
@@ -152,7 +161,9 @@ class FakeOpenAI:
         if action == "slow":
             time.sleep(self.slow_seconds)
         text = prompt_text(body)
-        if image_count(body):
+        if ACTION_RE.search(text):
+            content = self.knowledge_answer(text, action)
+        elif image_count(body):
             content = self.rationale(text, action)
         else:
             content = self.mining_answer(text, action)
@@ -169,6 +180,19 @@ class FakeOpenAI:
         if action == "no_label":
             return text.rstrip()
         return text + f"**Label:**  {label.upper()} \n"
+
+    def knowledge_answer(self, prompt: str, action: str) -> str:
+        name = ACTION_RE.search(prompt).group(1)
+        if action == "prose":
+            return f"Sure! When someone does {name}, many body parts move."
+        count = VISUAL_COUNT_RE.search(prompt)
+        if count:
+            n = int(count.group(1))
+            return "```json\n" + json.dumps([f"view {i + 1}: a person doing {name}" for i in range(n)]) + "\n```"
+        parts = ("head", "hands", "arms", "hips", "legs", "feet")
+        answer = {"summary": f"A person performs {name}."}
+        answer.update({p: f"The {p} move as in {name}." for p in parts})
+        return "Here you go:\n" + json.dumps(answer)
 
     def mining_answer(self, prompt: str, action: str) -> str:
         m = TARGET_RE.search(prompt)

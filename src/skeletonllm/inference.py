@@ -1,4 +1,4 @@
-"""Using a trained SkeletonLLM on skeleton files: recognise, caption, answer questions.
+"""Using a trained SkeletonLLM (or SUGAR) model on skeleton files: recognise, caption, answer questions.
 
 >>> from skeletonllm.mllm.model import SkeletonLLM
 >>> from skeletonllm import inference
@@ -49,10 +49,42 @@ class Clip:
         return out
 
 
+def checkpoint_format(checkpoint: PathLike) -> str | None:
+    """The ``format`` its ``config.json`` gives a checkpoint directory (``skeletonllm``,
+    ``skeletonllm-sugar`` ...), or None when there is none to read."""
+    import json
+    from pathlib import Path
+    try:
+        return json.loads((Path(checkpoint) / "config.json").read_text(encoding="utf-8")).get("format")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
 def load_model(checkpoint: PathLike, device: str | None = None, dtype: str | None = None):
-    """A SkeletonLLM from a checkpoint directory (``save_pretrained``), in eval mode."""
+    """The model of a checkpoint directory (``save_pretrained``), in eval mode: a SkeletonLLM, or
+    a SUGAR model (:class:`skeletonllm.sugar.SugarModel`) when its ``config.json`` says so."""
+    fmt = checkpoint_format(checkpoint)
+    if fmt == "skeletonllm-sugar":
+        from .sugar.model import SugarModel
+        return SugarModel.from_pretrained(checkpoint, device=device, dtype=dtype).eval()
+    if fmt == "skeletonllm-sugar-aligner":
+        raise ValueError(f"{checkpoint}: a SUGAR Step 2 checkpoint (skeleton-text alignment) does not recognise "
+                         "actions; use the Step 3 checkpoint (<run>/step3-classifier/final)")
     from .mllm.model import SkeletonLLM
     return SkeletonLLM.from_pretrained(checkpoint, device=device, dtype=dtype).eval()
+
+
+def recognition_prompt(model, candidates: Sequence[str]) -> str:
+    """The recognition question over ``candidates`` in the form ``model`` was trained on:
+    ``model.recognition_prompt`` when it has one (SUGAR), else SkeletonLLM's MQA prompt."""
+    own = getattr(model, "recognition_prompt", None)
+    return own(list(candidates)) if own is not None else P.mqa_prompt(list(candidates))
+
+
+def _require_task(model, task: str) -> None:
+    tasks = getattr(model, "tasks", None)
+    if tasks is not None and task not in tasks:
+        raise ValueError(f"this {type(model).__name__} checkpoint answers {', '.join(tasks)} only, not {task}")
 
 
 def load_clips(files: PathLike | SkeletonSequence | Iterable, format: str | None = None,
@@ -172,7 +204,7 @@ def recognize(model, files, labels: Sequence[str] | str | None = None, split: st
     candidates = recognition_candidates(labels, split, all_classes)
     num_frames = frames_for(model, num_frames)
     clips = _as_clips(files, format)
-    prompt = P.mqa_prompt(candidates)
+    prompt = recognition_prompt(model, candidates)
     results: list[dict | None] = [None] * len(clips)
     for idx in _batches(clips, batch_size):
         batch = collate_sequences([clips[i].sequence for i in idx], num_frames=num_frames, max_bodies=2)
@@ -218,6 +250,7 @@ def _answer(model, clip: Clip, prompt: str, num_frames: int | None, max_new_toke
 
 def caption(model, file, *, num_frames: int | None = None, max_new_tokens: int = 128, format: str | None = None) -> dict:
     """A free-text description of the motion in ``file``: ``{"file", "text"}``."""
+    _require_task(model, "caption")
     clip = _one_clip(file, format)
     return {**clip.describe(), "text": _answer(model, clip, P.caption_prompt(), num_frames, max_new_tokens)}
 
@@ -235,6 +268,7 @@ def ask(model, file, question: str, *, options: Sequence[str] | str | None = Non
         raise ValueError("the question is empty")
     if mode not in ("generate", "score"):
         raise ValueError(f"mode must be 'generate' or 'score', got {mode!r}")
+    _require_task(model, "qa")
     if options is not None:
         options = recognition_candidates(labels=options)   # same checks: non-empty, distinct
     elif mode == "score":
@@ -254,4 +288,5 @@ def ask(model, file, question: str, *, options: Sequence[str] | str | None = Non
     return {**out, "text": P.mqa_target(best), "options": options, "answer": best, "scores": dict(zip(options, row))}
 
 
-__all__ = ["Clip", "ask", "caption", "frames_for", "load_clips", "load_model", "recognition_candidates", "recognize"]
+__all__ = ["Clip", "ask", "caption", "checkpoint_format", "frames_for", "load_clips", "load_model", "recognition_candidates",
+           "recognition_prompt", "recognize"]

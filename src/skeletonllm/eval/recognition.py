@@ -221,7 +221,8 @@ def recognition_metrics(records: Sequence[dict], candidates: Sequence[str]) -> d
     """Accuracy figures of prediction records against their true labels.
 
     Each record has ``label`` (true class, spelled as a candidate), ``prediction`` (the
-    strictly matched candidate or None) and ``fuzzy_prediction``. Returns ``top1``,
+    strictly matched candidate or None), ``fuzzy_prediction`` and, from likelihood ranking,
+    ``scores`` (one per candidate). Returns ``top1``, ``top5`` (ranking, more than 5 candidates),
     ``top1_fuzzy``, ``unmatched``, ``unmatched_fuzzy``, ``num_samples``, ``per_class``
     ``{class: {"top1", "top1_fuzzy", "num_samples"}}`` (classes with samples, candidate
     order) and ``confusion`` ``(C, C)`` counts of the strict predictions (unmatched answers
@@ -245,10 +246,13 @@ def recognition_metrics(records: Sequence[dict], candidates: Sequence[str]) -> d
     cm = confusion_matrix([index[r["label"]] for r in records],
                           [index.get(r["prediction"], -1) if r["prediction"] is not None else -1 for r in records],
                           len(candidates))
-    return {"top1": correct / n, "top1_fuzzy": correct_fuzzy / n, "num_samples": n,
-            "unmatched": sum(r["prediction"] is None for r in records),
-            "unmatched_fuzzy": sum(r["fuzzy_prediction"] is None for r in records),
-            "per_class": per_class, "confusion": cm}
+    out = {"top1": correct / n, "top1_fuzzy": correct_fuzzy / n, "num_samples": n,
+           "unmatched": sum(r["prediction"] is None for r in records),
+           "unmatched_fuzzy": sum(r["fuzzy_prediction"] is None for r in records),
+           "per_class": per_class, "confusion": cm}
+    if len(candidates) > 5 and all("scores" in r for r in records):
+        out["top5"] = sum(index[r["label"]] in np.argsort(r["scores"])[::-1][:5] for r in records) / n
+    return out
 
 
 def _answer_record(text: str, candidates: Sequence[str]) -> dict:
@@ -350,10 +354,12 @@ def run_mqa_evaluation(model, data, candidates: Sequence[str], base: dict, out_d
     from .plots import plot_confusion_matrix, plot_tsne
     from .report import save_result
 
-    from ..inference import frames_for
+    from ..inference import frames_for, recognition_prompt
 
     if mode not in ("generate", "score"):
         raise ValueError(f"mode must be 'generate' or 'score', got {mode!r}")
+    if tsne and not hasattr(model, "render"):
+        raise ValueError(f"t-SNE of the language model's hidden states needs a SkeletonLLM; this is a {type(model).__name__}")
     num_frames = frames_for(model, num_frames)
     if batch_size < 1 or num_frames < 1:
         raise ValueError("batch_size and num_frames must be at least 1")
@@ -374,7 +380,9 @@ def run_mqa_evaluation(model, data, candidates: Sequence[str], base: dict, out_d
     id_set = set(ids)
     extra = [s for s in extra if s.id not in id_set]
 
-    prompt = P.mqa_prompt(candidates)
+    prompt = recognition_prompt(model, candidates)
+    if "method" not in base and getattr(model, "report_name", None):
+        base = {**base, "method": model.report_name}
     checkpoint = None if checkpoint is None else str(checkpoint)
     header = {"mode": mode, "candidates": candidates, "num_frames": num_frames, "label_map": label_map,
               "transform": transform_name, "checkpoint": checkpoint, "prompt": prompt}
@@ -421,7 +429,7 @@ def run_mqa_evaluation(model, data, candidates: Sequence[str], base: dict, out_d
 
     cfg = getattr(model, "config", None)
     run_settings = {
-        "checkpoint": checkpoint, "backbone": getattr(cfg, "backbone", None),
+        "checkpoint": checkpoint, "model": type(model).__name__, "backbone": getattr(cfg, "backbone", None),
         "renderer": getattr(cfg, "renderer", None), "image_size": getattr(cfg, "image_size", None),
         "mode": mode, "num_frames": num_frames, "batch_size": batch_size,
         "max_new_tokens": max_new_tokens if mode == "generate" else None,
@@ -431,6 +439,8 @@ def run_mqa_evaluation(model, data, candidates: Sequence[str], base: dict, out_d
         "limit": limit, "tsne": tsne, "device": str(getattr(model, "device", "cpu")), "out_dir": str(out_dir),
         "versions": _versions(), **(settings or {}),
     }
+    if "top5" in metrics:
+        base = {**base, "top5": metrics["top5"]}
     result = {**base, "top1": metrics["top1"], "num_samples": metrics["num_samples"],
               "unmatched": metrics["unmatched"], "top1_fuzzy": metrics["top1_fuzzy"],
               "unmatched_fuzzy": metrics["unmatched_fuzzy"], "per_class": metrics["per_class"],

@@ -25,6 +25,7 @@ the report prints all of them x100 as the paper does. MM-Dist is a distance, pri
     ``ntu120_80_40``, ``ntu120_60_60``, ``pku51_46_5``, ``pku51_39_12``) or any other name
     (listed in a separate table); ``protocol``: ``"xsub"`` / ``"xview"`` / ``"xset"``
     (PKU-MMD needs it; NTU defaults to the paper's setting); ``top1`` (required);
+    ``top5`` (optional, from likelihood ranking over more than 5 candidates);
     ``unmatched``: answers whose ``Label:`` matched no candidate; ``per_class``:
     ``{class name: {"top1": float, "num_samples": int}}``.
 ``transfer``
@@ -142,6 +143,7 @@ def validate_result(obj, source: str | os.PathLike = "<result>") -> dict:
         raise ResultsFormatError(source, "seed", f"must be an integer; got {obj['seed']!r}")
     if task in ("recognition", "transfer"):
         _fraction(obj, "top1", source, True)
+        _fraction(obj, "top5", source, False)
         _count(obj, "num_samples", source, True)
         _count(obj, "unmatched", source, False)
         _per_class(obj, source)
@@ -248,7 +250,7 @@ def _recognition_section(results: list[dict], paper_rows: str, table_no: int) ->
     out = []
     ntu = [r for r in results if r["split"] in pt.NTU_SPLITS]
     pku = [r for r in results if r["split"] in ("pku51_46_5", "pku51_39_12")]
-    other = [r for r in results if r not in ntu and r not in pku]
+    other = [r for r in results if r not in ntu and r not in pku and r["split"] not in pt.SUGAR_PROTOCOL_SPLITS]
     if ntu:
         table = pt.RECOGNITION_TABLES[table_no]
         header = ["Method"] + [pt.SPLIT_LABELS[s] for s in pt.NTU_SPLITS]
@@ -340,6 +342,43 @@ def _qa_section(results: list[dict], paper_rows: str) -> list[str]:
             "layout of paper Table 15)", "", _table(header, rows), ""]
 
 
+def _uses_sugar(results: list[dict]) -> bool:
+    return any(r.get("split") in pt.SUGAR_PROTOCOL_SPLITS or (r.get("settings") or {}).get("model") == "SugarModel"
+               for r in results)
+
+
+def _sugar_section(results: list[dict], paper_rows: str) -> list[str]:
+    """The SUGAR paper's main and zero-shot tables beside our results on its protocols, then its ablations."""
+    def paper(table):
+        if paper_rows == "none":
+            return []
+        return list(table.rows) if paper_rows == "all" else [pt.SUGAR_OURS]
+
+    ours = [r for r in results if r["split"] in pt.SUGAR_PROTOCOL_SPLITS]
+    main = pt.SUGAR_MAIN
+    rows = [[f"{n} — SUGAR paper"] + main.formatted(n) for n in paper(main)]
+    for method, rs in _grouped([r for r in ours if r["split"] in main.columns], lambda r: r["method"]).items():
+        rows.append([method] + [_cell([r["top1"] for r in rs if r["split"] == c]) for c in main.columns])
+    out = ["## SUGAR protocols: supervised recognition (top-1 %, layout of the SUGAR paper's main table)", "",
+           _table(["Method"] + [pt.SUGAR_COLUMN_LABELS[c] for c in main.columns], rows), "",
+           f"Note: {main.note}. Toyota Smarthome has no loader in this library.", ""]
+    zs = pt.SUGAR_ZERO_SHOT
+    rows = [[f"{n} — SUGAR paper"] + zs.formatted(n) for n in paper(zs)]
+    for method, rs in _grouped([r for r in ours if r["split"] in ("sugar_p1", "sugar_p2")],
+                               lambda r: r["method"]).items():
+        rows.append([method] + [_cell([r[k] for r in rs if r["split"] == split and r.get(k) is not None])
+                                for split, k in zs.columns])
+    header = ["Method"] + [f"{pt.SUGAR_COLUMN_LABELS[s]} {k.replace('top', 'top-')}" for s, k in zs.columns]
+    out += ["## SUGAR protocols: zero-shot recognition (top-1 / top-5 %; top-5 from likelihood ranking)", "",
+            _table(header, rows), ""]
+    if paper_rows != "none":
+        for table in (pt.SUGAR_KNOWLEDGE, pt.SUGAR_BRIDGE):
+            out += [f"## SUGAR paper: {table.title}", "",
+                    _table(["Variant", "Accuracy"], [[n] + table.formatted(n) for n in table.rows]), "",
+                    f"({table.note}.)", ""]
+    return out
+
+
 def render_report(results: Sequence[dict], paper_rows: str = "ours", recognition_table: int = 1) -> str:
     """Markdown tables of ``results`` (validated dicts) in the paper's layouts.
 
@@ -355,6 +394,8 @@ def render_report(results: Sequence[dict], paper_rows: str = "ours", recognition
     out: list[str] = ["# SkeletonLLM results", ""]
     if by_task["recognition"]:
         out += _recognition_section(by_task["recognition"], paper_rows, recognition_table)
+    if _uses_sugar(by_task["recognition"]):
+        out += _sugar_section(by_task["recognition"], paper_rows)
     if by_task["transfer"]:
         out += _transfer_section(by_task["transfer"], paper_rows)
     if by_task["captioning"]:
@@ -362,6 +403,7 @@ def render_report(results: Sequence[dict], paper_rows: str = "ours", recognition
     if by_task["qa"]:
         out += _qa_section(by_task["qa"], paper_rows)
     sources = sorted({r.get("_source", "<memory>") for r in results})
-    out += [f"Rows marked 'paper' are the figures printed in the SkeletonLLM paper; the others come "
+    out += [f"Rows marked 'paper' are the figures printed in the SkeletonLLM paper (or, marked so, the SUGAR "
+            f"paper); the others come "
             f"from {', '.join(sources)}. Several results for one cell are shown as mean ± std (n)."]
     return "\n".join(out) + "\n"

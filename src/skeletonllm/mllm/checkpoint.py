@@ -102,19 +102,19 @@ def save_checkpoint(model, directory: str | os.PathLike, embed_base: bool | None
     return directory
 
 
-def _read_meta(directory: Path) -> dict:
-    path = directory / CONFIG_FILE
+def read_meta(directory: Path, fmt: str = FORMAT, version: int = VERSION, what: str = "SkeletonLLM checkpoint") -> dict:
+    """A checkpoint directory's ``config.json``, checked to be of format ``fmt`` and ``version``."""
+    path = Path(directory) / CONFIG_FILE
     if not path.is_file():
-        raise FileNotFoundError(f"{directory}: not a SkeletonLLM checkpoint (no {CONFIG_FILE})")
+        raise FileNotFoundError(f"{directory}: not a {what} (no {CONFIG_FILE})")
     try:
         meta = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         raise ConfigError(path, "<file>", f"invalid JSON: {exc}") from exc
-    if meta.get("format") != FORMAT:
-        raise ConfigError(path, "format", f"expected '{FORMAT}' (is this a SkeletonLLM checkpoint?), "
-                          f"got {meta.get('format')!r}")
-    if meta.get("version") != VERSION:
-        raise ConfigError(path, "version", f"this library reads version {VERSION}, got {meta.get('version')!r}")
+    if meta.get("format") != fmt:
+        raise ConfigError(path, "format", f"expected '{fmt}' (is this a {what}?), got {meta.get('format')!r}")
+    if meta.get("version") != version:
+        raise ConfigError(path, "version", f"this library reads version {version}, got {meta.get('version')!r}")
     return meta
 
 
@@ -149,7 +149,7 @@ def load_checkpoint(directory: str | os.PathLike, device: str | None = None, dty
     from .model import SkeletonLLM, SkeletonLLMConfig
 
     directory = Path(directory)
-    meta = _read_meta(directory)
+    meta = read_meta(directory)
     config = SkeletonLLMConfig.from_dict(meta["config"], source=directory / CONFIG_FILE)
     if device is not None:
         config.device = device
@@ -172,4 +172,4 @@ def load_checkpoint(directory: str | os.PathLike, device: str | None = None, dty
     return model
 
 
-__all__ = ["load_checkpoint", "save_checkpoint"]
+__all__ = ["load_checkpoint", "read_meta", "save_checkpoint"]

@@ -76,6 +76,17 @@ def default_corpus() -> list[str]:
     return texts
 
 
+def train_bpe(corpus: Iterable[str], special_tokens: Iterable[str], vocab_size: int = 1024) -> Tokenizer:
+    """A byte-level BPE (``tokenizers``) trained on ``corpus``; special tokens get the first ids, in order."""
+    bpe = Tokenizer(models.BPE())
+    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    bpe.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=list(special_tokens), show_progress=False,
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    bpe.train_from_iterator(list(corpus), trainer=trainer)
+    return bpe
+
+
 def train_tiny_tokenizer(kind: str, corpus: Iterable[str] = (), vocab_size: int = 1024) -> PreTrainedTokenizerFast:
     """A byte-level BPE tokenizer trained here, on :func:`default_corpus` plus ``corpus``.
 
@@ -88,12 +99,7 @@ def train_tiny_tokenizer(kind: str, corpus: Iterable[str] = (), vocab_size: int 
     _check_kind(kind)
     vision = _VISION_TOKENS[kind]
     specials = [_CHAT_TOKENS["pad_token"], *_CHAT_EXTRA, _CHAT_TOKENS["eos_token"], *vision.values()]
-    bpe = Tokenizer(models.BPE())
-    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    bpe.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=specials, show_progress=False,
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
-    bpe.train_from_iterator([*default_corpus(), *corpus], trainer=trainer)
+    bpe = train_bpe([*default_corpus(), *corpus], specials, vocab_size)
     tok = PreTrainedTokenizerFast(tokenizer_object=bpe, **_CHAT_TOKENS,
                                   additional_special_tokens=_CHAT_EXTRA, extra_special_tokens=dict(vision))
     tok.chat_template = family_chat_template(kind)
@@ -176,5 +182,5 @@ def write_tiny_backbone(kind: str, out_dir: str | os.PathLike, **kwargs) -> Path
     return Path(out_dir)
 
 
-__all__ = ["CHATML_TEMPLATE", "KINDS", "build_tiny_backbone", "default_corpus", "tiny_config",
+__all__ = ["CHATML_TEMPLATE", "KINDS", "build_tiny_backbone", "default_corpus", "tiny_config", "train_bpe",
            "train_tiny_tokenizer", "write_tiny_backbone"]

@@ -143,6 +143,8 @@ class TaskStats:
 class TaskDataset(Dataset):
     """Base class: a list of (clip, payload) entries turned into :class:`TaskItem` on access.
 
+    A clip is a :class:`SkeletonSequence` or a zero-argument callable returning one.
+
     Args:
         seed: run seed; items depend on (seed, task, epoch, index) only.
         num_frames: when set, each item's clip is cut to this many frames with the
@@ -172,6 +174,8 @@ class TaskDataset(Dataset):
 
     def __getitem__(self, index: int) -> TaskItem:
         seq, payload = self._entries[index]
+        if callable(seq):  # a loader: clips of large datasets are read when they are used
+            seq = seq()
         rng = self.rng(index)
         prompt, target = self.make(seq, payload, rng)
         if self.num_frames is not None:

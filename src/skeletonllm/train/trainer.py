@@ -37,7 +37,7 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 import numpy as np
 import torch
@@ -86,6 +86,13 @@ def steps_per_epoch(num_items: int, batch_size: int, num_processes: int, accumul
 
 def build_optimizer(model, stage: Stage, train: TrainSection, group_lr: dict[str, float] | None = None):
     """AdamW over the stage's trainable groups; no weight decay on 1-D tensors (biases, norm scales)."""
+    return torch.optim.AdamW(optimizer_groups(model, stage, train, group_lr), lr=stage.lr,
+                             betas=tuple(train.adam_betas), eps=train.adam_eps)
+
+
+def optimizer_groups(model, stage: Stage, train: TrainSection, group_lr: dict[str, float] | None = None) -> list[dict]:
+    """Optimiser parameter groups of the stage's trainable groups: each at its learning rate
+    (``group_lr`` or the stage's), ``train.weight_decay`` except on 1-D tensors."""
     groups = model.parameter_groups()
     missing = [g for g in stage.trains if g not in groups]
     if missing:
@@ -105,7 +112,7 @@ def build_optimizer(model, stage: Stage, train: TrainSection, group_lr: dict[str
                 param_groups.append({"params": params, "lr": lr, "weight_decay": wd, "name": f"{gname}"})
     if not param_groups:
         raise ValueError(f"stage '{stage.name}': the groups {list(stage.trains)} have no parameters to train")
-    return torch.optim.AdamW(param_groups, lr=stage.lr, betas=tuple(train.adam_betas), eps=train.adam_eps)
+    return param_groups
 
 
 class WarmupCosine:
@@ -289,7 +296,8 @@ def _sharded(accelerator) -> bool:
 def train_stage(stage: Stage, dataset: Dataset, init_model: Callable[[], Any], load_model: Callable[[Path], Any],
                 stage_dir: Path, train: TrainSection, collator: TaskCollator, accelerator, seed: int = 0,
                 resume: bool = False, group_lr: dict[str, float] | None = None,
-                progress: bool = True, extra_log: dict | None = None) -> StageResult:
+                progress: bool = True, extra_log: dict | None = None,
+                optimizer_fn: Callable | None = None) -> StageResult:
     """Train one stage; returns where its final weights are.
 
     Args:
@@ -299,6 +307,11 @@ def train_stage(stage: Stage, dataset: Dataset, init_model: Callable[[], Any], l
         load_model: loads a model from a ``save_pretrained`` directory (for resuming).
         stage_dir: the stage's output directory (``checkpoints/``, ``final/``, ``log.jsonl``).
         resume: continue from the newest complete checkpoint in ``stage_dir`` if any.
+        collator: items -> a batch: ``(skeletons, prompts, targets)``, passed to the model as
+            those keywords, or a mapping of keyword arguments with a ``skeletons`` entry (other
+            models, e.g. SUGAR's skeleton-text alignment, take other inputs).
+        optimizer_fn: ``(model, stage, train, group_lr) -> optimizer``; default
+            :func:`build_optimizer` (AdamW).
     """
     from accelerate.utils import set_seed
 
@@ -324,7 +337,7 @@ def train_stage(stage: Stage, dataset: Dataset, init_model: Callable[[], Any], l
     total = per_epoch * stage.epochs
     if train.max_steps is not None:
         total = min(total, train.max_steps)
-    optimizer = build_optimizer(model, stage, train, group_lr)
+    optimizer = (optimizer_fn or build_optimizer)(model, stage, train, group_lr)
     scheduler = build_scheduler(optimizer, total, train.warmup_ratio)
     ds_plugin = getattr(accelerator.state, "deepspeed_plugin", None)
     if ds_plugin is not None:
@@ -378,9 +391,11 @@ def train_stage(stage: Stage, dataset: Dataset, init_model: Callable[[], Any], l
                             pin_memory=accelerator.device.type == "cuda",
                             generator=torch.Generator().manual_seed(seed * 100003 + epoch))
         accelerator.step = 0  # accumulation counts restart at an optimiser-step boundary
-        for skeletons, prompts, targets in loader:
+        for batch in loader:
+            inputs = dict(batch) if isinstance(batch, Mapping) else dict(zip(("skeletons", "prompts", "targets"), batch))
+            inputs["skeletons"] = inputs["skeletons"].to(accelerator.device)
             with accelerator.accumulate(model):
-                out = model(skeletons=skeletons.to(accelerator.device), prompts=prompts, targets=targets)
+                out = model(**inputs)
                 loss = out.loss
                 accelerator.backward(loss)
                 if accelerator.sync_gradients and train.max_grad_norm:
@@ -389,7 +404,7 @@ def train_stage(stage: Stage, dataset: Dataset, init_model: Callable[[], Any], l
                 optimizer.zero_grad(set_to_none=True)
             window_loss = window_loss + loss.detach().double()
             window_n += 1
-            window_items += len(prompts)
+            window_items += inputs["skeletons"].batch_size
             if not accelerator.sync_gradients:
                 continue
             scheduler.step()
@@ -530,20 +545,25 @@ def _synthetic_data(options: dict, seed: int) -> TrainingData:
     return TrainingData(seqs, classes, list(ds.split.seen), list(ds.split.unseen), rationales, neighbors)
 
 
+def load_files(patterns, max_bodies: int | None) -> list:
+    """Every clip of the files that ``patterns`` (paths or globs, ``data.files``) name, in order."""
+    import glob
+    paths = []
+    for pattern in patterns:
+        hits = sorted(glob.glob(os.path.expanduser(pattern)))
+        if not hits:
+            raise FileNotFoundError(f"data.files: nothing matches '{pattern}'")
+        paths.extend(hits)
+    return [seq for p in paths for seq in _load_file(p, max_bodies)]
+
+
 def load_training_data(data, seed: int = 0) -> TrainingData:
     """The clips, classes and split that ``data`` (a :class:`~.config.DataSection`) names."""
     if data.synth is not None:
         out = _synthetic_data(data.synth, seed)
     else:
         if data.files is not None:
-            import glob
-            paths = []
-            for pattern in data.files:
-                hits = sorted(glob.glob(os.path.expanduser(pattern)))
-                if not hits:
-                    raise FileNotFoundError(f"data.files: nothing matches '{pattern}'")
-                paths.extend(hits)
-            seqs = [seq for p in paths for seq in _load_file(p, data.max_bodies)]
+            seqs = load_files(data.files, data.max_bodies)
         else:
             from ..skeleton.dataset import load_dataset
             options = {"max_bodies": data.max_bodies} if data.dataset in ("ntu60", "ntu120") else None
@@ -600,6 +620,22 @@ def build_stage_data(stage: Stage, training: TrainingData, data, seed: int):
     return (tasks[0] if len(tasks) == 1 else MixedTasks(tasks)), stats
 
 
+def stage_to_run(stage: Stage, stage_dir: Path, resume: bool) -> bool:
+    """Whether ``stage`` is to be trained into ``stage_dir``: False when it finished and ``resume``
+    skips it; :class:`StageOrderError` when, without ``resume``, the directory holds its result or
+    an interrupted run's checkpoints (nothing is overwritten)."""
+    if ck.is_complete(stage_dir / "final"):
+        if resume:
+            log.info("stage %s already finished (%s): skipped", stage.name, stage_dir / "final")
+            return False
+        raise StageOrderError(f"{stage_dir / 'final'} already holds this stage's result; pass --resume to "
+                              "skip finished stages, or choose another run.output_dir")
+    if not resume and ck.list_checkpoints(stage_dir / "checkpoints"):
+        raise StageOrderError(f"{stage_dir / 'checkpoints'} holds checkpoints of an interrupted run; pass "
+                              "--resume to continue it, or delete the directory to start the stage over")
+    return True
+
+
 def run_training(cfg: RunConfig, stages: str | int | None = "all", resume: bool = False, joint: bool = False,
                  progress: bool = True, cpu: bool = False, training: TrainingData | None = None) -> list[StageResult]:
     """Train the stages ``stages`` names (``"all"``, ``3``, ``"2-4"``) of ``cfg``'s curriculum, or the joint ablation.
@@ -627,15 +663,8 @@ def run_training(cfg: RunConfig, stages: str | int | None = "all", resume: bool 
     results = []
     for stage in selected:
         stage_dir = out / stage.dirname
-        if ck.is_complete(stage_dir / "final"):
-            if resume:
-                log.info("stage %s already finished (%s): skipped", stage.name, stage_dir / "final")
-                continue
-            raise StageOrderError(f"{stage_dir / 'final'} already holds this stage's result; pass --resume to "
-                                  "skip finished stages, or choose another run.output_dir")
-        if not resume and ck.list_checkpoints(stage_dir / "checkpoints"):
-            raise StageOrderError(f"{stage_dir / 'checkpoints'} holds checkpoints of an interrupted run; pass "
-                                  "--resume to continue it, or delete the directory to start the stage over")
+        if not stage_to_run(stage, stage_dir, resume):
+            continue
         if stage.index <= 1:
             init = fresh
         else:
