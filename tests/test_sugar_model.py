@@ -315,6 +315,12 @@ def test_a_sugar_checkpoint_answers_recognize_on_a_real_ntu_file(sugar_checkpoin
     assert isinstance(out["raw"], str) and (out["label"] is None or out["label"] in LABELS)
 
 
+def test_caption_on_a_sugar_checkpoint_is_a_clear_error_not_a_traceback(sugar_checkpoint):
+    res = _cli("caption", str(NTU_FILE), "--checkpoint", str(sugar_checkpoint), "--device", "cpu")
+    assert res.returncode == 2
+    assert str(sugar_checkpoint) in res.stderr and "recognition only" in res.stderr and "Traceback" not in res.stderr
+
+
 def test_sugar_eval_protocol_on_real_files_gives_top1_and_top5(sugar_checkpoint, tmp_path):
     """NTU-60 cross-view: camera 1 is the test part (S001C001P001R001A001); all 60 classes are candidates."""
     res = _cli("sugar", "eval", str(sugar_checkpoint), "--data", str(DATA / "ntu_skeleton"), "--protocol",

@@ -375,7 +375,8 @@ def tiny_backbone_cmd(
              "--protocol xsub   |   skeletonllm eval runs/ntu/final --data nw_ucla/ --transfer-from ntu60   |   "
              "skeletonllm eval runs/hml/final --data nturgbd_skeletons/ --transfer-from humanml3d --to-2d")
 def eval_cmd(
-    checkpoint: str = typer.Argument(..., help="SkeletonLLM checkpoint directory (save_pretrained)"),
+    checkpoint: str = typer.Argument(..., help="SkeletonLLM or SUGAR checkpoint directory (save_pretrained; its "
+                                    "config.json says which)"),
     data: str = typer.Option(..., "--data", help="folder (or file) of skeleton data of the evaluation dataset"),
     split: str = typer.Option(None, "--split", help="zero-shot split, e.g. ntu60_48_12: its unseen classes are "
                               "evaluated, with their names as candidates (required unless --transfer-from)"),
@@ -408,7 +409,7 @@ def eval_cmd(
 ):
     """Evaluate a checkpoint: open-vocabulary recognition (SPEC 6), or cross-format transfer with --transfer-from."""
     from .errors import SkeletonLLMError
-    from .eval.recognition import evaluate_checkpoint
+    from .inference import evaluate_checkpoint
 
     if mode not in ("generate", "score"):
         typer.echo(f"error: --mode must be generate or score, got '{mode}'", err=True)
@@ -479,7 +480,7 @@ def _where(r: dict) -> str:
 @app.command("recognize")
 def recognize_cmd(
     files: list[str] = typer.Argument(..., help="skeleton files of any supported format"),
-    checkpoint: str = typer.Option(..., "--checkpoint", help="SkeletonLLM checkpoint directory"),
+    checkpoint: str = typer.Option(..., "--checkpoint", help="SkeletonLLM or SUGAR checkpoint directory"),
     labels: str = typer.Option(None, "--labels", help="candidate actions, comma-separated: \"drink water,throw\", or a file with one class name per line (e.g. a Kinetics-400 class list)"),
     split: str = typer.Option(None, "--split", help="candidates = this zero-shot split's unseen classes (ntu60_48_12, ...; synth_24_6 for the demo's checkpoint)"),
     all_classes: bool = typer.Option(False, "--all-classes", help="with --split: every class of its dataset"),
@@ -524,7 +525,8 @@ def recognize_cmd(
 @app.command("caption")
 def caption_cmd(
     file: str = typer.Argument(..., help="a skeleton file of any supported format"),
-    checkpoint: str = typer.Option(..., "--checkpoint", help="SkeletonLLM checkpoint directory"),
+    checkpoint: str = typer.Option(..., "--checkpoint", help="SkeletonLLM checkpoint directory (a SUGAR model "
+                                    "only recognises)"),
     frames: int = typer.Option(None, "--frames", min=1, help="frames rendered (default: what the checkpoint was trained with)"),
     max_new_tokens: int = typer.Option(128, "--max-new-tokens", min=1, help="answer length limit"),
     format: str = typer.Option(None, "--format", help="reader to use (default: detect)"),
@@ -535,7 +537,11 @@ def caption_cmd(
     from .inference import caption
 
     clip = _inference_inputs([file], format, whole=True)[0]
-    result = caption(_inference_model(checkpoint, device), clip, num_frames=frames, max_new_tokens=max_new_tokens)
+    try:
+        result = caption(_inference_model(checkpoint, device), clip, num_frames=frames, max_new_tokens=max_new_tokens)
+    except ValueError as e:
+        typer.echo(f"error: {checkpoint}: {e}", err=True)
+        raise typer.Exit(2)
     if as_json:
         _print_json([result])
         return
@@ -549,7 +555,8 @@ def caption_cmd(
 def ask_cmd(
     file: str = typer.Argument(..., help="a skeleton file of any supported format"),
     question: str = typer.Argument(..., help="a question about the motion, e.g. \"Which hand moves first?\""),
-    checkpoint: str = typer.Option(..., "--checkpoint", help="SkeletonLLM checkpoint directory"),
+    checkpoint: str = typer.Option(..., "--checkpoint", help="SkeletonLLM checkpoint directory (a SUGAR model "
+                                    "only recognises)"),
     options: str = typer.Option(None, "--options", help="multiple choice: the options, comma-separated "
                                 "(\"left,right,both\"); the answer names one of them"),
     mode: str = typer.Option("generate", "--mode", help="with --options: generate (answer parsed) or score "

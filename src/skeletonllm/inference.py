@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
 
+from .eval.recognition import frames_for, recognition_prompt
 from .mllm import prompts as P
 from .skeleton.sequence import SkeletonSequence
 
@@ -53,7 +54,7 @@ def checkpoint_format(checkpoint: PathLike) -> str | None:
     """The ``format`` its ``config.json`` gives a checkpoint directory (``skeletonllm``,
     ``skeletonllm-sugar`` ...), or None when there is none to read."""
     import json
-    from pathlib import Path
+
     try:
         return json.loads((Path(checkpoint) / "config.json").read_text(encoding="utf-8")).get("format")
     except (OSError, ValueError, AttributeError):
@@ -72,13 +73,6 @@ def load_model(checkpoint: PathLike, device: str | None = None, dtype: str | Non
                          "actions; use the Step 3 checkpoint (<run>/step3-classifier/final)")
     from .mllm.model import SkeletonLLM
     return SkeletonLLM.from_pretrained(checkpoint, device=device, dtype=dtype).eval()
-
-
-def recognition_prompt(model, candidates: Sequence[str]) -> str:
-    """The recognition question over ``candidates`` in the form ``model`` was trained on:
-    ``model.recognition_prompt`` when it has one (SUGAR), else SkeletonLLM's MQA prompt."""
-    own = getattr(model, "recognition_prompt", None)
-    return own(list(candidates)) if own is not None else P.mqa_prompt(list(candidates))
 
 
 def _require_task(model, task: str) -> None:
@@ -172,13 +166,6 @@ def _batches(clips: list[Clip], batch_size: int):
     for idx in groups.values():
         for lo in range(0, len(idx), batch_size):
             yield idx[lo:lo + batch_size]
-
-
-def frames_for(model, num_frames: int | None) -> int:
-    """``num_frames``, or the frame count the model was trained with (its config), or 12."""
-    if num_frames is not None:
-        return int(num_frames)
-    return int(getattr(getattr(model, "config", None), "num_frames", 12))
 
 
 def recognize(model, files, labels: Sequence[str] | str | None = None, split: str | None = None, *,
@@ -288,5 +275,94 @@ def ask(model, file, question: str, *, options: Sequence[str] | str | None = Non
     return {**out, "text": P.mqa_target(best), "options": options, "answer": best, "scores": dict(zip(options, row))}
 
 
-__all__ = ["Clip", "ask", "caption", "checkpoint_format", "frames_for", "load_clips", "load_model", "recognition_candidates",
+def evaluate_checkpoint(checkpoint: str | os.PathLike, data: str | os.PathLike, split: str | None = None, *,
+                        out_dir: str | os.PathLike | None = None, mode: str = "generate", batch_size: int = 8,
+                        num_frames: int | None = None, tsne: bool = False, tsne_seen: bool = False, limit: int | None = None,
+                        format: str | None = None, protocol: str | None = None, transfer_from: str | None = None,
+                        target: str | None = None, label_map: str | None = "default", to_2d: bool = False,
+                        max_new_tokens: int = 64, seed: int = 0, resume: bool = True, device: str | None = None,
+                        cache_dir: str | os.PathLike | None = None, method: str | None = None,
+                        progress: bool = True) -> dict:
+    """Load ``checkpoint``, index ``data`` and evaluate: recognition over ``split``'s unseen
+    classes, or, with ``transfer_from``, cross-format transfer to ``target`` (see
+    the checkpoint may be a SkeletonLLM or a SUGAR model, :func:`load_model`;
+    :func:`skeletonllm.eval.transfer.evaluate_transfer`). The data folder is indexed before
+    the model loads, so a wrong folder or split fails fast.
+
+    ``protocol`` (``xsub`` / ``xview`` / ``xset``) keeps only the protocol's test part. Without
+    ``out_dir`` results go to ``eval/<split or source-to-target>-<mode>``.
+    """
+    from .eval.recognition import evaluate_recognition, protocol_name
+    from .skeleton.dataset import SkeletonDataset
+    from .skeleton.splits import get_split
+
+    tsne = tsne or tsne_seen
+    sp = get_split(split) if split is not None else None
+    prot = protocol_name(sp.dataset, protocol) if (protocol and sp is not None) else None
+    if protocol and sp is None:
+        raise ValueError("--protocol needs --split (the protocol belongs to the split's dataset)")
+    subset = {"split": split, "subset": "unseen"} if sp is not None else {}
+    part = {"protocol": prot, "part": "test"} if prot else {}
+    checkpoint = str(Path(checkpoint).resolve())
+    short_protocol = prot.split("_", 1)[1] if prot else None
+
+    if transfer_from is None:
+        if sp is None:
+            raise ValueError("recognition needs a split (e.g. ntu60_48_12); for cross-format transfer give transfer_from")
+        ds = SkeletonDataset(data, format=format, cache_dir=cache_dir, **subset, **part)
+        if len(ds) == 0:
+            raise ValueError(f"{data}: no clips of the unseen classes of {split}"
+                             + (f" in the {prot} test part" if prot else ""))
+        seen = None
+        if tsne and tsne_seen:
+            seen = SkeletonDataset(data, format=format, cache_dir=cache_dir, split=split, subset="seen", **part)
+        out_dir = out_dir or Path("eval") / f"{split}-{mode}"
+        model = load_model(checkpoint, device=device)
+        return evaluate_recognition(model, ds, split_name=split, mode=mode, batch_size=batch_size,
+                                    num_frames=num_frames, seed=seed, out_dir=out_dir, resume=resume, tsne=tsne,
+                                    tsne_data=seen, progress=progress, protocol=short_protocol, limit=limit,
+                                    max_new_tokens=max_new_tokens, checkpoint=checkpoint, method=method,
+                                    settings={"data": str(data)})
+
+    from .eval.transfer import dataset_key, evaluate_transfer
+    from .skeleton.splits import class_names as dataset_classes
+
+    ds = SkeletonDataset(data, format=format, cache_dir=cache_dir, **subset, **part)
+    if target is None:
+        target = _infer_target(ds, sp, to_2d)
+    tgt = dataset_key(target)
+    names = dataset_classes(sp.dataset) if sp is not None else None
+    if names is None and tgt != "humanml3d":
+        names = dataset_classes("ntu60" if tgt == "ntu60_2d" else tgt)
+    if names is not None and sp is None:  # e.g. NTU-60 classes only, from a folder of NTU-120 files
+        ds = SkeletonDataset(data, format=format, cache_dir=cache_dir, class_ids=range(len(names)), **part)
+    if len(ds) == 0:
+        raise ValueError(f"{data}: no labelled clips of {target}" + (f" (unseen classes of {split})" if sp else ""))
+    out_dir = out_dir or Path("eval") / f"{dataset_key(transfer_from)}-to-{tgt}-{mode}"
+    model = load_model(checkpoint, device=device)
+    return evaluate_transfer(model, ds, transfer_from, tgt, class_names=names, label_map=label_map,
+                             to_2d_input=True if to_2d else None, out_dir=out_dir, mode=mode,
+                             batch_size=batch_size, num_frames=num_frames, seed=seed, resume=resume, tsne=tsne,
+                             progress=progress, limit=limit, max_new_tokens=max_new_tokens, checkpoint=checkpoint,
+                             method=method, split_name=split, settings={"data": str(data)})
+
+
+def _infer_target(ds, split, to_2d: bool) -> str:
+    """The target dataset of a transfer evaluation from the files' formats."""
+    formats = {it.format for it in ds.items}
+    if split is not None:
+        base = split.dataset
+    elif formats == {"nw_ucla"}:
+        base = "nw_ucla"
+    elif formats and formats <= {"ntu", "ntu_npy"}:
+        base = "ntu60" if all(l is not None and l < 60 for l in ds.label_ids) else "ntu120"
+    elif formats == {"pku_mmd"}:
+        base = "pku_mmd"
+    else:
+        raise ValueError(f"cannot tell the target dataset from the files ({', '.join(sorted(formats)) or 'none'}): "
+                         "give the target (e.g. --target nw_ucla)")
+    return "ntu60_2d" if (to_2d and base == "ntu60") else base
+
+
+__all__ = ["Clip", "ask", "caption", "checkpoint_format", "evaluate_checkpoint", "frames_for", "load_clips", "load_model", "recognition_candidates",
            "recognition_prompt", "recognize"]
