@@ -140,17 +140,16 @@ def _load_into(model: nn.Module, state: dict[str, torch.Tensor], path: Path) -> 
             params[key].copy_(value.to(params[key].dtype))
 
 
-def load_checkpoint(directory: str | os.PathLike, device: str | None = None, dtype: str | None = None):
-    """Rebuild a :class:`~skeletonllm.mllm.model.SkeletonLLM` from ``directory``.
+def load_checkpoint(model_class, directory: str | os.PathLike, device: str | None = None, dtype: str | None = None):
+    """Rebuild a ``model_class`` (:class:`~skeletonllm.mllm.model.SkeletonLLM`, which calls this
+    from ``from_pretrained``) from ``directory``; its ``config_class`` reads the saved config.
 
     ``device`` / ``dtype`` override the saved choices (e.g. load a GPU-trained bf16
     checkpoint on CPU in float32).
     """
-    from .model import SkeletonLLM, SkeletonLLMConfig
-
     directory = Path(directory)
     meta = read_meta(directory)
-    config = SkeletonLLMConfig.from_dict(meta["config"], source=directory / CONFIG_FILE)
+    config = model_class.config_class.from_dict(meta["config"], source=directory / CONFIG_FILE)
     if device is not None:
         config.device = device
     if dtype is not None:
@@ -163,7 +162,7 @@ def load_checkpoint(directory: str | os.PathLike, device: str | None = None, dty
     adapter_dir = directory / ADAPTER_DIR
     if config.lora and not adapter_dir.is_dir():
         raise FileNotFoundError(f"{directory}: config has lora=true but there is no {ADAPTER_DIR}/ directory")
-    model = SkeletonLLM(config, renderer=renderer, backbone=backbone,
+    model = model_class(config, renderer=renderer, backbone=backbone,
                         lora_dir=adapter_dir if config.lora else None)
     for name in [PROJECTOR_FILE] + [f"{g}.safetensors" for g in meta.get("saved_groups", [])]:
         path = directory / name

@@ -27,6 +27,7 @@ from ..errors import ConfigError
 from ..skeleton.batch import SkeletonBatch
 from . import prompts as P
 from .backbones import BackboneAdapter, VisualTokens, load_backbone, make_adapter, resolve_dtype
+from .checkpoint import load_checkpoint, save_checkpoint
 from .lora import LoraSettings, add_lora, is_lora_parameter, load_lora
 
 #: Parameter groups, in the order the curriculum talks about them (SPEC §5).
@@ -516,15 +517,13 @@ class SkeletonLLM(nn.Module):
     # -- checkpoints -----------------------------------------------------------------------
     def save_pretrained(self, directory: str | os.PathLike, embed_base: bool | None = None) -> None:
         """Write a checkpoint directory atomically; see :mod:`skeletonllm.mllm.checkpoint`."""
-        from .checkpoint import save_checkpoint
         save_checkpoint(self, directory, embed_base=embed_base)
 
     @classmethod
     def from_pretrained(cls, directory: str | os.PathLike, device: str | None = None,
                         dtype: str | None = None) -> "SkeletonLLM":
         """Rebuild a model saved with :meth:`save_pretrained`."""
-        from .checkpoint import load_checkpoint
-        return load_checkpoint(directory, device=device, dtype=dtype)
+        return load_checkpoint(cls, directory, device=device, dtype=dtype)
 
 
 __all__ = ["GROUPS", "SkeletonLLM", "SkeletonLLMConfig", "SkeletonLLMOutput"]
