@@ -35,7 +35,7 @@ def _launch_config(tmp_path, name: str, distributed_type: str) -> Path:
     launcher needs mpirun; the processes are put on the CPU by `skeletonllm train --cpu`)."""
     cfg = {"compute_environment": "LOCAL_MACHINE", "distributed_type": distributed_type, "mixed_precision": "no",
            "num_machines": 1, "num_processes": 2, "machine_rank": 0, "main_process_ip": "127.0.0.1",
-           "main_process_port": _free_port(), "rdzv_backend": "static", "same_network": True, "use_cpu": False}
+           "rdzv_backend": "static", "same_network": True, "use_cpu": False}
     if distributed_type == "FSDP":
         cfg["fsdp_config"] = {"fsdp_version": 2, "fsdp_auto_wrap_policy": "NO_WRAP",
                               "fsdp_reshard_after_forward": True, "fsdp_state_dict_type": "FULL_STATE_DICT",
@@ -54,7 +54,19 @@ def _run_config(tmp_path, name, **train):
     return path, Path(data["run"]["output_dir"])
 
 
+def _with_a_fresh_port(accel_cfg: Path) -> Path:
+    """A copy of the accelerate config on a port of its own: two launches that run at the same time (the
+    reference and the run to kill) cannot share the static rendezvous port, and a port just freed by a
+    killed launcher may still be in TIME_WAIT when the resumed one starts."""
+    cfg = yaml.safe_load(accel_cfg.read_text())
+    cfg["main_process_port"] = _free_port()
+    path = accel_cfg.with_name(f"{accel_cfg.stem}-{cfg['main_process_port']}.yaml")
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
 def _launch(accel_cfg, run_cfg, *extra, stage="1", **env):
+    accel_cfg = _with_a_fresh_port(Path(accel_cfg))
     full_env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]),
                 "OMP_NUM_THREADS": "1", **env}
     cmd = [ACCELERATE, "launch", "--config_file", str(accel_cfg), "-m", "skeletonllm.cli", "train", str(run_cfg),
