@@ -386,16 +386,23 @@ def raise_arm(b: ProgramBuilder, side: str):
     b.summary = "raises {arm} above the head and lowers {it} again".format(**w)
 
 
-def wave_hand(b: ProgramBuilder, side: str):
+def _wave(b: ProgramBuilder, side: str, t: list[float], n: int) -> dict[str, str]:
+    """The hand comes up beside the head over ``t[0]..t[1]``, the forearm sweeps ``n`` times
+    until ``t[2]``, the arm comes down by ``t[3]``; returns the side's words."""
     w = side_words(side)
-    n = b.reps(2, 4)
-    t = b.timeline(2.0, 1.1 * n, 2.0)
     up = _arm(side, plane=80, elev=85 * b.amp, twist=80, elbow=80)
     b.move(t[0], t[1], up)
     b.oscillate(t[1], t[2], _arm(side, elbow=105), _arm(side, elbow=55), n)
     b.move(t[2], t[3], b.neutral(f"arm:{side}"))
     b.phase(t[0], t[1], "lifts {hand} up beside the head", "lifting {hand} beside the head", "{hand}",
             "come up beside the head", "to show the open palm to someone", **w)
+    return w
+
+
+def wave_hand(b: ProgramBuilder, side: str):
+    n = b.reps(2, 4)
+    t = b.timeline(2.0, 1.1 * n, 2.0)
+    w = _wave(b, side, t, n)
     b.phase(t[1], t[2], "waves {hand} from side to side " + count_word(n), "waving {hand}", "{hand}",
             "swing from side to side", "to greet someone or say goodbye", kind="repeat", reps=n, **w, key=True)
     b.phase(t[2], t[3], "lowers {arm} to the side", "lowering {arm}", "{arm}", "come back down",
@@ -880,15 +887,9 @@ def wave_hand_slowly(b: ProgramBuilder, side: str):
     """:func:`wave_hand` at a third of its speed or less: the same raised hand and the same
     sweeps of the forearm, one or two long ones instead of two to four short ones. Every
     frame, taken alone, looks the same as a frame of the quick wave."""
-    w = side_words(side)
     n = b.reps(1, 2)
     t = b.timeline(1.5, 3.2 * n, 1.5)
-    up = _arm(side, plane=80, elev=85 * b.amp, twist=80, elbow=80)
-    b.move(t[0], t[1], up)
-    b.oscillate(t[1], t[2], _arm(side, elbow=105), _arm(side, elbow=55), n)
-    b.move(t[2], t[3], b.neutral(f"arm:{side}"))
-    b.phase(t[0], t[1], "lifts {hand} up beside the head", "lifting {hand} beside the head", "{hand}",
-            "come up beside the head", "to show the open palm to someone", **w)
+    w = _wave(b, side, t, n)
     b.phase(t[1], t[2], "slowly waves {hand} from side to side " + count_word(n) + " in long sweeps",
             "waving {hand} slowly", "{hand}", "sweep slowly from side to side", "to greet someone far away",
             kind="repeat", reps=n, **w, key=True)
