@@ -61,18 +61,18 @@ def test_a_killed_study_resumes_at_the_seed_and_arm_where_it_stopped(tmp_path, s
     settings.workers = 1
     out = tmp_path / "study"
     lines = []
-    crash[(1, "projection")] = True
+    crash[(1, "velocity")] = True            # arms run longest first: DrAction arms, JTM, velocity, projection
     with pytest.raises(KeyboardInterrupt):
         run_study(out, [0, 1], settings, progress=False, say=lines.append)
     assert (out / "seed-0" / "seed.json").is_file() and not (out / "seed-1" / "seed.json").exists()
     assert sorted(p.stem for p in (out / "seed-1" / "arms").glob("*.json")) == ["draction", "draction_no_nfm",
-                                                                                "velocity"]
+                                                                                "jtm"]
     assert heads == [0, 1]
     calls.clear()
     lines.clear()
     summary = run_study(out, [0, 1], settings, progress=False, say=lines.append)
     # Seed 0 is read back, seed 1 keeps its head start and its three finished arms.
-    assert calls == [(1, "projection"), (1, "jtm")] and heads == [0, 1]
+    assert calls == [(1, "velocity"), (1, "projection")] and heads == [0, 1]
     assert any("seed 0 (1/2): finished before" in x for x in lines)
     assert any("seed 1 (2/2): head start: finished before" in x for x in lines)
     assert any("3 finished before" in x for x in lines)
@@ -102,3 +102,30 @@ def test_a_killed_study_resumes_at_the_seed_and_arm_where_it_stopped(tmp_path, s
     other.train_per_class = 3
     with pytest.raises(FileExistsError, match="other settings"):
         run_study(out, [0, 1], other, progress=False, say=lines.append)
+
+
+@pytest.mark.slow
+def test_quick_study_end_to_end_resumes_an_arm_at_its_stage(tmp_path):
+    """Real arms (quick settings): a finished arm is read back; an arm killed after its third stage
+    trains only the fourth again."""
+    import shutil
+
+    from skeletonllm.demo.study import run_study
+
+    settings = DemoSettings.quick()
+    settings.arms = ("draction", "velocity")
+    out = tmp_path / "study"
+    first = run_study(out, [0], settings, progress=False, say=lambda _: None)
+    assert set(first.statistics["arms"]) == {"draction", "velocity"}
+    seed = out / "seed-0"
+    # "Kill" the velocity arm after stage 3: its outcome and stage 4 are gone.
+    (seed / "seed.json").unlink()
+    (seed / "arms" / "velocity.json").unlink()
+    shutil.rmtree(seed / "runs" / "velocity" / "stage4-recognition")
+    stamps = {p: p.stat().st_mtime_ns for p in (seed / "runs" / "velocity").glob("stage[23]-*/final/config.json")}
+    lines = []
+    again = run_study(out, [0], settings, progress=False, say=lines.append)
+    assert any("1 finished before" in x for x in lines)
+    assert {p: p.stat().st_mtime_ns for p in stamps} == stamps            # stages 2-3 not trained again
+    assert (seed / "runs" / "velocity" / "stage4-recognition" / "final" / "config.json").is_file()
+    assert again.statistics["arms"]["draction"] == first.statistics["arms"]["draction"]

@@ -74,6 +74,7 @@ class DemoSettings:
         eval_limit: held-out seen clips per evaluation (spread evenly over the classes); None = all.
         unseen_limit: clips of unseen classes per evaluation (spread evenly); None = all.
         qa_limit: clips for the QA evaluation.
+        caption_limit: clips per set (held-out seen, unseen) that the main model captions.
         workers: arms trained and evaluated at once, each in its own process (one per core).
         threads: torch threads per process.
     """
@@ -90,6 +91,7 @@ class DemoSettings:
     eval_limit: int | None = None
     unseen_limit: int | None = 104
     qa_limit: int | None = 48
+    caption_limit: int | None = 48
     workers: int = 2
     threads: int = 1
 
@@ -227,10 +229,20 @@ class _Clock:
         return self.timings[name]
 
 
+def _cpu_model() -> str:
+    """The CPU's model name (Linux), else what ``platform`` knows."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def _machine(settings: DemoSettings) -> dict:
-    return {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
-            "cpus": os.cpu_count(), "torch_threads": settings.threads, "workers": settings.workers,
-            "torch": torch.__version__}
+    return {"platform": platform.platform(), "processor": _cpu_model(), "cpus": os.cpu_count(),
+            "torch_threads": settings.threads, "workers": settings.workers, "torch": torch.__version__}
 
 
 # -- the clips ----------------------------------------------------------------------------------
@@ -305,6 +317,7 @@ def evaluate_checkpoint(model_dir: Path, title: str, data: DemoData, settings: D
                                   "source_format": "ntu25", "target_format": topo, "split": f"{settings.split} unseen"})
     res["captions"] = {}
     for name, clips in (("held-out seen", seen_clips), ("unseen", unseen_clips)):
+        clips = _spread(clips, settings.caption_limit)
         preds = E.captions(model, clips, F, max_new_tokens=settings.caption_tokens)
         step = max(1, len(clips) // 4)
         res["captions"][name] = {"metrics": E.caption_scores(preds, clips),
@@ -499,6 +512,9 @@ def run_seed(out_dir: Path, settings: DemoSettings, *, extras: bool, resume: boo
     say(f"[3/6] {label}renderer study: {len(settings.arms)} arms ({', '.join(settings.arms)}), "
         + (f"{len(settings.arms) - len(todo)} finished before, " if len(todo) < len(settings.arms) else "")
         + "each evaluated frozen, after the render warm-up (DrAction) and after the curriculum")
+    # Longest first (learnable renderers train one more stage and are evaluated once more), so
+    # that the two workers finish at about the same time; results keep the settings' order.
+    todo.sort(key=lambda a: (not ARMS[a].learns, a != "jtm"))
     jobs = [ArmJob(arm, out_dir, pre, settings, progress, extras) for arm in todo]
     arms.update(_run_arms(jobs, settings.workers, progress, say, label) if jobs else {})
     arms = {a: arms[a] for a in settings.arms}

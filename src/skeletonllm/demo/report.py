@@ -376,7 +376,9 @@ def write_outputs(out_dir: Path, settings, info: dict, ds, train, test_seen, tes
              f"{p.vision_steps} steps of the vision tower + projector on movement / side / part / moving-limb "
              f"heads, then {p.short_steps} + {p.language_steps} steps of the language model answering "
              "part-movement-side questions (short question, then the project's prompt formats: multiple choice with "
-             "`Label: <option>`, YES/NO checks). Tokenizer: byte-level BPE trained on the demo's own texts "
+             "`Label: <option>`, YES/NO checks"
+             + (f", and {p.mqa_items} recognition questions per clip over the seen classes" if p.mqa_items else "")
+             + "). Tokenizer: byte-level BPE trained on the demo's own texts "
              f"({pre.corpus_size} texts; no unseen class name). Time: "
              + ", ".join(f"{k} {v:.1f} s" for k, v in pre.seconds.items()) + "."
              + ("" if not pre.clips_per_renderer else " Clips drawn by each renderer: " + ", ".join(
@@ -501,7 +503,8 @@ def write_outputs(out_dir: Path, settings, info: dict, ds, train, test_seen, tes
     doc.heading("10. Settings, seeds, timings")
     doc.text(f"Seed {settings.seed} for data, initialisation and data order. Torch threads {settings.threads}; "
              f"load average {info['load_average_at_start']} at the start, {info['load_average_at_end']} at the end "
-             f"(the machine may be shared). {info['machine']['platform']}, {info['machine']['cpus']} CPUs, torch "
+             f"(the machine may be shared). {info['machine']['platform']}, {info['machine']['processor']}, "
+             f"{info['machine']['cpus']} CPUs, torch "
              f"{info['machine']['torch']}.")
     doc.table(["step", "seconds"], [[k, v] for k, v in info["timings"].items()] + [["total", info["seconds"]]])
     doc.code(json.dumps(settings.to_dict(), indent=1))

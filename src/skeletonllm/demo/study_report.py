@@ -135,7 +135,8 @@ def write_study_report(out_dir: Path, stats: dict, numbers: list[dict], info: di
 
     doc.heading("6. Settings and timings")
     m = info["machine"]
-    doc.text(f"Machine: {m['platform']}, {m['cpus']} CPUs, torch {m['torch']}; {m['workers']} worker processes, "
+    doc.text(f"Machine: {m['platform']}, {m.get('processor', '?')}, {m['cpus']} CPUs, torch {m['torch']}; "
+             f"{m['workers']} worker processes, "
              f"{m['torch_threads']} torch thread(s) each. Seconds per seed (each seed timed when it ran; a resumed "
              "seed counts only its last part): " + ", ".join(f"{k}: {v:.0f}" for k, v in info["seed_seconds"].items())
              + ".")
