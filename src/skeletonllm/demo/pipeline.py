@@ -75,6 +75,7 @@ class DemoSettings:
         unseen_limit: clips of unseen classes per evaluation (spread evenly); None = all.
         qa_limit: clips for the QA evaluation.
         caption_limit: clips per set (held-out seen, unseen) that the main model captions.
+        transfer_limit: unseen clips per format of the cross-format transfer.
         workers: arms trained and evaluated at once, each in its own process (one per core).
         threads: torch threads per process.
     """
@@ -92,6 +93,7 @@ class DemoSettings:
     unseen_limit: int | None = 104
     qa_limit: int | None = 48
     caption_limit: int | None = 48
+    transfer_limit: int | None = 52
     workers: int = 2
     threads: int = 1
 
@@ -311,7 +313,8 @@ def evaluate_checkpoint(model_dir: Path, title: str, data: DemoData, settings: D
     res["transfer"] = {}
     for topo, name in TRANSFER_FORMATS:
         res["transfer"][topo] = E.recognition(
-            model, [s.sequence(topo) for s in unseen_clips], unseen, where / f"transfer-{topo}", mode="score",
+            model, [s.sequence(topo) for s in _spread(unseen_clips, settings.transfer_limit)], unseen,
+            where / f"transfer-{topo}", mode="score",
             task="transfer", seed=settings.seed, progress=progress, dataset=f"Synthetic motions, {name}",
             method=method, extra={"source": "Synthetic motions (NTU-25)", "target": f"Synthetic motions ({name})",
                                   "source_format": "ntu25", "target_format": topo, "split": f"{settings.split} unseen"})
@@ -553,9 +556,9 @@ def run_demo(out_dir: str | os.PathLike = "skeletonllm-demo", settings: DemoSett
         # 4. What the head start learnt (attribute probes through its own renderers) --------------
         t = time.time()
         probe_model = _backbone_model(pre, settings)
-        probes = {name: attribute_probes(probe_model, _spread(clips, settings.eval_limit), data.seen,
-                                         settings.pretrain.num_frames)
-                  for name, clips in (("held-out seen", data.test_seen), ("unseen", data.test_unseen))}
+        unseen_clips, seen_clips = data.eval_clips(settings)
+        probes = {name: attribute_probes(probe_model, clips, data.seen, settings.pretrain.num_frames)
+                  for name, clips in (("held-out seen", seen_clips), ("unseen", unseen_clips))}
         del probe_model
         timings["head start probes"] = round(time.time() - t, 1)
         say(f"[4/6] attribute questions on unseen clips, head start: "

@@ -461,7 +461,8 @@ def write_outputs(out_dir: Path, settings, info: dict, ds, train, test_seen, tes
 
     # Transfer
     doc.heading("6. Cross-format transfer")
-    doc.text("Trained on NTU-25 skeletons only; tested, with no fine-tuning, on the same held-out unseen motions "
+    doc.text("Trained on NTU-25 skeletons only; tested, with no fine-tuning, on held-out unseen motions (the NTU-25 "
+             "row's clips, or an evenly spread part of them: see the counts) "
              "emitted in other formats (one motion program, different skeletons; COCO-17 is 2D from a random "
              "viewpoint).")
     rows = [["NTU-25 (training format)", _pct(main["unseen_score"]["top1"]), main["unseen_score"]["num_samples"]]]
