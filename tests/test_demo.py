@@ -14,7 +14,7 @@ NTU_FILE = DATA / "ntu_skeleton" / "S001C001P001R001A001.skeleton"
 HUMANML3D_FILE = DATA / "humanml3d" / "new_joints" / "000000.npy"
 COCO_FILE = DATA / "coco17_alphapose" / "alphapose-results.json"
 SECTIONS = ["1. Data", "2. Head start", "3. Renders", "4. The curriculum", "5. Open-vocabulary recognition",
-            "6. Cross-format transfer", "7. Renderer ablation", "8. Captioning", "9. Motion QA",
+            "6. Cross-format transfer", "7. Renderer study", "8. Captioning", "9. Motion QA",
             "10. Settings, seeds, timings", "11. Using the checkpoint"]
 
 
@@ -34,7 +34,9 @@ def test_report_has_every_section_and_its_files(demo_dir):
         assert f"## {title}" in md, title
         assert title in page, title
     for needle in ("top-1", "chance", "SMPL-22", "Kinect v1-20", "COCO-17", "DrAction without NFM", "fixed: JTM",
-                   "BLEU@4", "CIDEr-D", "temporal", "contrastive", "seed 3"):
+                   "BLEU@4", "CIDEr-D", "temporal", "contrastive", "seed 3", "renderer only: unseen", "frozen: seen",
+                   "answers (unseen, curriculum)", "unseen depth", "unseen speed", "unseen order",
+                   "Why every arm's renderer in equal shares", "stretch left arm backward", "NFM saliency"):
         assert needle in md, needle
     # Every picture the report shows exists (GIF renders per renderer and topology, loss curves).
     images = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", md)
@@ -42,6 +44,8 @@ def test_report_has_every_section_and_its_files(demo_dir):
     assert any(p.endswith("draction-after.gif") for p in images)
     assert sum(p.startswith("media/topology-") for p in images) == 4
     assert any(p.startswith("media/loss-") and p.endswith(".png") for p in images)
+    # What training changed in DrAction: one picture per kind of unseen class (depth, speed, order, other).
+    assert sum(p.startswith("media/learned-") for p in images) == 4
     for p in images:
         assert (demo_dir / p).is_file() and (demo_dir / p).stat().st_size > 0, p
     for p in re.findall(r'src="([^"]+)"', page):
@@ -58,13 +62,24 @@ def test_results_follow_the_schema_and_match_the_report(demo_dir):
     assert transfer == {"smpl22", "kinect_v1_20", "coco17"}
     meta = json.loads((demo_dir / "demo.json").read_text())
     unseen = [r for r in results if r["task"] == "recognition" and r["split"].endswith("unseen")
-              and r["settings"]["mode"] == "score" and "with NFM" in r["method"]]
+              and r["settings"]["mode"] == "score" and "with NFM), curriculum" in r["method"]]
     assert len(unseen) == 1
     assert meta["headline"]["unseen_top1_score"] == unseen[0]["top1"]
-    # One ablation row per renderer, each measured.
-    assert set(meta["headline"]["ablation_unseen_top1"]) == {"draction", "draction_no_nfm", "velocity",
-                                                              "projection", "jtm"}
-    assert 0 < meta["seconds"] < 120
+    # One ablation row per renderer, each measured; every arm evaluated frozen and after the curriculum,
+    # the DrAction arms also after the renderer-only warm-up.
+    arms = {"draction", "draction_no_nfm", "velocity", "projection", "jtm"}
+    assert set(meta["headline"]["ablation_unseen_top1"]) == arms
+    for arm in arms:
+        outcome = json.loads((demo_dir / "arms" / f"{arm}.json").read_text())
+        phases = {"frozen", "final"} | ({"renderer_only"} if arm.startswith("draction") else set())
+        assert set(outcome["evaluations"]) == phases, arm
+        for res in outcome["evaluations"].values():
+            spread = res["unseen_answers"]
+            assert 1 <= spread["distinct"] <= spread["candidates"] == 13
+            assert sum(k["num_samples"] for k in res["unseen_kinds"].values()) == res["num_unseen_clips"]
+    recognition = [r for r in results if r["task"] == "recognition"]
+    assert len(recognition) == 2 * (5 + 5 + 2) + 1          # unseen + seen per evaluation, greedy for DrAction
+    assert meta["seconds"] > 0
 
 
 def test_demo_dir_is_a_checkpoint_that_recognises_a_real_ntu_file(demo_dir):
@@ -111,7 +126,8 @@ def test_demo_curriculum_applies_its_recipe(demo_dir, tmp_path):
 
     from skeletonllm.demo.ablation import CurriculumSettings, run_config
 
-    cfg = run_config("draction", tmp_path, tmp_path / "backbone", 28, 8, 1.1, CurriculumSettings(), 0, "synth_24_6")
+    options = {"image_size": 28, "auto_frame": True, "frame_fill": 1.1}
+    cfg = run_config("draction", tmp_path, tmp_path / "backbone", options, 8, CurriculumSettings(), 0, "synth_31_13")
     stages = cfg.stages
     assert stages["render_warmup"].trains == ["renderer"] and not stages["render_warmup"].group_lr
     assert stages["disc_ft"].trains == ["renderer"] and stages["disc_ft"].group_lr == {"renderer": 5e-4}
@@ -187,3 +203,19 @@ def test_verdict_is_computed_from_the_numbers():
     text = verdict(above_but_behind, 96)
     assert "is above chance" in text and "**falls behind**" in text and "-4.0 points" in text
     assert "shows zero-shot learning" in text and "not DrAction's advantage" in text
+
+
+def test_dractions_start_from_the_head_starts_renderer(demo_dir):
+    """Both DrAction arms start from the very DrAction the head start drew with (the no-NFM arm
+    from its weights outside the NFM); the head start drew every arm's renderer equally often."""
+    from safetensors.torch import load_file
+
+    backbone = demo_dir / "runs" / "backbone"
+    head = load_file(str(backbone / "initial-draction" / "renderer.safetensors"))
+    for arm in ("draction", "draction_no_nfm"):
+        start = load_file(str(demo_dir / "runs" / arm / "initial" / "renderer.safetensors"))
+        assert start and all(torch.equal(v, head[k]) for k, v in start.items()), arm
+        assert any(k.startswith("nfm.") for k in start) == (arm == "draction")
+    counts = json.loads((backbone / "head-start.json").read_text())["clips_per_renderer"]
+    assert set(counts) == {"velocity", "projection", "jtm", "draction"}
+    assert max(counts.values()) - min(counts.values()) <= 1

@@ -332,3 +332,106 @@ def test_user_topology_by_joint_names(tmp_path):
     (tmp_path / "bad.json").write_text(json.dumps(bad))
     with pytest.raises(KeyError, match="tail"):
         SyntheticMotionSet(num_per_class=1, classes=["bow"], topologies=(str(tmp_path / "bad.json"),))
+
+
+# -- depiction classes: pairs told apart only by depth, speed or depth order -------------------
+
+_NOT_THUMBS = [i for i, n in enumerate(RIG_INDEX) if "thumb" not in n]
+
+
+def _posed(name, seed):
+    """The posed rig of ``name`` built from one fixed set of random draws (same draws -> same
+    timing and body), seen straight from the front (the builder's facing jitter undone), with
+    no sensor noise and no sway."""
+    from dataclasses import replace
+
+    from skeletonllm.synth.actions import build_program
+    shape = BodyShape.sample(np.random.default_rng([seed, 1]))
+    place = Placement(x=0.1, z=3.0, facing=0.0)
+    prog = build_program(name, np.random.default_rng([seed, 2]), 60, 30.0, [shape], [place], [None])
+    front = replace(prog.placements[0], facing=0.0)
+    return pose_body(shape, prog.tracks(0), 60, front).positions, prog
+
+
+@pytest.mark.parametrize("a,b,joint,statistic", [
+    ("stretch left arm forward", "stretch left arm backward", "left_wrist", "path"),
+    ("step forward with right leg", "step back with right leg", "pelvis", "end"),
+])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_motion_along_the_camera_axis_is_in_depth_only(a, b, joint, statistic, seed):
+    A, pa = _posed(a, seed)
+    B, pb = _posed(b, seed)
+    assert pa.placements[0].facing == pb.placements[0].facing and abs(pa.placements[0].facing) <= 8.0
+    # The frontal 2D projection (x, y) is the same picture for both members of the pair ...
+    np.testing.assert_allclose(A[:, _NOT_THUMBS, :2], B[:, _NOT_THUMBS, :2], atol=2e-3)
+    np.testing.assert_allclose(A[..., :2], B[..., :2], atol=0.02)       # the thumb sits off the arm's axis
+    # ... while depth (z, away from the camera) moves in opposite directions by tens of centimetres.
+    za, zb = A[:, RIG_INDEX[joint], 2], B[:, RIG_INDEX[joint], 2]
+    if statistic == "path":       # the hand at its furthest from where it started
+        da, db = (za - za[0])[np.argmax(np.abs(za - za[0]))], (zb - zb[0])[np.argmax(np.abs(zb - zb[0]))]
+    else:                         # where the body ends up
+        da, db = za[-1] - za[0], zb[-1] - zb[0]
+    assert da < -0.25 and db > 0.25, (da, db)        # forward: towards the camera (smaller z)
+
+
+@pytest.mark.parametrize("part", ["arm", "hand"])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_which_crossing_limb_is_in_front_is_in_depth_only(part, seed):
+    names = {"arm": ("cross left arm over right", "cross right arm over left"),
+             "hand": ("cross left hand over right", "cross right hand over left")}[part]
+    A, pa = _posed(names[0], seed)
+    B, _ = _posed(names[1], seed)
+    # Same x-y picture: every joint within 3 cm (the thumbs, which sit off the forearm's axis and
+    # turn with its twist, within 8 cm) ...
+    np.testing.assert_allclose(A[:, _NOT_THUMBS, :2], B[:, _NOT_THUMBS, :2], atol=0.03)
+    np.testing.assert_allclose(A[..., :2], B[..., :2], atol=0.08)
+    hold = [p for p in pa.phases if p.kind == "hold"][0]
+    f = int(round(0.5 * (hold.start + hold.end) * 59))
+    lw, rw = RIG_INDEX["left_wrist"], RIG_INDEX["right_wrist"]
+    # Crossed: each wrist is on the other side of the body's midline from its shoulder ...
+    mid = A[f, RIG_INDEX["pelvis"], 0]
+    assert A[f, lw, 0] <= mid + 0.005 and A[f, rw, 0] >= mid - 0.005
+    # ... and the named arm's wrist is nearer the camera by more than 15 cm; swapped in the twin class.
+    assert A[f, rw, 2] - A[f, lw, 2] > 0.15 and B[f, lw, 2] - B[f, rw, 2] > 0.15
+
+
+def test_slow_and_quick_waves_differ_in_speed_not_in_pose():
+    from skeletonllm.synth.body import RIG_INDEX as R
+
+    def stats(name):
+        peak, reach = [], []
+        for k in range(8):
+            s = generate_sample(name, k, 0, CLEAN)
+            P = s.bodies()[0].positions
+            key = [p for p in s.program.phases if p.key][0]
+            T = s.program.num_frames
+            lo, hi = int(key.start * (T - 1)), int(key.end * (T - 1)) + 1
+            rel = P[lo:hi, R["left_wrist"]] - P[lo:hi, R["left_shoulder"]]
+            speed = np.linalg.norm(np.diff(P[lo:hi, R["left_wrist"]], axis=0), axis=1) * s.program.fps
+            peak.append(np.percentile(speed, 90))
+            reach.append([rel[:, 0].min(), rel[:, 0].max(), rel[:, 1].min(), rel[:, 1].max()])
+        return np.median(peak), np.mean(reach, 0)
+
+    quick_speed, quick_box = stats("wave left hand")
+    slow_speed, slow_box = stats("wave left hand slowly")
+    assert slow_speed < 0.5 * quick_speed, (slow_speed, quick_speed)
+    # Frame by frame the hand sweeps through the same place: the box it covers agrees within 3 cm.
+    np.testing.assert_allclose(slow_box, quick_box, atol=0.03)
+
+
+def test_depiction_classes_are_in_both_halves_of_their_split():
+    from skeletonllm.synth import DEPICTION_CLASSES, depiction_kind
+
+    split = get_split("synth_31_13")
+    assert set(split.seen) >= set(get_split("synth_24_6").seen)
+    assert set(split.unseen) >= set(get_split("synth_24_6").unseen)
+    for kind, names in DEPICTION_CLASSES.items():
+        assert all(depiction_kind(n) == kind for n in names)
+        assert set(names) & set(split.seen) and set(names) & set(split.unseen), kind
+    # Both members of each new pair are unseen, so telling them apart is part of the zero-shot test.
+    for a, b in (("stretch left arm forward", "stretch left arm backward"),
+                 ("step forward with left leg", "step back with left leg"),
+                 ("wave left hand", "wave left hand slowly"),
+                 ("cross left arm over right", "cross right arm over left")):
+        assert a in split.unseen and b in split.unseen
+    assert depiction_kind("kick left leg") is None

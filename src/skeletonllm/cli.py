@@ -789,5 +789,57 @@ def demo_cmd(
                   f"--split {settings.split} --mode score: its unseen classes, ranked by likelihood)")
 
 
+# -- demo-study (the demo's renderer study over several seeds, with statistics) -----------------
+
+
+@app.command("demo-study")
+def demo_study_cmd(
+    out: str = typer.Option("skeletonllm-study", "--out", "-o", help="output directory: one seed-N/ per seed, "
+                            "results.json and report.md/html (a killed study started again here resumes)"),
+    seeds: str = typer.Option("0-4", "--seeds", help="seeds: a range 0-4, a list 0,3,7, or both (0-2,9)"),
+    quick: bool = typer.Option(False, "--quick", help="every step on a handful of clips and steps (the numbers mean "
+                               "little)"),
+    threads: int = typer.Option(1, "--threads", min=1, help="torch threads per process"),
+    workers: int = typer.Option(2, "--workers", min=1, help="arms trained at once, one process each"),
+    quiet: bool = typer.Option(False, "--quiet", help="no progress bars"),
+):
+    """The demo's renderer study over several seeds: every arm (DrAction, DrAction without NFM, velocity, projection,
+    JTM) frozen, after the renderer-only warm-up and after the curriculum; mean ± sd, paired sign and t-tests."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from .demo import DemoSettings
+    from .demo.ablation import ARM_TITLES
+    from .demo.study import parse_seeds, run_study
+    from .demo.study_report import goal_lines
+    from .errors import SkeletonLLMError
+
+    console = Console()
+    try:
+        seed_list = parse_seeds(seeds)
+    except ValueError as e:
+        raise typer.BadParameter(str(e), param_hint="--seeds")
+    settings = DemoSettings.quick() if quick else DemoSettings.full()
+    settings.threads, settings.workers = threads, workers
+    try:
+        summary = run_study(out, seed_list, settings, progress=not quiet, say=console.print)
+    except (SkeletonLLMError, FileExistsError, OSError) as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(1)
+    st = summary.statistics
+    table = Table(title=f"renderer study, seeds {seeds} ({'quick' if quick else 'full'}): mean ± sd over seeds")
+    for col in ("arm", "frozen unseen %", "renderer only unseen %", "curriculum unseen %", "curriculum seen %"):
+        table.add_column(col, justify="left" if col == "arm" else "right")
+    cell = lambda e: "–" if e is None else f"{100 * e['mean']:.1f} ± {100 * e['sd']:.1f}"  # noqa: E731
+    for arm, phases in st["arms"].items():
+        table.add_row(ARM_TITLES.get(arm, arm), *(cell(phases.get(p, {}).get("unseen")) for p in
+                                                   ("frozen", "renderer_only", "final")),
+                      cell(phases["final"]["seen"]))
+    console.print(table)
+    for line in goal_lines(st):
+        console.print("- " + line.replace("**", ""))
+    console.print(f"Report: {summary.report_md} (and {summary.report_html.name}); results: {summary.results_json}")
+
+
 if __name__ == "__main__":
     app()

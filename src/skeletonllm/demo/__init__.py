@@ -6,9 +6,11 @@
 
 Modules: :mod:`~skeletonllm.demo.pipeline` (the run, top to bottom),
 :mod:`~skeletonllm.demo.pretrain` (the tiny backbone's head start),
-:mod:`~skeletonllm.demo.ablation` (one curriculum run per renderer),
+:mod:`~skeletonllm.demo.ablation` (the arms: one curriculum run per renderer),
 :mod:`~skeletonllm.demo.evaluate` (the measurements), :mod:`~skeletonllm.demo.media`
-(renders and curves), :mod:`~skeletonllm.demo.report` (report.md / report.html / results.json).
+(renders and curves), :mod:`~skeletonllm.demo.report` (report.md / report.html / results.json),
+:mod:`~skeletonllm.demo.study` (the renderer study over several seeds, ``skeletonllm demo-study``),
+:mod:`~skeletonllm.demo.stats` (its statistics), :mod:`~skeletonllm.demo.study_report` (its report).
 """
 from .pipeline import DemoSettings, DemoSummary, run_demo
 

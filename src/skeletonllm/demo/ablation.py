@@ -1,8 +1,9 @@
-"""One arm of the demo's renderer ablation: the SkeletonLLM curriculum with a given renderer.
+"""The arms of the demo's renderer study: the SkeletonLLM curriculum with a given renderer.
 
-Every arm starts from the same pretrained backbone, trains the same four stages
-(:data:`skeletonllm.train.stages.CURRICULUM`) on the same clips in the same order with the
-same seed, through the project's trainer (:func:`skeletonllm.train.trainer.train_stage`),
+Every arm starts from the same pretrained backbone (whose head start drew with every arm's
+starting renderer in equal shares, :mod:`skeletonllm.demo.pretrain`), trains the same four
+stages (:data:`skeletonllm.train.stages.CURRICULUM`) on the same clips in the same order with
+the same seed, through the project's trainer (:func:`skeletonllm.train.trainer.train_stage`),
 and differs only in the renderer in front of the vision tower (paper Table 4):
 
 ==================  ===============================================================
@@ -13,27 +14,59 @@ and differs only in the renderer in front of the vision tower (paper Table 4):
 ``jtm``             fixed joint trajectory maps
 ==================  ===============================================================
 
-Stage 1 (render warm-up) trains only the renderer; a fixed renderer has no parameters, so
-for the fixed arms the stage would change nothing and is skipped (stage 2 starts from the
-same initial model that stage 1 would have handed on).
+Both DrAction arms start from the head start's DrAction (the no-NFM arm from its weights
+outside the NFM). Stage 1 (render warm-up) trains only the renderer, with the recognition
+loss, while backbone, projector and LoRA stay frozen: it is the study's renderer-only
+experiment, evaluated on its own. A fixed renderer has no parameters, so for the fixed arms
+the stage would change nothing and is skipped (stage 2 starts from the same initial model
+that stage 1 would have handed on).
+
+An arm is an :class:`ArmSpec`; ``kind`` names how it is run (``"curriculum"``: :func:`train_arm`),
+so an arm of another method, with its own training and the same evaluations, is one more
+:data:`ARMS` entry and one more runner in :data:`skeletonllm.demo.pipeline.ARM_RUNNERS`.
 """
 from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-ARMS: dict[str, tuple[str, dict]] = {
-    "draction": ("draction", {}),
-    "draction_no_nfm": ("draction", {"use_nfm": False}),
-    "velocity": ("velocity", {}),
-    "projection": ("projection", {}),
-    "jtm": ("jtm", {}),
-}
-ARM_TITLES = {"draction": "DrAction (with NFM)", "draction_no_nfm": "DrAction without NFM",
-              "velocity": "fixed: 3D + velocity", "projection": "fixed: 2D projection", "jtm": "fixed: JTM"}
+
+@dataclass(frozen=True)
+class ArmSpec:
+    """One arm of the renderer study.
+
+    Attributes:
+        name / title: key and display name.
+        renderer / options: what draws the frames (a name for
+            :func:`~skeletonllm.render.fixed.build_renderer`, and options beyond image size and framing).
+        learns: the renderer has parameters that the curriculum trains.
+        kind: how the pipeline runs the arm (a key of ``pipeline.ARM_RUNNERS``).
+    """
+
+    name: str
+    title: str
+    renderer: str
+    options: dict = field(default_factory=dict)
+    learns: bool = False
+    kind: str = "curriculum"
+
+    @property
+    def fixed(self) -> bool:
+        return self.kind == "curriculum" and not self.learns
+
+
+ARMS: dict[str, ArmSpec] = {a.name: a for a in (
+    ArmSpec("draction", "DrAction (with NFM)", "draction", learns=True),
+    ArmSpec("draction_no_nfm", "DrAction without NFM", "draction", {"use_nfm": False}, learns=True),
+    ArmSpec("velocity", "fixed: 3D + velocity", "velocity"),
+    ArmSpec("projection", "fixed: 2D projection", "projection"),
+    ArmSpec("jtm", "fixed: JTM", "jtm"),
+)}
+ARM_TITLES = {name: a.title for name, a in ARMS.items()}
 
 
 @dataclass
@@ -98,21 +131,35 @@ class ArmRun:
     final_dir: Path | None
     stages: list[StageRun]
     seconds: float
+    initial_dir: Path | None = None
+
+    def to_dict(self) -> dict:
+        return {"arm": self.arm, "final_dir": None if self.final_dir is None else str(self.final_dir),
+                "initial_dir": None if self.initial_dir is None else str(self.initial_dir),
+                "stages": [dataclasses.asdict(s) for s in self.stages], "seconds": self.seconds}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "ArmRun":
+        stages = [StageRun(**{**s, "curve": [tuple(p) for p in s["curve"]]}) for s in d["stages"]]
+        path = lambda p: None if p is None else Path(p)  # noqa: E731
+        return cls(d["arm"], path(d["final_dir"]), stages, d["seconds"], path(d.get("initial_dir")))
 
 
-def model_section(arm: str, backbone_dir: str | Path, image_size: int, num_frames: int, frame_fill: float,
+def model_section(arm: str, backbone_dir: str | Path, frame_options: dict, num_frames: int,
                   settings: CurriculumSettings) -> dict[str, Any]:
-    """The ``model:`` section of an arm's run config (:class:`~skeletonllm.mllm.model.SkeletonLLMConfig` fields)."""
+    """The ``model:`` section of an arm's run config (:class:`~skeletonllm.mllm.model.SkeletonLLMConfig`
+    fields). ``frame_options``: the renderer's options shared with the head start (``image_size``, framing)."""
     if arm not in ARMS:
         raise ValueError(f"unknown ablation arm '{arm}' (known: {', '.join(ARMS)})")
-    renderer, extra = ARMS[arm]
-    options = {"image_size": image_size, "auto_frame": True, "frame_fill": frame_fill, **extra}
-    return {"backbone": str(backbone_dir), "renderer": renderer, "image_size": image_size,
+    spec = ARMS[arm]
+    options = {**frame_options, **spec.options}
+    image_size = options["image_size"]
+    return {"backbone": str(backbone_dir), "renderer": spec.renderer, "image_size": image_size,
             "renderer_options": options, "num_frames": num_frames, "lora": True, "lora_r": settings.lora_r,
             "lora_alpha": settings.lora_alpha, "lora_dropout": 0.05, "dtype": "float32", "device": "cpu"}
 
 
-def run_config(arm: str, out_dir: Path, backbone_dir: Path, image_size: int, num_frames: int, frame_fill: float,
+def run_config(arm: str, out_dir: Path, backbone_dir: Path, frame_options: dict, num_frames: int,
                settings: CurriculumSettings, seed: int, split: str):
     """The arm's validated :class:`~skeletonllm.train.config.RunConfig` (also written as ``config.yaml``)."""
     from ..train.config import config_from_dict
@@ -128,7 +175,7 @@ def run_config(arm: str, out_dir: Path, backbone_dir: Path, image_size: int, num
                                   **({"trains": trains} if settings.frozen else {}))
     return config_from_dict({
         "run": {"name": f"demo-{arm}", "output_dir": str(out_dir), "seed": seed},
-        "model": model_section(arm, backbone_dir, image_size, num_frames, frame_fill, settings),
+        "model": model_section(arm, backbone_dir, frame_options, num_frames, settings),
         # The clips are handed to the trainer in memory; this records where they come from.
         "data": {"synth": {"split": split, "seed": seed}, "num_frames": num_frames, "max_bodies": 2},
         "train": {"per_device_batch_size": settings.batch_size, "mixed_precision": "no", "max_steps": settings.max_steps,
@@ -144,65 +191,117 @@ def _curve(log_path: Path) -> list[tuple[int, float]]:
     return [(r["step"], r["loss"]) for r in rows if "loss" in r]
 
 
-def train_arm(arm: str, training, out_dir: str | Path, backbone_dir: str | Path, image_size: int, num_frames: int,
-              frame_fill: float, settings: CurriculumSettings, seed: int, split: str,
-              progress: bool = True, on_stage=None) -> ArmRun:
+def train_arm(arm: str, training, out_dir: str | Path, backbone_dir: str | Path, frame_options: dict,
+              num_frames: int, settings: CurriculumSettings, seed: int, split: str,
+              progress: bool = True, on_stage=None, init_renderer: str | Path | None = None) -> ArmRun:
     """Train one arm through the four stages; returns the final model's directory and per-stage logs.
 
     Args:
         training: the clips, split, rationales and negatives
             (:class:`~skeletonllm.train.trainer.TrainingData`).
-        out_dir: the arm's run directory (one sub-directory per stage; must not hold results).
-        on_stage: called with the stage name after each stage (trained or skipped).
+        frame_options: the renderer's options shared with the head start (image size, framing;
+            :func:`skeletonllm.demo.pretrain.renderer_options`).
+        out_dir: the arm's run directory: ``initial/`` (the model before any stage), one
+            sub-directory per stage. A stage whose ``final/`` is complete is not trained again
+            (a killed run resumes at the stage where it stopped).
+        on_stage: called with ``(stage name, its final directory or None when skipped)`` after
+            each stage, and with ``("initial", directory)`` once the initial model is saved.
+        init_renderer: a ``DrAction.save_pretrained`` directory: a learnable renderer starts
+            from these weights (those it has; the no-NFM DrAction has no NFM) instead of new ones.
     """
     import time
 
     import yaml
+    from accelerate.utils import set_seed
 
     from ..atomic import atomic_write_text
     from ..mllm.model import SkeletonLLM
     from ..train.stages import curriculum
     from ..train.tasks import TaskCollator
-    from ..train.trainer import build_stage_data, make_accelerator, train_stage
+    from ..train.trainer import build_stage_data, make_accelerator, stage_seed, train_stage
 
     t0 = time.time()
     out_dir = Path(out_dir)
-    cfg = run_config(arm, out_dir, Path(backbone_dir), image_size, num_frames, frame_fill, settings, seed, split)
+    cfg = run_config(arm, out_dir, Path(backbone_dir), frame_options, num_frames, settings, seed, split)
     out_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out_dir / "config.yaml", yaml.safe_dump(cfg.to_dict(), sort_keys=False))
     table, _ = curriculum(cfg.stage_overrides())
     accelerator = make_accelerator(cfg.train, cpu=True)
     model_config = cfg.model_config()
-    fixed = model_config.renderer != "draction"
-
-    def fresh():
-        return SkeletonLLM(model_config)
+    fixed = not ARMS[arm].learns
 
     def load(path):
         return SkeletonLLM.from_pretrained(path, device="cpu")
 
-    runs, previous = [], None
+    initial = out_dir / "initial"
+    if not (initial / "config.json").is_file():        # save_pretrained writes it atomically
+        set_seed(stage_seed(seed, table[0]))
+        model = SkeletonLLM(model_config)
+        if init_renderer is not None and not fixed:
+            _load_renderer_weights(model.renderer, Path(init_renderer))
+        model.save_pretrained(initial)
+        del model
+    if on_stage is not None:
+        on_stage("initial", initial)
+
+    runs, previous = [], initial
     collator = TaskCollator(num_frames, cfg.data.max_bodies)
     for stage in table:
         if fixed and set(stage.trains) <= {"renderer"}:
             runs.append(StageRun(stage.name, stage.title, list(stage.tasks), list(stage.trains), 0, 0, 0.0, None,
                                  skipped="the fixed renderer has no parameters: nothing to train"))
             if on_stage is not None:
-                on_stage(stage.name)
+                on_stage(stage.name, None)
             continue
-        init = fresh if previous is None else (lambda p=previous: load(p))
-        dataset, stats = build_stage_data(stage, training, cfg.data, seed)
-        result = train_stage(stage, dataset, init, load, out_dir / stage.dirname, cfg.train, collator, accelerator,
-                             seed=seed, group_lr=cfg.stages[stage.name].group_lr, progress=progress,
-                             extra_log={"tasks_data": stats, "arm": arm})
-        previous = result.final_dir
-        runs.append(StageRun(stage.name, stage.title, list(stage.tasks), list(stage.trains), result.steps,
-                             result.items, result.seconds, result.last_loss,
-                             curve=_curve(out_dir / stage.dirname / "log.jsonl")))
+        stage_dir = out_dir / stage.dirname
+        done = _finished_stage(stage_dir)
+        if done is not None:        # finished by an earlier, interrupted run of this arm
+            previous = stage_dir / "final"
+            runs.append(StageRun(stage.name, stage.title, list(stage.tasks), list(stage.trains), done["step"],
+                                 done.get("items", 0), done.get("seconds", 0.0), done.get("loss"),
+                                 curve=_curve(stage_dir / "log.jsonl")))
+        else:
+            shutil.rmtree(stage_dir, ignore_errors=True)      # a stage killed half-way starts over
+            dataset, stats = build_stage_data(stage, training, cfg.data, seed)
+            result = train_stage(stage, dataset, lambda p=previous: load(p), load, stage_dir, cfg.train, collator,
+                                 accelerator, seed=seed, group_lr=cfg.stages[stage.name].group_lr,
+                                 progress=progress, extra_log={"tasks_data": stats, "arm": arm})
+            previous = result.final_dir
+            runs.append(StageRun(stage.name, stage.title, list(stage.tasks), list(stage.trains), result.steps,
+                                 result.items, result.seconds, result.last_loss,
+                                 curve=_curve(stage_dir / "log.jsonl")))
         if on_stage is not None:
-            on_stage(stage.name)
-    return ArmRun(arm, previous, runs, time.time() - t0)
+            on_stage(stage.name, previous)
+    return ArmRun(arm, previous, runs, time.time() - t0, initial)
 
 
-__all__ = ["ARMS", "ARM_TITLES", "ArmRun", "CurriculumSettings", "StageRun", "model_section", "run_config",
-           "train_arm"]
+def _finished_stage(stage_dir: Path) -> dict | None:
+    """What the log says about a stage whose ``final/`` is complete, else None."""
+    from ..train import checkpointing as ck
+    if not ck.is_complete(stage_dir / "final"):
+        return None
+    rows = [json.loads(x) for x in (stage_dir / "log.jsonl").read_text().splitlines() if x.strip()] \
+        if (stage_dir / "log.jsonl").is_file() else []
+    start = next((r for r in rows if r.get("event") == "start"), {})
+    done = next((r for r in reversed(rows) if r.get("event") == "done"), {})
+    losses = [r["loss"] for r in rows if "loss" in r]
+    return {"step": done.get("step", 0), "items": start.get("items", 0), "seconds": done.get("seconds", 0.0),
+            "loss": losses[-1] if losses else None}
+
+
+def _load_renderer_weights(renderer, directory: Path) -> None:
+    """Copy the saved DrAction's weights into ``renderer`` (every tensor both have; the no-NFM
+    DrAction has no NFM); anything else missing is an error."""
+    from safetensors.torch import load_file
+
+    from ..render.draction import WEIGHTS_NAME
+    state = load_file(str(directory / WEIGHTS_NAME))
+    own = renderer.state_dict()
+    missing = [k for k in own if k not in state]
+    if any(not k.startswith("nfm.") for k in missing):
+        raise ValueError(f"{directory}: no weights for {missing}")
+    renderer.load_state_dict({k: v for k, v in state.items() if k in own}, strict=False)
+
+
+__all__ = ["ARMS", "ARM_TITLES", "ArmRun", "ArmSpec", "CurriculumSettings", "StageRun", "model_section",
+           "run_config", "train_arm"]

@@ -9,7 +9,9 @@
 * captioning: greedy captions against the clips' reference captions (BLEU, ROUGE-L, CIDEr-D);
 * QA: each clip's four questions (temporal, causal, fine-grained, contrastive) as 4-option
   multiple choice, answered by likelihood ranking of ``Label: <option>`` as trained;
-* the head start's attribute probes: movement / side / body part as multiple choice.
+* the head start's attribute probes: movement / side / body part as multiple choice;
+* how the answers spread over the candidates (a collapsed model answers one class for all),
+  and top-1 per kind of class (depth / speed / depth order / other).
 """
 from __future__ import annotations
 
@@ -38,6 +40,41 @@ def recognition(model, sequences, candidates: Sequence[str], out_dir: str | Path
     return run_mqa_evaluation(model, list(sequences), list(candidates), base, out_dir, mode=mode,
                               batch_size=batch_size, seed=seed, resume=False, progress=progress,
                               max_new_tokens=max_new_tokens, title=f"{dataset}: {method} ({mode})")
+
+
+def answer_spread(out_dir: str | Path) -> dict:
+    """How an evaluation's answers spread over the candidates (its ``predictions.jsonl``):
+    ``{"distinct": classes answered at least once, "candidates": how many there were,
+    "most_common": the most frequent answer, "most_common_share": its share of the clips}``.
+    A model that answers one class for every clip has collapsed, whatever its top-1."""
+    import collections
+    import json
+
+    lines = [json.loads(x) for x in (Path(out_dir) / "predictions.jsonl").read_text().splitlines() if x.strip()]
+    header = next(x["header"] for x in lines if "header" in x)
+    answers = collections.Counter(x["prediction"] for x in lines if "prediction" in x)
+    top, count = answers.most_common(1)[0] if answers else (None, 0)
+    return {"distinct": len([a for a in answers if a is not None]), "candidates": len(header["candidates"]),
+            "most_common": top, "most_common_share": count / max(1, sum(answers.values()))}
+
+
+#: The kinds :func:`kind_accuracy` reports: the depiction classes' three, and all others.
+KINDS = ("depth", "speed", "order", "other")
+
+
+def kind_accuracy(per_class: dict) -> dict:
+    """Top-1 pooled over the classes of each kind (``synth.DEPICTION_CLASSES``: ``depth``,
+    ``speed``, ``order``; ``other``: every other class): ``{kind: {"top1", "num_samples"}}``,
+    kinds with no clip left out. ``per_class``: a recognition result's ``{class: {"top1",
+    "num_samples"}}``."""
+    from ..synth import depiction_kind
+
+    hits, counts = {}, {}
+    for name, r in per_class.items():
+        kind = depiction_kind(name) or "other"
+        hits[kind] = hits.get(kind, 0.0) + r["top1"] * r["num_samples"]
+        counts[kind] = counts.get(kind, 0) + r["num_samples"]
+    return {k: {"top1": hits[k] / counts[k], "num_samples": counts[k]} for k in KINDS if counts.get(k)}
 
 
 @torch.no_grad()
@@ -116,4 +153,5 @@ def attribute_probes(model, samples, seen: Sequence[str], num_frames: int, batch
     return out
 
 
-__all__ = ["attribute_probes", "caption_scores", "captions", "qa_answers", "qa_scores", "recognition"]
+__all__ = ["KINDS", "answer_spread", "attribute_probes", "caption_scores", "captions", "kind_accuracy", "qa_answers",
+           "qa_scores", "recognition"]

@@ -1,11 +1,13 @@
-"""The demo's pictures: renders (GIF), what the model actually sees (PNG), loss curves (PNG).
+"""The demo's pictures: renders (GIF), what the model actually sees (PNG), what training
+changed in DrAction's frames and the NFM's saliency (PNG), loss curves (PNG).
 
-All renders show one held-out clip of an unseen class. The model sees small frames
-(``image_size``, 28 px by default); the GIFs draw the same clip with the same renderer
-weights at a display size (DrAction's parameters do not depend on the image size).
+Renders show held-out clips of unseen classes. The model sees small frames (``image_size``,
+28 px by default); the pictures draw the same clips with the same renderer weights at a
+display size (DrAction's parameters do not depend on the image size).
 """
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import torch
@@ -29,16 +31,60 @@ def _upscale(frames: torch.Tensor, factor: int) -> torch.Tensor:
     return frames.repeat_interleave(factor, dim=-1).repeat_interleave(factor, dim=-2)
 
 
+def _clips_by_kind(test_unseen) -> list:
+    """One unseen clip of each depiction kind (depth, speed, order) and one other class, each
+    tracked in every frame where possible: the clips of the "what training changed" pictures."""
+    from ..synth import depiction_kind
+    from .evaluate import KINDS
+
+    out = []
+    for kind in KINDS:
+        pool = [s for s in test_unseen if (depiction_kind(s.label) or "other") == kind]
+        if pool:
+            out.append(next((s for s in pool if s.present.all()), pool[0]))
+    return out
+
+
+def learned_pictures(media_dir: Path, clips, before, after, num_frames: int, model_size: int) -> list[dict]:
+    """For each clip, one PNG with DrAction's frames before and after training, the NFM's
+    saliency gate before and after (white: kept, black: faded out), all at the display size, and
+    the two at the size the model sees (enlarged). ``before`` / ``after``: DrAction at the display
+    size. Returns ``[{"clip": label, "path": file name, "rows": [row titles]}]``."""
+    from ..render import DrAction
+    from ..render.draction import render_grouped
+    from ..skeleton import collate_sequences
+
+    out = []
+    small = [DrAction(dataclasses.replace(r.config, image_size=model_size)) for r in (before, after)]
+    for r, s in zip((before, after), small):
+        s.load_state_dict(r.state_dict())
+    for k, sample in enumerate(clips):
+        seq = sample.sequence("ntu25")
+        rows, titles = [], []
+        with torch.no_grad():
+            for name, r in (("before", before), ("after", after)):
+                rows.append(render_grouped(r, [seq], num_frames)[0])
+                titles.append(f"DrAction {name} training")
+            batch = collate_sequences([seq], num_frames=num_frames, max_bodies=2)
+            for name, r in (("before", before), ("after", after)):
+                if r.nfm is not None:
+                    rows.append(r.render_saliency(batch)[0])
+                    titles.append(f"NFM saliency {name} training")
+            factor = max(1, before.config.image_size // model_size)
+            for name, r in zip(("before", "after"), small):
+                rows.append(_upscale(render_grouped(r, [seq], num_frames)[0], factor))
+                titles.append(f"{name} training, as the model sees it ({model_size} px, enlarged)")
+        path = write_frames(torch.stack(rows), media_dir / f"learned-{k}.png", columns=num_frames)
+        out.append({"clip": sample.label, "path": path.name, "rows": titles})
+    return out
+
+
 def draw_media(media_dir: Path, ds, test_unseen, arms: dict, pretrain, settings) -> dict:
     """Write every picture of the report into ``media_dir``; returns ``{key: path relative to its parent}``."""
-    from accelerate.utils import set_seed
-
     from ..eval.plots import plot_loss_curves
-    from ..render import DrAction, DrActionConfig
+    from ..render import DrAction
     from ..render.draction import render_grouped
     from ..render.fixed import build_renderer
-    from ..train.stages import CURRICULUM
-    from ..train.trainer import stage_seed
     from .ablation import ARM_TITLES
     from .pipeline import MAIN_ARM, TOPOLOGY_NAMES
 
@@ -54,13 +100,15 @@ def draw_media(media_dir: Path, ds, test_unseen, arms: dict, pretrain, settings)
 
     with torch.no_grad():
         for name in ("velocity", "projection", "jtm"):
-            path = write_frames(render_grouped(build_renderer(name, **opts), [seq], F), media_dir / f"fixed-{name}.gif")
+            # The demo's options of the renderer (no supersampling needed at the display size).
+            extra = {k: v for k, v in settings.pretrain.fixed_options.get(name, {}).items() if k != "supersample"}
+            path = write_frames(render_grouped(build_renderer(name, **opts, **extra), [seq], F),
+                                media_dir / f"fixed-{name}.gif")
             out["gifs"][f"fixed: {name}"] = rel(path)
-        if any(a.startswith("draction") for a in arms):
-            # The renderer every DrAction arm starts from: built under the seed the trainer sets
-            # before stage 1 (the renderer is the model's first module, so it draws first).
-            set_seed(stage_seed(settings.seed, CURRICULUM[0]))
-            before = DrAction(DrActionConfig(**opts))
+        before = None
+        if MAIN_ARM in arms and arms[MAIN_ARM].initial_dir is not None:
+            # The renderer every DrAction arm starts from (the head start's DrAction).
+            before = DrAction.from_pretrained(arms[MAIN_ARM].initial_dir, image_size=DISPLAY_SIZE).eval()
             out["gifs"]["DrAction before training"] = rel(write_frames(render_grouped(before, [seq], F),
                                                                          media_dir / "draction-before.gif"))
         shown = {}     # each trained DrAction at the display size, loaded once
@@ -80,6 +128,9 @@ def draw_media(media_dir: Path, ds, test_unseen, arms: dict, pretrain, settings)
             path = write_frames(_upscale(render_grouped(small, [seq], F), factor), media_dir / "model-view.png",
                                 columns=F)
             out["model_view"] = rel(path)
+            if before is not None:
+                out["learned"] = [{**x, "path": f"{media_dir.name}/{x['path']}"} for x in learned_pictures(
+                    media_dir, _clips_by_kind(test_unseen), before, trained, F, settings.pretrain.image_size)]
 
     curves = {k: v for k, v in pretrain.curves.items() if v}
     if curves:
@@ -95,4 +146,4 @@ def draw_media(media_dir: Path, ds, test_unseen, arms: dict, pretrain, settings)
     return out
 
 
-__all__ = ["DISPLAY_SIZE", "draw_media"]
+__all__ = ["DISPLAY_SIZE", "draw_media", "learned_pictures"]

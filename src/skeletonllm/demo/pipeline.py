@@ -2,25 +2,31 @@
 
 No pretrained weights and no public data set are needed: the demo brings its own world,
 procedural motions (:mod:`skeletonllm.synth`) whose classes are compositions of a movement,
-a body part and a side. Read :func:`run_demo` top to bottom:
+a body part and a side. Read :func:`run_seed` and :func:`run_demo` top to bottom:
 
-1. data: a zero-shot split (``synth_24_6``: 24 seen classes for training, 6 unseen ones, each
-   a new combination of seen parts), generated once and cached in ``DIR/data``;
-2. head start: a tiny InternVL pretrained on frames of seen-class training clips drawn by frozen
-   renderers (the fixed velocity stick figure and DrAction as initialised)
-   with movement-side-part descriptions, never an unseen class (:mod:`skeletonllm.demo.pretrain`);
-3. the four-stage curriculum through the project's trainer, once per renderer of the ablation
-   (DrAction; DrAction without NFM; fixed velocity, projection and JTM renderers), same
-   steps, same seed (:mod:`skeletonllm.demo.ablation`). The generator plays the teacher:
-   Disc-FT's hard negatives are the classes sharing most movement / part / side with the true
-   class, and CR-Distill's rationales are the ones it writes for each clip, ending in
-   ``Label: <action>``;
-4. evaluation on held-out clips (:mod:`skeletonllm.demo.evaluate`): open-vocabulary top-1 on
-   the unseen classes next to chance, seen-class accuracy, cross-format transfer, the
-   ablation, captioning and QA;
-5. ``DIR/report.md`` + ``report.html`` (renders, loss curves, tables) and ``DIR/results.json``;
+1. data: a zero-shot split (``synth_31_13``: 31 seen classes for training, 13 unseen ones, each
+   a new combination of seen parts; 14 classes come in pairs told apart only by depth, speed or
+   which crossing arm is in front), generated once and cached in ``DIR/data``;
+2. head start: a tiny InternVL pretrained on frames of seen-class training clips drawn by every
+   arm's starting renderer in equal shares, with movement-side-part descriptions, never an
+   unseen class (:mod:`skeletonllm.demo.pretrain`);
+3. the renderer study: the four-stage curriculum through the project's trainer, once per arm
+   (DrAction; DrAction without NFM; fixed velocity, projection and JTM renderers), same steps,
+   same seed (:mod:`skeletonllm.demo.ablation`). Each arm is evaluated three times on
+   held-out clips: as it starts (the head start reading the arm's renderer, frozen), after the
+   render warm-up (only the renderer trained, with the recognition loss: DrAction arms), and
+   after the curriculum. The generator plays the teacher: Disc-FT's hard negatives are the
+   classes sharing most movement / part / side with the true class, and CR-Distill's
+   rationales are the ones it writes for each clip, ending in ``Label: <action>``;
+4. for the demo's own model (DrAction): cross-format transfer, captioning and QA;
+5. ``DIR/report.md`` + ``report.html`` (renders, what training changed in DrAction's pictures,
+   loss curves, tables) and ``DIR/results.json``;
 6. ``DIR`` itself is the trained SkeletonLLM checkpoint (DrAction arm):
    ``SkeletonLLM.from_pretrained(DIR)``, ``skeletonllm recognize FILE --checkpoint DIR ...``.
+
+Each arm's outcome is written atomically to ``DIR/arms/<arm>.json``; :func:`run_seed` with
+``resume`` skips the arms (and the head start, and the arm's finished stages) already done,
+which is how ``skeletonllm demo-study`` (:mod:`skeletonllm.demo.study`) picks up a killed run.
 """
 from __future__ import annotations
 
@@ -40,12 +46,19 @@ import torch
 
 from ..atomic import atomic_write_text
 from .ablation import ARM_TITLES, ARMS, ArmRun, CurriculumSettings, train_arm
-from .pretrain import PretrainSettings, pretrain_backbone
+from .pretrain import PretrainResult, PretrainSettings, load_pretrained, pretrain_backbone, renderer_options
 
 MARKER = "demo.json"          # marks a directory as a demo output (safe to refresh)
+ARMS_DIR = "arms"             # one atomically written JSON per finished arm
 MAIN_ARM = "draction"
 TRANSFER_FORMATS = (("smpl22", "SMPL-22"), ("kinect_v1_20", "Kinect v1-20"), ("coco17", "COCO-17 (2D)"))
 TOPOLOGY_NAMES = {"ntu25": "NTU-25", **dict(TRANSFER_FORMATS)}
+#: The checkpoints of an arm that are evaluated: the model as it starts (head start + the
+#: arm's renderer, nothing trained), after the render warm-up (only the renderer trained;
+#: learnable renderers only) and after the curriculum.
+PHASES = ("frozen", "renderer_only", "final")
+PHASE_TITLES = {"frozen": "frozen (head start only)", "renderer_only": "renderer only (render warm-up)",
+                "final": "curriculum (4 stages)"}
 
 
 @dataclass
@@ -56,24 +69,31 @@ class DemoSettings:
         mode: ``"full"`` or ``"quick"`` (a label for the report).
         train_per_class / test_per_class: clips per seen class for training / held out.
             Unseen classes get as many clips in all, none of them trained on.
-        arms: the renderers of the ablation (:data:`skeletonllm.demo.ablation.ARMS`); the first
-            DrAction arm is the model the demo keeps.
-        eval_limit / qa_limit: clips per evaluation (spread evenly); None = all held-out clips.
+        arms: the arms of the renderer study (:data:`skeletonllm.demo.ablation.ARMS`); the
+            ``draction`` arm is the model the demo keeps.
+        eval_limit: held-out seen clips per evaluation (spread evenly over the classes); None = all.
+        unseen_limit: clips of unseen classes per evaluation (spread evenly); None = all.
+        qa_limit: clips for the QA evaluation.
+        caption_limit: clips per set (held-out seen, unseen) that the main model captions.
+        transfer_limit: unseen clips per format of the cross-format transfer.
         workers: arms trained and evaluated at once, each in its own process (one per core).
         threads: torch threads per process.
     """
 
     seed: int = 0
     mode: str = "full"
-    split: str = "synth_24_6"
-    train_per_class: int = 12
+    split: str = "synth_31_13"
+    train_per_class: int = 10
     test_per_class: int = 4
     pretrain: PretrainSettings = field(default_factory=PretrainSettings)
     curriculum: CurriculumSettings = field(default_factory=CurriculumSettings)
     arms: tuple[str, ...] = tuple(ARMS)
     caption_tokens: int = 40
     eval_limit: int | None = None
+    unseen_limit: int | None = 104
     qa_limit: int | None = 48
+    caption_limit: int | None = 48
+    transfer_limit: int | None = 52
     workers: int = 2
     threads: int = 1
 
@@ -87,7 +107,7 @@ class DemoSettings:
         return cls(seed=seed, mode="quick", train_per_class=2, test_per_class=1,
                    pretrain=PretrainSettings(vision_steps=20, short_steps=12, language_steps=12, batch_size=4),
                    curriculum=CurriculumSettings(max_steps=3, recognition_epochs=1), caption_tokens=8,
-                   eval_limit=12, qa_limit=4)
+                   eval_limit=12, unseen_limit=13, qa_limit=4)
 
     @property
     def quick_mode(self) -> bool:
@@ -112,16 +132,18 @@ class DemoSummary:
 
 # -- helpers -------------------------------------------------------------------------------------
 
-def _prepare_out_dir(out_dir: Path) -> None:
-    """Create ``out_dir``, or refresh a previous demo output in it (its data cache is kept)."""
+def _prepare_out_dir(out_dir: Path, refresh: bool = True) -> None:
+    """Create ``out_dir``; a previous demo output there is refreshed (its data cache is kept),
+    or with ``refresh=False`` kept to be resumed."""
     if out_dir.exists() and not out_dir.is_dir():
         raise FileExistsError(f"{out_dir}: exists and is not a directory")
     if out_dir.is_dir() and any(out_dir.iterdir()) and not (out_dir / MARKER).is_file():
         raise FileExistsError(f"{out_dir}: not empty and not a previous demo output (no {MARKER}); "
                               "choose another --out")
     out_dir.mkdir(parents=True, exist_ok=True)
-    for sub in ("runs", "eval", "media"):
-        shutil.rmtree(out_dir / sub, ignore_errors=True)
+    if refresh:
+        for sub in ("runs", "eval", "media", ARMS_DIR):
+            shutil.rmtree(out_dir / sub, ignore_errors=True)
     # Marked at once, so that a run that fails half-way can be run again into the same place.
     if not (out_dir / MARKER).is_file():
         atomic_write_text(out_dir / MARKER, json.dumps({"status": "running"}) + "\n")
@@ -209,6 +231,22 @@ class _Clock:
         return self.timings[name]
 
 
+def _cpu_model() -> str:
+    """The CPU's model name (Linux), else what ``platform`` knows."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _machine(settings: DemoSettings) -> dict:
+    return {"platform": platform.platform(), "processor": _cpu_model(), "cpus": os.cpu_count(),
+            "torch_threads": settings.threads, "workers": settings.workers, "torch": torch.__version__}
+
+
 # -- the clips ----------------------------------------------------------------------------------
 
 @dataclass
@@ -237,49 +275,18 @@ class DemoData:
     def unseen(self) -> list[str]:
         return list(self.ds.split.unseen)
 
-
-# -- one arm: curriculum + evaluation (runs in a worker process when workers > 1) ------------------
-
-@dataclass
-class ArmJob:
-    arm: str
-    out_dir: Path
-    backbone_dir: Path
-    settings: DemoSettings
-    progress: bool = True
+    def eval_clips(self, settings: DemoSettings) -> tuple[list, list]:
+        """The held-out clips every evaluation uses: ``(unseen, seen)``."""
+        return _spread(self.test_unseen, settings.unseen_limit), _spread(self.test_seen, settings.eval_limit)
 
 
-def _configure_process(threads: int) -> None:
-    # The tiny model's tensors are too small to gain from intra-op threads, and on a machine
-    # whose cores are busy two threads ran 5-10x slower than one (OpenMP spin-waiting).
-    torch.set_num_threads(max(1, threads))
-    from transformers.utils import logging as hf_logging
-    hf_logging.disable_progress_bar()   # a "Loading weights" bar per stage would drown the demo's own
+# -- evaluation of one checkpoint ------------------------------------------------------------------
 
-
-def run_arm(job: ArmJob, events=None) -> tuple[str, ArmRun, dict]:
-    """Train one arm through the curriculum and evaluate it; ``events`` (a queue) gets
-    ``(arm, stage name)`` after each stage and ``(arm, "evaluated")`` at the end."""
-    _configure_process(job.settings.threads)
-    st = job.settings
-    data = DemoData.prepare(st, job.out_dir / "data")
-    notify = (lambda what: events.put((job.arm, what))) if events is not None else None
-    run = train_arm(job.arm, _training_data(data.train, data.ds), job.out_dir / "runs" / job.arm, job.backbone_dir,
-                    st.pretrain.image_size, st.pretrain.num_frames, st.pretrain.frame_fill, st.curriculum, st.seed,
-                    data.ds.split.name, progress=job.progress, on_stage=notify)
-    t = time.time()
-    result = evaluate_arm(job.arm, run.final_dir, data, st, job.out_dir, full=job.arm == MAIN_ARM,
-                          progress=job.progress)
-    result["seconds"] = round(time.time() - t, 1)
-    if notify is not None:
-        notify("evaluated")
-    return job.arm, run, result
-
-
-def evaluate_arm(arm: str, final_dir: Path, data: DemoData, settings: DemoSettings, out_dir: Path, full: bool,
-                 progress: bool) -> dict:
-    """An arm's numbers on held-out clips: unseen classes (likelihood and greedy), seen classes;
-    with ``full`` also cross-format transfer, captioning, QA and example answers."""
+def evaluate_checkpoint(model_dir: Path, title: str, data: DemoData, settings: DemoSettings, where: Path,
+                        greedy: bool = False, extras: bool = False, progress: bool = False) -> dict:
+    """A checkpoint's numbers on held-out clips: unseen and seen classes by likelihood ranking
+    (with the spread of its answers), greedy decoding on the unseen ones with ``greedy``; with
+    ``extras`` also cross-format transfer, captioning, QA and example answers."""
     from ..mllm import prompts as P
     from ..mllm.model import SkeletonLLM
     from ..skeleton import collate_sequences
@@ -287,30 +294,33 @@ def evaluate_arm(arm: str, final_dir: Path, data: DemoData, settings: DemoSettin
 
     F = settings.pretrain.num_frames
     unseen, seen = data.unseen, data.seen
-    unseen_clips = _spread(data.test_unseen, settings.eval_limit)
-    seen_clips = _spread(data.test_seen, settings.eval_limit)
+    unseen_clips, seen_clips = data.eval_clips(settings)
     unseen_seqs = [s.sequence("ntu25") for s in unseen_clips]
-    dataset, method = "Synthetic motions, NTU-25", f"SkeletonLLM demo, {ARM_TITLES[arm]}"
+    dataset, method = "Synthetic motions, NTU-25", f"SkeletonLLM demo, {title}"
     common = dict(seed=settings.seed, progress=progress, dataset=dataset, method=method)
-    model = SkeletonLLM.from_pretrained(final_dir, device="cpu").eval()
-    where = out_dir / "eval" / arm
+    model = SkeletonLLM.from_pretrained(model_dir, device="cpu").eval()
     res = {"num_unseen_clips": len(unseen_clips), "num_seen_clips": len(seen_clips)}
-    for mode in ("score", "generate"):
+    for mode in ("score", "generate") if greedy else ("score",):
         res[f"unseen_{mode}"] = E.recognition(model, unseen_seqs, unseen, where / f"unseen-{mode}", mode=mode,
                                               split=f"{settings.split} unseen", **common)
     res["seen_score"] = E.recognition(model, [s.sequence("ntu25") for s in seen_clips], seen, where / "seen-score",
                                       mode="score", split=f"{settings.split} seen (held-out clips)", **common)
-    if not full:
+    for key in ("unseen", "seen"):
+        res[f"{key}_answers"] = E.answer_spread(where / f"{key}-score")
+        res[f"{key}_kinds"] = E.kind_accuracy(res[f"{key}_score"]["per_class"])
+    if not extras:
         return res
     res["transfer"] = {}
     for topo, name in TRANSFER_FORMATS:
         res["transfer"][topo] = E.recognition(
-            model, [s.sequence(topo) for s in unseen_clips], unseen, where / f"transfer-{topo}", mode="score",
+            model, [s.sequence(topo) for s in _spread(unseen_clips, settings.transfer_limit)], unseen,
+            where / f"transfer-{topo}", mode="score",
             task="transfer", seed=settings.seed, progress=progress, dataset=f"Synthetic motions, {name}",
             method=method, extra={"source": "Synthetic motions (NTU-25)", "target": f"Synthetic motions ({name})",
                                   "source_format": "ntu25", "target_format": topo, "split": f"{settings.split} unseen"})
     res["captions"] = {}
     for name, clips in (("held-out seen", seen_clips), ("unseen", unseen_clips)):
+        clips = _spread(clips, settings.caption_limit)
         preds = E.captions(model, clips, F, max_new_tokens=settings.caption_tokens)
         step = max(1, len(clips) // 4)
         res["captions"][name] = {"metrics": E.caption_scores(preds, clips),
@@ -325,17 +335,105 @@ def evaluate_arm(arm: str, final_dir: Path, data: DemoData, settings: DemoSettin
     return res
 
 
-def _run_arms(jobs: list[ArmJob], workers: int, progress: bool, say) -> dict[str, tuple[ArmRun, dict]]:
+# -- one arm (runs in a worker process when workers > 1) -------------------------------------------
+
+@dataclass
+class ArmJob:
+    """What a worker needs to run one arm of one seed."""
+
+    arm: str
+    out_dir: Path
+    pretrained: PretrainResult
+    settings: DemoSettings
+    progress: bool = True
+    extras: bool = False            # transfer, captioning and QA of the main arm's final model
+
+
+def _configure_process(threads: int) -> None:
+    # The tiny model's tensors are too small to gain from intra-op threads, and on a machine
+    # whose cores are busy two threads ran 5-10x slower than one (OpenMP spin-waiting).
+    torch.set_num_threads(max(1, threads))
+    from transformers.utils import logging as hf_logging
+    hf_logging.disable_progress_bar()   # a "Loading weights" bar per stage would drown the demo's own
+
+
+def run_curriculum_arm(job: ArmJob, notify: Callable[[str], None]) -> dict:
+    """The curriculum with the arm's renderer, and its evaluations: before training (frozen),
+    after the render warm-up (renderer only; learnable renderers) and at the end."""
+    st = job.settings
+    data = DemoData.prepare(st, job.out_dir / "data")
+    spec = ARMS[job.arm]
+    evaluations, seconds = {}, {}
+    where = job.out_dir / "eval" / job.arm
+
+    def evaluate(phase: str, model_dir: Path, **kw):
+        t = time.time()
+        evaluations[phase] = evaluate_checkpoint(model_dir, f"{spec.title}, {PHASE_TITLES[phase]}", data, st,
+                                                 where / phase, progress=job.progress, **kw)
+        seconds[f"evaluation: {phase}"] = round(time.time() - t, 1)
+        notify(f"evaluated {phase}")
+
+    def on_stage(stage: str, model_dir: Path | None):
+        if stage == "initial":
+            evaluate("frozen", model_dir)
+        elif stage == "render_warmup" and model_dir is not None:
+            evaluate("renderer_only", model_dir)
+        if stage != "initial":
+            notify(stage)
+
+    run = train_arm(job.arm, _training_data(data.train, data.ds), job.out_dir / "runs" / job.arm,
+                    job.pretrained.backbone_dir, renderer_options(st.pretrain, spec.renderer),
+                    st.pretrain.num_frames, st.curriculum, st.seed, data.ds.split.name, progress=job.progress,
+                    on_stage=on_stage, init_renderer=job.pretrained.renderer_dir)
+    main = job.arm == MAIN_ARM
+    evaluate("final", run.final_dir, greedy=main, extras=main and job.extras)
+    return {"arm": job.arm, "run": run.to_dict(), "evaluations": evaluations, "seconds": seconds}
+
+
+#: How each kind of arm (``ArmSpec.kind``) is run: ``runner(job, notify) -> outcome``, where the
+#: outcome holds ``evaluations`` (``{phase: evaluate_checkpoint(...)}``, at least ``"final"``)
+#: and ``run`` (an :class:`~skeletonllm.demo.ablation.ArmRun` as a dict).
+ARM_RUNNERS: dict[str, Callable] = {"curriculum": run_curriculum_arm}
+
+
+def arm_result_path(out_dir: Path, arm: str) -> Path:
+    return out_dir / ARMS_DIR / f"{arm}.json"
+
+
+def run_arm(job: ArmJob, events=None) -> dict:
+    """Run one arm and write its outcome atomically to ``arms/<arm>.json``; ``events`` (a
+    queue) gets ``(arm, what)`` after each stage and evaluation."""
+    _configure_process(job.settings.threads)
+    notify = (lambda what: events.put((job.arm, what))) if events is not None else (lambda what: None)
+    t = time.time()
+    outcome = ARM_RUNNERS[ARMS[job.arm].kind](job, notify)
+    outcome["seconds"]["total"] = round(time.time() - t, 1)
+    path = arm_result_path(job.out_dir, job.arm)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(path, json.dumps(outcome, default=str) + "\n")
+    notify("done")
+    return outcome
+
+
+def load_arm_result(out_dir: Path, arm: str) -> dict | None:
+    path = arm_result_path(out_dir, arm)
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+#: Progress events per arm: the three evaluations, four stages and the end.
+EVENTS_PER_ARM = 8
+
+
+def _run_arms(jobs: list[ArmJob], workers: int, progress: bool, say, label: str = "") -> dict[str, dict]:
     """Every arm, ``workers`` at a time in separate processes (or here, one after the other)."""
     out = {}
     if workers <= 1 or len(jobs) == 1:
         for k, job in enumerate(jobs):
-            say(f"      arm {k + 1}/{len(jobs)}: {ARM_TITLES[job.arm]}")
-            arm, run, res = run_arm(job)
-            out[arm] = (run, res)
+            say(f"      {label}arm {k + 1}/{len(jobs)}: {ARM_TITLES[job.arm]}")
+            out[job.arm] = run_arm(job)
         return out
     import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures import ProcessPoolExecutor
     from queue import Empty
 
     from tqdm.auto import tqdm
@@ -343,8 +441,7 @@ def _run_arms(jobs: list[ArmJob], workers: int, progress: bool, say) -> dict[str
     ctx = mp.get_context("spawn")
     with ctx.Manager() as manager:
         events = manager.Queue()
-        total = sum(5 for _ in jobs)                      # 4 stages + the evaluation per arm
-        bar = tqdm(total=total, desc=f"curriculum + evaluation, {len(jobs)} arms x {workers} processes",
+        bar = tqdm(total=EVENTS_PER_ARM * len(jobs), desc=f"{label}{len(jobs)} arms x {workers} processes",
                    unit="step", disable=not progress, dynamic_ncols=True)
         with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
             futures = {pool.submit(run_arm, dataclasses.replace(job, progress=False), events): job.arm for job in jobs}
@@ -358,16 +455,77 @@ def _run_arms(jobs: list[ArmJob], workers: int, progress: bool, say) -> dict[str
                     pass
                 for f in [f for f in pending if f.done()]:
                     pending.discard(f)
-                    arm, run, res = f.result()
-                    out[arm] = (run, res)
-                    line = (f"      {ARM_TITLES[arm]}: trained in {run.seconds:.0f} s, unseen top-1 "
-                            f"{100 * res['unseen_score']['top1']:.1f} %")
+                    res = f.result()
+                    out[res["arm"]] = res
+                    final = res["evaluations"]["final"]
+                    line = (f"      {label}{ARM_TITLES[res['arm']]}: done in {res['seconds']['total']:.0f} s, unseen "
+                            f"top-1 {100 * final['unseen_score']['top1']:.1f} %")
                     bar.write(line) if progress else say(line)
             while not events.empty():
                 events.get()
-                bar.update(1)
         bar.close()
     return {job.arm: out[job.arm] for job in jobs}
+
+
+# -- one seed: data, head start, every arm ----------------------------------------------------------
+
+@dataclass
+class SeedRun:
+    """Everything one seed produced (what the report and the study read)."""
+
+    data: DemoData
+    pretrained: PretrainResult
+    arms: dict[str, dict]               # arm -> outcome (``run``, ``evaluations``, ``seconds``)
+    timings: dict[str, float]
+    composition: dict
+
+    def arm_run(self, arm: str) -> ArmRun:
+        return ArmRun.from_dict(self.arms[arm]["run"])
+
+
+def run_seed(out_dir: Path, settings: DemoSettings, *, extras: bool, resume: bool, progress: bool = True,
+             say: Callable[[str], None] = print, label: str = "") -> SeedRun:
+    """Data, head start and every arm of ``settings.seed`` in ``out_dir``. With ``resume``, the
+    head start and the arms already finished there are read back instead of run again."""
+    from ..synth import check_compositional
+
+    clock = _Clock()
+    t = time.time()
+    data = DemoData.prepare(settings, out_dir / "data")
+    composition = check_compositional(data.ds.split)
+    say(f"[1/6] {label}data: {len(data.train)} training clips of {len(data.seen)} seen classes, "
+        f"{len(data.test_seen)} held-out seen clips, {len(data.test_unseen)} clips of {len(data.unseen)} unseen "
+        f"classes ({'cached' if data.cached else 'generated'}, {clock.lap('data', t):.1f} s)")
+
+    t = time.time()
+    backbone = out_dir / "runs" / "backbone"
+    pre = load_pretrained(backbone) if resume else None
+    if pre is None:
+        say(f"[2/6] {label}head start: pretraining the tiny InternVL on frames of seen-class clips drawn by "
+            + ", ".join(settings.pretrain.renderers) + " in equal shares")
+        pre = pretrain_backbone(data.train, data.seen, settings.pretrain, backbone, settings.seed, progress=progress)
+        say(f"      done in {clock.lap('head start', t):.1f} s")
+    else:
+        say(f"[2/6] {label}head start: finished before, read back")
+        clock.timings["head start"] = round(sum(pre.seconds.values()), 1)
+
+    t = time.time()
+    arms = {a: load_arm_result(out_dir, a) for a in settings.arms} if resume else {}
+    todo = [a for a in settings.arms if arms.get(a) is None]
+    say(f"[3/6] {label}renderer study: {len(settings.arms)} arms ({', '.join(settings.arms)}), "
+        + (f"{len(settings.arms) - len(todo)} finished before, " if len(todo) < len(settings.arms) else "")
+        + "each evaluated frozen, after the render warm-up (DrAction) and after the curriculum")
+    # Longest first (learnable renderers train one more stage and are evaluated once more), so
+    # that the two workers finish at about the same time; results keep the settings' order.
+    todo.sort(key=lambda a: (not ARMS[a].learns, a != "jtm"))
+    jobs = [ArmJob(arm, out_dir, pre, settings, progress, extras) for arm in todo]
+    arms.update(_run_arms(jobs, settings.workers, progress, say, label) if jobs else {})
+    arms = {a: arms[a] for a in settings.arms}
+    for arm, outcome in arms.items():
+        for k, v in outcome["seconds"].items():
+            clock.timings[f"{arm}: {k}"] = v
+    clock.lap(f"renderer study, all arms ({settings.workers} processes)", t)
+    return SeedRun(data, pre, arms, clock.timings, composition)
 
 
 # -- the run -------------------------------------------------------------------------------------
@@ -376,7 +534,6 @@ def run_demo(out_dir: str | os.PathLike = "skeletonllm-demo", settings: DemoSett
              progress: bool = True, say: Callable[[str], None] = print) -> DemoSummary:
     """Run the demo into ``out_dir``; see the module docstring. ``say`` prints progress lines."""
     from ..mllm.model import SkeletonLLM  # noqa: F401  (fail early if the model stack cannot load)
-    from ..synth import check_compositional
     from .evaluate import attribute_probes
     from .media import draw_media
     from .report import headline_numbers, write_outputs
@@ -390,82 +547,63 @@ def run_demo(out_dir: str | os.PathLike = "skeletonllm-demo", settings: DemoSett
     from transformers.utils import logging as hf_logging
     hf_bars = hf_logging.is_progress_bar_enabled()
     _configure_process(settings.threads)
-    clock = _Clock()
+    t0 = time.time()
     load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     try:
-        # 1. Data ----------------------------------------------------------------------------------
-        t = time.time()
-        data = DemoData.prepare(settings, out_dir / "data")
-        composition = check_compositional(data.ds.split)
-        say(f"[1/6] data: {len(data.train)} training clips of {len(data.seen)} seen classes, {len(data.test_seen)} "
-            f"held-out seen clips, {len(data.test_unseen)} clips of {len(data.unseen)} unseen classes "
-            f"({'cached' if data.cached else 'generated'}, {clock.lap('data', t):.1f} s)")
+        seed_run = run_seed(out_dir, settings, extras=True, resume=False, progress=progress, say=say)
+        data, pre, timings = seed_run.data, seed_run.pretrained, dict(seed_run.timings)
 
-        # 2. Head start: the tiny backbone learns to see skeleton drawings and name body parts ----
+        # 4. What the head start learnt (attribute probes through its own renderers) --------------
         t = time.time()
-        say("[2/6] head start: pretraining the tiny InternVL on frames of seen-class clips (frozen renderers: "
-            + ", ".join(settings.pretrain.renderers) + ")")
-        pre = pretrain_backbone(data.train, data.seen, settings.pretrain, out_dir / "runs" / "backbone",
-                                settings.seed, progress=progress)
-        probe_model = _backbone_model(pre.backbone_dir, settings)
-        probes = {name: attribute_probes(probe_model, _spread(clips, settings.eval_limit), data.seen,
-                                         settings.pretrain.num_frames)
-                  for name, clips in (("held-out seen", data.test_seen), ("unseen", data.test_unseen))}
+        probe_model = _backbone_model(pre, settings)
+        unseen_clips, seen_clips = data.eval_clips(settings)
+        probes = {name: attribute_probes(probe_model, clips, data.seen, settings.pretrain.num_frames)
+                  for name, clips in (("held-out seen", seen_clips), ("unseen", unseen_clips))}
         del probe_model
-        say(f"      done in {clock.lap('head start', t):.1f} s; attribute questions on unseen clips: "
+        timings["head start probes"] = round(time.time() - t, 1)
+        say(f"[4/6] attribute questions on unseen clips, head start: "
             + ", ".join(f"{k} {100 * probes['unseen'][k]:.0f} % (chance {100 * probes['unseen'][k + '_chance']:.0f} %)"
                         for k in ("movement", "side", "part")))
-
-        # 3 + 4. The curriculum once per renderer, then each arm's evaluation on held-out clips ----
-        t = time.time()
-        say(f"[3/6] curriculum ({len(settings.arms)} renderers: {', '.join(settings.arms)}) and "
-            "[4/6] evaluation on held-out clips")
-        jobs = [ArmJob(arm, out_dir, pre.backbone_dir, settings, progress) for arm in settings.arms]
-        done = _run_arms(jobs, settings.workers, progress, say)
-        arms = {arm: run for arm, (run, _) in done.items()}
-        evaluation = {"arms": {arm: res for arm, (_, res) in done.items()},
-                      "chance_unseen": 1.0 / len(data.unseen), "chance_seen": 1.0 / len(data.seen)}
-        for arm, run in arms.items():
-            clock.timings[f"curriculum: {arm}"] = round(run.seconds, 1)
-            clock.timings[f"evaluation: {arm}"] = evaluation["arms"][arm]["seconds"]
-        clock.lap(f"curriculum + evaluation, all arms ({settings.workers} processes)", t)
 
         # 5. Checkpoint, renders, results, report --------------------------------------------------
         t = time.time()
         say("[5/6] writing the checkpoint, renders, results and report")
+        arms = {arm: seed_run.arm_run(arm) for arm in settings.arms}
         install_checkpoint(arms[MAIN_ARM].final_dir, out_dir)
         media = draw_media(out_dir / "media", data.ds, data.test_unseen, arms, pre, settings)
-        clock.lap("report", t)
-        total = time.time() - clock.t0
-        info = {"settings": settings.to_dict(), "seconds": round(total, 1), "timings": clock.timings,
+        timings["report"] = round(time.time() - t, 1)
+        total = time.time() - t0
+        evaluation = {"arms": {a: o["evaluations"]["final"] for a, o in seed_run.arms.items()},
+                      "phases": {a: o["evaluations"] for a, o in seed_run.arms.items()},
+                      "chance_unseen": 1.0 / len(data.unseen), "chance_seen": 1.0 / len(data.seen)}
+        info = {"settings": settings.to_dict(), "seconds": round(total, 1), "timings": timings,
                 "load_average_at_start": load_before,
                 "load_average_at_end": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
-                "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "torch_threads": settings.threads,
-                            "workers": settings.workers, "torch": torch.__version__},
+                "machine": _machine(settings),
                 "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                "data_cached": data.cached, "composition": composition}
+                "data_cached": data.cached, "composition": seed_run.composition}
         headline = headline_numbers(evaluation)
         md, page, results_path = write_outputs(out_dir, settings, info, data.ds, data.train, data.test_seen,
                                                data.test_unseen, pre, probes, arms, evaluation, media, headline)
         atomic_write_text(out_dir / MARKER, json.dumps({"headline": headline, **info}, indent=2, default=str) + "\n")
         say(f"[6/6] done in {total:.0f} s")
-        return DemoSummary(out_dir, md, page, results_path, headline, total, clock.timings)
+        return DemoSummary(out_dir, md, page, results_path, headline, total, timings)
     finally:
         torch.set_num_threads(threads_before)
         if hf_bars:
             hf_logging.enable_progress_bar()
 
 
-def _backbone_model(backbone_dir: Path, settings: DemoSettings):
+def _backbone_model(pre: PretrainResult, settings: DemoSettings):
     """The pretrained backbone behind the pretraining renderers (for the attribute probes)."""
     from ..mllm.model import SkeletonLLM, SkeletonLLMConfig
     p = settings.pretrain
-    from .pretrain import StyleMix, renderer_options
-    config = SkeletonLLMConfig(backbone=str(backbone_dir), renderer=p.renderers[0], image_size=p.image_size,
+    from .pretrain import StyleMix
+    config = SkeletonLLMConfig(backbone=str(pre.backbone_dir), renderer=p.renderers[0], image_size=p.image_size,
                                renderer_options=renderer_options(p), num_frames=p.num_frames, lora=False, device="cpu")
     renderer = StyleMix(p, settings.seed + 1)      # the same frozen renderers as in pretraining
     return SkeletonLLM(config, renderer=renderer).eval()
 
 
-__all__ = ["ArmJob", "DemoData", "DemoSettings", "DemoSummary", "MAIN_ARM", "evaluate_arm", "install_checkpoint",
-           "run_arm", "run_demo"]
+__all__ = ["ARM_RUNNERS", "ArmJob", "DemoData", "DemoSettings", "DemoSummary", "MAIN_ARM", "PHASES", "SeedRun",
+           "evaluate_checkpoint", "install_checkpoint", "load_arm_result", "run_arm", "run_demo", "run_seed"]

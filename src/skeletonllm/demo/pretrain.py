@@ -5,11 +5,34 @@ real ``InternVLForConditionalGeneration`` class) arrives random. Before the Skel
 curriculum can show anything, its backbone needs what the paper takes for granted: a vision
 tower whose tokens say something about the picture, and a language model that reads them
 and names what it sees. This module gives it that, in two phases, on frames drawn by frozen
-renderers (by default the fixed "3D + velocity" stick figure, the paper's fixed-rendering
-baseline, and DrAction as initialised, a Gaussian-splat figure coloured by depth, in turn)
-from the training clips of the SEEN classes only, with targets that name body-part
+renderers from the training clips of the SEEN classes only, with targets that name body-part
 attributes (the movement-side-part description of a seen clip often reads like its class
-name; no unseen class is ever named):
+name; no unseen class is ever named).
+
+Which renderers draw the head start's frames decides what the renderer study can show, so
+the choice was made by reasoning, before any outcome of the study was seen: **every arm's
+starting renderer in equal shares** (:data:`FAIR_RENDERERS`: the fixed velocity, projection
+and JTM renderers, and DrAction exactly as both DrAction arms start from it), taking turns
+clip by clip so that each draws the same number of clips. The alternatives the study's issue
+named, and why not:
+
+* a renderer in none of the arms: every arm would start from a drawing its backbone never saw.
+  The curriculum keeps the vision tower and the projector frozen, so a fixed renderer could
+  never close that gap while DrAction could learn to: the study would measure adaptation to a
+  foreign reader, and the outcome would hang on which outside renderer was picked (the one
+  closest in look to an arm favours that arm);
+* one head start per arm, on its own renderer: fair too, but five head starts per seed (three
+  minutes each here) would break the single-seed demo's ten minutes, and every arm would get
+  its own backbone, adding backbone-to-backbone variance to a five-seed comparison;
+* equal shares: one backbone for all arms, so the arms differ only in their renderer (as in the
+  paper's Table 4), each starting from frames its backbone saw exactly as often as any other
+  arm's, at the cost of the single-renderer head start. The price: each style is a quarter of
+  the frames (the head start learns more slowly with more styles, measured when the demo was
+  built), and DrAction, once trained, moves away from the look its backbone knows, which the
+  fixed arms never do; the study's "frozen" rows show how well the head start alone reads each
+  renderer, so any imbalance it leaves is visible.
+
+The phases:
 
 1. vision (``vision_steps``): vision tower + projector learn to predict the clip's
    movement, side, body part and which limbs move, through small linear heads that read the
@@ -22,14 +45,14 @@ name; no unseen class is ever named):
    part." -> ``kick right leg``), where the visual tokens are a large share of the sequence
    and reading them is learnt quickly; then the project's own prompt formats
    (:mod:`skeletonllm.mllm.prompts`): the description as ``Label: kick right leg``,
-   multiple-choice attribute questions answered with ``Label: <option>``, and YES/NO attribute
-   checks (``disc_prompt``).
+   multiple-choice attribute questions answered with ``Label: <option>``, YES/NO attribute
+   checks (``disc_prompt``), and recognition over the seen classes (``mqa_prompt``), which a
+   pretrained MLLM can already do.
 
 What makes zero-shot recognition possible is that every word is grounded on its own: "left"
 is learnt from left-arm raises, left-leg swings and left-hand touches alike, "kick" from
 kicks, whatever the side. An unseen class ("kick left leg") is a new combination of grounded
-words. Measured on this machine (2 shared cores), the two phases take about three minutes;
-see the demo report for the numbers of each run.
+words. See the demo report for the time each phase took.
 
 Why these choices (each measured while building the demo; the tiny model is unforgiving):
 
@@ -40,16 +63,14 @@ Why these choices (each measured while building the demo; the tiny model is unfo
 * standard initialisation (0.02) of the text tower, and a projector whose output is centred:
   with the tiny config's large initialisation the visual tokens were 35x the size of text
   embeddings and nearly identical across clips, and the language model never read them.
-* few drawing styles: the vision phase and the reading learnt slower with each style added
-  (three fixed renderers mixed were clearly worse than one at equal steps). With the stick
-  figure alone, though, DrAction's soft splats were foreign to the backbone when the
-  curriculum began, and in its few hundred steps the renderer cannot move far: the backbone
-  now knows both looks, as a real MLLM knows both line drawings and blurry photographs. (The
-  runs that had the DrAction arm at chance with the stick figure alone also trained the
-  projector in the curriculum, so that effect was not isolated.)
+* drawing styles: the vision phase and the reading learnt slower with each style added
+  (three fixed renderers mixed were clearly worse than one at equal steps, measured when the
+  demo was built with a velocity-only head start); with one style, the renderer study is not
+  fair (see above), so the head start pays that price.
 """
 from __future__ import annotations
 
+import json
 import math
 import time
 from dataclasses import asdict, dataclass, field
@@ -66,12 +87,17 @@ from ..mllm import prompts as P
 from ..skeleton import collate_sequences
 from ..synth import get_action
 
+INITIAL_RENDERER = "initial-draction"      # sub-directory of the backbone: the DrAction arms' start
+RESULT_FILE = "head-start.json"             # curves, timings (written last: marks a finished head start)
 #: The four limbs whose motion the per-limb head predicts, as ``moving_groups`` names them.
 LIMBS = ("left arm", "right arm", "left leg", "right leg")
 #: Side words (a class's side, or "neither" for whole-body and torso classes).
 SIDES = ("left", "right", "both", "neither")
 #: The short question of the first language phase.
 DESCRIBE = "Describe the movement, the side and the body part."
+#: The head start's renderers: the starting renderer of every arm of the renderer study, in
+#: equal shares (``draction``: DrAction as both DrAction arms start from it).
+FAIR_RENDERERS = ("velocity", "projection", "jtm", "draction")
 #: Multiple-choice attribute questions of the second language phase: (question, attribute).
 ATTRIBUTE_QUESTIONS = (("Which movement does the person make?", "movement"),
                        ("Which side of the body does the movement use?", "side"),
@@ -85,34 +111,56 @@ class PretrainSettings:
     Attributes:
         image_size: frame side the vision tower sees (a multiple of 28).
         num_frames: frames per clip.
-        renderers: the renderers that draw the pretraining frames, in turn over the clips of a
-            batch (frozen: nothing about them is learnt here). ``"draction"`` is DrAction as
-            initialised, a Gaussian-splat skeleton coloured by depth.
+        renderers: the renderers that draw the pretraining frames, taking turns clip by clip
+            so that each draws the same number of clips (frozen: nothing about them is learnt
+            here). ``"draction"`` is DrAction as initialised, the weights the DrAction arms
+            start from (:attr:`PretrainResult.renderer_dir`).
         frame_fill: renderers centre each clip and fit it into this share of the view.
+        fixed_options: extra options of the fixed renderers, here and in the arms, chosen by
+            looking at their frames at ``image_size`` (28 px) for legibility: drawn twice as
+            large and averaged down (anti-aliased, as DrAction's Gaussians are; four times
+            looked smoother still but cost 5-8x the drawing time), the velocity renderer's joints
+            growing by half their radius at top speed instead of 1.5 times (at 28 px a body
+            stepping as a whole became one blob of joint dots), and JTM's still trajectories at
+            60 % brightness instead of 35 % (darker ones vanish at 28 px).
+        variants: random frame samplings of each clip that each renderer draws once, before
+            training (:class:`FrameBank`; frozen renderers draw the same frames again).
         hidden / vocab_size: width of both towers; tokenizer vocabulary.
         vision_steps / vision_lr: phase 1. With both phases twice as long as at first (600 /
             300 / 300 steps), the full demo's DrAction model went from 42.9 % to 58.8 % on held-out
-            seen clips and from 34.0 % to 37.7 % on unseen ones (means of seeds 0-4), for about
-            100 s more; the fixed velocity arm gained more (unseen 26.5 % -> 39.6 %).
+            seen clips and from 34.0 % to 37.7 % on unseen ones (means of seeds 0-4, the 24 / 6
+            split), for about 100 s more. With the four drawing styles of the fair head start
+            and the 31 / 13 split, 2400 vision steps and ``mqa_items=2`` took held-out seen top-1
+            (seed 0; unseen numbers not used to choose) from 6.5 % to 27.4 % for the head start
+            alone and from 33.1 % to 53.2 % after the curriculum; the frame bank makes the
+            vision steps cheap.
         short_steps / language_steps / language_lr: phase 2 (short question, then the
             project's prompt formats).
         batch_size: clips per step.
         visual_scale: the projector's output RMS, in units of the text embeddings' RMS.
+        mqa_items: recognition questions over the seen classes per clip in the second language
+            phase (:func:`language_items`): without them the head start alone answered one class
+            for nearly every clip (the study's renderer-only experiment needs a reader that reads).
     """
 
     image_size: int = 28
     num_frames: int = 8
-    renderers: tuple[str, ...] = ("velocity", "draction")
+    renderers: tuple[str, ...] = FAIR_RENDERERS
     frame_fill: float = 1.1
+    fixed_options: dict[str, dict] = field(default_factory=lambda: {
+        "velocity": {"supersample": 2, "speed_growth": 0.5}, "projection": {"supersample": 2},
+        "jtm": {"supersample": 2, "min_brightness": 0.6}})
+    variants: int = 4
     hidden: int = 64
     vocab_size: int = 1024
-    vision_steps: int = 1200
+    vision_steps: int = 2400
     vision_lr: float = 1e-3
     short_steps: int = 600
     language_steps: int = 600
     language_lr: float = 3e-3
     batch_size: int = 6
     visual_scale: float = 8.0
+    mqa_items: int = 2
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -120,12 +168,29 @@ class PretrainSettings:
 
 @dataclass
 class PretrainResult:
-    """Where the pretrained backbone is, and how pretraining went."""
+    """Where the pretrained backbone is, and how pretraining went.
+
+    ``renderer_dir`` holds the head start's DrAction (``DrAction.save_pretrained``), the
+    initial weights of every DrAction arm; None when no DrAction drew the head start.
+    ``clips_per_renderer``: how many clips each renderer drew (equal shares, within one)."""
 
     backbone_dir: Path
     curves: dict[str, list[tuple[int, float]]] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
     corpus_size: int = 0
+    renderer_dir: Path | None = None
+    clips_per_renderer: dict[str, int] = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return {"backbone_dir": str(self.backbone_dir), "curves": self.curves, "seconds": self.seconds,
+                "corpus_size": self.corpus_size, "clips_per_renderer": self.clips_per_renderer,
+                "renderer_dir": None if self.renderer_dir is None else str(self.renderer_dir)}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "PretrainResult":
+        return cls(Path(d["backbone_dir"]), {k: [tuple(p) for p in v] for k, v in d["curves"].items()},
+                   d["seconds"], d["corpus_size"], None if d.get("renderer_dir") is None else Path(d["renderer_dir"]),
+                   d.get("clips_per_renderer", {}))
 
 
 # -- what the targets say ---------------------------------------------------------------------
@@ -164,13 +229,14 @@ def attribute_vocab(seen: Sequence[str]) -> dict[str, list[str]]:
             "part": sorted({a.part for a in acts})}
 
 
-def language_items(samples, seen: Sequence[str], rng: np.random.Generator):
+def language_items(samples, seen: Sequence[str], rng: np.random.Generator, mqa: int = 0):
     """``(short, long)`` lists of ``(sequence, prompt, target)`` for the language phase.
 
     ``short``: one :data:`DESCRIBE` question per clip. ``long`` (the project's prompt formats):
     per clip, the three attribute questions as 4-option multiple choice (``Label: <option>``),
-    YES/NO checks of its movement, of another movement and of each limb (``disc_prompt``), and
-    the description.
+    YES/NO checks of its movement, of another movement and of each limb (``disc_prompt``), the
+    description, and with ``mqa`` > 0 that many recognition questions over the seen classes
+    (``mqa_prompt``, candidates shuffled), the task a pretrained MLLM can already do.
     """
     vocab = attribute_vocab(seen)
     short, long = [], []
@@ -189,6 +255,8 @@ def language_items(samples, seen: Sequence[str], rng: np.random.Generator):
         checks += [(f"move the {limb}", moving) for limb, moving in zip(LIMBS, att.limbs)]
         for phrase, yes in checks:
             long.append((seq, P.disc_prompt(phrase), P.YES if yes else P.NO))
+        for _ in range(mqa):
+            long.append((seq, P.mqa_prompt([seen[i] for i in rng.permutation(len(seen))]), P.mqa_target(s.label)))
     return short, long
 
 
@@ -234,37 +302,98 @@ def build_backbone(settings: PretrainSettings, corpus: Sequence[str], seed: int 
     return model, tok
 
 
-def renderer_options(settings: PretrainSettings) -> dict:
-    """Options of every renderer the demo uses: its image size, and each clip centred and fitted
-    into ``frame_fill`` of the view (so that the small frames show the body large)."""
-    return {"image_size": settings.image_size, "auto_frame": True, "frame_fill": settings.frame_fill}
+def renderer_options(settings: PretrainSettings, renderer: str | None = None) -> dict:
+    """Options of a renderer the demo uses: its image size, each clip centred and fitted into
+    ``frame_fill`` of the view (so that the small frames show the body large), and for a fixed
+    renderer its ``fixed_options``."""
+    return {"image_size": settings.image_size, "auto_frame": True, "frame_fill": settings.frame_fill,
+            **settings.fixed_options.get(renderer, {})}
+
+
+def initial_draction(settings: PretrainSettings, seed: int, **overrides):
+    """DrAction as every DrAction arm starts from it: its parameters drawn under ``seed``
+    (without touching the global random state)."""
+    from ..render.fixed import build_renderer
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        return build_renderer("draction", **{**renderer_options(settings, "draction"), **overrides})
 
 
 class StyleMix(nn.Module):
-    """Frozen renderers taking turns over the clips of a batch: clip ``b`` is drawn by renderer
-    ``b % len(renderers)``. ``forward(batch) -> (B, F, 3, H, W)``.
+    """Frozen renderers taking turns clip by clip: the ``i``-th clip drawn since the mix was
+    built goes to renderer ``i % len(renderers)``, so every renderer draws the same number of
+    clips (within one) whatever the batch size. ``forward(batch) -> (B, F, 3, H, W)``.
 
-    ``seed`` draws DrAction's initial parameters (the same seed gives the same renderers again,
-    without touching the global random state).
+    ``seed`` draws DrAction's initial parameters (:func:`initial_draction`).
     """
 
     def __init__(self, settings: PretrainSettings, seed: int):
         super().__init__()
         from ..render.fixed import build_renderer
-        with torch.random.fork_rng():
-            torch.manual_seed(seed)
-            self.renderers = nn.ModuleList(build_renderer(n, **renderer_options(settings))
-                                           for n in settings.renderers)
+        self.renderers = nn.ModuleList(initial_draction(settings, seed) if n == "draction"
+                                       else build_renderer(n, **renderer_options(settings, n)) for n in settings.renderers)
         self.requires_grad_(False)
+        self.drawn = 0
+        self.counts = [0] * len(self.renderers)
+
+    def draction(self):
+        """The mix's DrAction, or None."""
+        from ..render.draction import DrAction
+        return next((r for r in self.renderers if isinstance(r, DrAction)), None)
 
     def forward(self, batch):
         from ..skeleton.batch import SkeletonBatch
-        frames = []
-        for b in range(batch.joints.shape[0]):
-            one = SkeletonBatch(batch.joints[b:b + 1], batch.present[b:b + 1], batch.topology,
-                                None if batch.orientations is None else batch.orientations[b:b + 1])
-            frames.append(self.renderers[b % len(self.renderers)](one))
-        return torch.cat(frames)
+        B, n = batch.joints.shape[0], len(self.renderers)
+        which = (self.drawn + torch.arange(B)) % n
+        self.drawn += B
+        out = [None] * B
+        for r in range(n):      # one call per renderer on its share of the batch
+            idx = (which == r).nonzero().flatten()
+            if idx.numel() == 0:
+                continue
+            self.counts[r] += idx.numel()
+            part = SkeletonBatch(batch.joints[idx], batch.present[idx], batch.topology,
+                                 None if batch.orientations is None else batch.orientations[idx])
+            for i, frames in zip(idx.tolist(), self.renderers[r](part)):
+                out[i] = frames
+        return torch.stack(out)
+
+
+class FrameBank:
+    """Every training clip drawn once by each of the head start's frozen renderers, for
+    ``variants`` random frame samplings (segment sampling, as in training), kept as uint8.
+
+    The renderers are frozen, so drawing a clip again would only repeat work; on the tiny
+    backbone, drawing was nine tenths of a head-start step (measured). :meth:`frames` deals
+    renderers in turn, as :class:`StyleMix` does (the ``i``-th clip drawn goes to renderer
+    ``i % R``: equal shares), and a random sampling of the clip.
+    """
+
+    def __init__(self, mix: StyleMix, samples, settings: PretrainSettings, variants: int,
+                 rng: np.random.Generator, chunk: int = 32):
+        seqs = [s.sequence("ntu25") for s in samples]
+        self.images = []                                                   # [renderer][variant]: (N, F, 3, H, W)
+        draws = [collate_sequences(seqs[lo:lo + chunk], num_frames=settings.num_frames, train=True, rng=rng,
+                                   max_bodies=2) for _ in range(variants) for lo in range(0, len(seqs), chunk)]
+        per_variant = len(draws) // variants
+        with torch.no_grad():
+            for renderer in mix.renderers:
+                rows = [torch.cat([(renderer(b) * 255).round().to(torch.uint8)
+                                   for b in draws[v * per_variant:(v + 1) * per_variant]]) for v in range(variants)]
+                self.images.append(rows)
+        self.variants = variants
+        self.drawn = 0
+        self.counts = [0] * len(self.images)
+
+    def frames(self, clips: Sequence[int], rng: np.random.Generator) -> torch.Tensor:
+        """``(B, F, 3, H, W)`` floats in [0, 1] for the clips at these indices."""
+        out = []
+        for i in clips:
+            r = self.drawn % len(self.images)
+            self.drawn += 1
+            self.counts[r] += 1
+            out.append(self.images[r][int(rng.integers(self.variants))][i])
+        return torch.stack(out).float() / 255.0
 
 
 class AttributeHeads(nn.Module):
@@ -318,15 +447,15 @@ def _optimise(params, lr: float, steps: int, loss_fn, desc: str, progress: bool,
     bar.close()
 
 
-def _recentre_projector(model, reference: Sequence, settings: PretrainSettings) -> None:
-    """Shift the projector's output to zero mean over ``reference`` clips and scale its RMS to
-    ``visual_scale`` x the text embeddings' RMS (a per-layer affine change, nothing learnt)."""
+def _recentre_projector(model, frames: torch.Tensor, settings: PretrainSettings) -> None:
+    """Shift the projector's output to zero mean over the reference ``frames`` ``(B, F, 3, H, W)``
+    and scale its RMS to ``visual_scale`` x the text embeddings' RMS (a per-layer affine change,
+    nothing learnt)."""
     proj = model.adapter.projector
     with torch.no_grad():
-        batch = collate_sequences(list(reference), num_frames=settings.num_frames, max_bodies=2)
-        tokens = model.encode_frames(model.render(batch)).embeds
+        tokens = model.encode_frames(frames).embeds
         proj.linear_2.bias.sub_(tokens.mean((0, 1)))
-        tokens = model.encode_frames(model.render(batch)).embeds
+        tokens = model.encode_frames(frames).embeds
         text_rms = model.backbone.get_input_embeddings().weight.pow(2).mean().sqrt()
         scale = settings.visual_scale * text_rms / tokens.pow(2).mean().sqrt().clamp(min=1e-8)
         proj.linear_2.weight.mul_(scale)
@@ -359,6 +488,8 @@ def pretrain_backbone(train_samples, seen: Sequence[str], settings: PretrainSett
                                image_size=settings.image_size, renderer_options=renderer_options(settings),
                                num_frames=settings.num_frames, lora=False, device="cpu")
     model = SkeletonLLM(config, renderer=StyleMix(settings, seed + 1), backbone=(backbone, tok))
+    samples = list(train_samples)
+    bank = FrameBank(model.renderer, samples, settings, settings.variants, rng)
     times["build"] = time.time() - t0
 
     # Phase 1: vision tower + projector, attribute heads.
@@ -366,36 +497,35 @@ def pretrain_backbone(train_samples, seen: Sequence[str], settings: PretrainSett
     vocab = attribute_vocab(seen)
     torch.manual_seed(seed)
     heads = AttributeHeads(settings.hidden, vocab)
-    samples = list(train_samples)
     atts = [attributes(s) for s in samples]
     model.set_trainable(["vision", "projector"])
     model.train()
 
     def vision_loss(rng):
         idx = rng.choice(len(samples), size=min(settings.batch_size, len(samples)), replace=False)
-        batch = collate_sequences([samples[i].sequence("ntu25") for i in idx], num_frames=settings.num_frames,
-                                  train=True, rng=rng, max_bodies=2)
-        tokens = model.encode_frames(model.render(batch)).embeds
+        tokens = model.encode_frames(bank.frames(idx, rng)).embeds
         return heads(tokens, [atts[i] for i in idx])
 
     _optimise(list(model.parameters()) + list(heads.parameters()), settings.vision_lr, settings.vision_steps,
               vision_loss, "head start 1/2: vision", progress, rng, curves["vision"])
     model.eval()
-    _recentre_projector(model, [s.sequence("ntu25") for s in samples[:: max(1, len(samples) // 48)]], settings)
+    _recentre_projector(model, bank.frames(range(0, len(samples), max(1, len(samples) // 48)), rng), settings)
     times["vision"] = time.time() - t0
 
-    # Phase 2: the language model reads the visual tokens (vision and projector frozen).
+    # Phase 2: the language model reads the visual tokens (vision and projector frozen, so a
+    # drawn clip's tokens are computed once; the bank deals renderers and samplings as before).
     t0 = time.time()
-    short, long = language_items(samples, seen, rng)
+    short, long = language_items(samples, seen, rng, settings.mqa_items)
+    clip_of = {id(s.sequence("ntu25")): i for i, s in enumerate(samples)}
     model.set_trainable(["language"])
     model.train()
 
     def text_loss(items):
         def loss(rng):
             idx = rng.choice(len(items), size=min(settings.batch_size, len(items)), replace=False)
-            batch = collate_sequences([items[i][0] for i in idx], num_frames=settings.num_frames, train=True,
-                                      rng=rng, max_bodies=2)
-            return model(batch, [items[i][1] for i in idx], [items[i][2] for i in idx]).loss
+            with torch.no_grad():
+                visual = model.encode_frames(bank.frames([clip_of[id(items[i][0])] for i in idx], rng))
+            return model(None, [items[i][1] for i in idx], [items[i][2] for i in idx], visual=visual).loss
         return loss
 
     _optimise(model.parameters(), settings.language_lr, settings.short_steps, text_loss(short),
@@ -405,12 +535,34 @@ def pretrain_backbone(train_samples, seen: Sequence[str], settings: PretrainSett
     model.eval()
     times["language"] = time.time() - t0
 
+    draction = model.renderer.draction()
+    result = PretrainResult(out_dir, curves, times, len(corpus),
+                            None if draction is None else out_dir / INITIAL_RENDERER,
+                            dict(zip(settings.renderers, bank.counts)))
     with atomic_directory(out_dir) as tmp:
         model.backbone.save_pretrained(tmp)
         model.tokenizer.save_pretrained(tmp)
-    return PretrainResult(out_dir, curves, times, len(corpus))
+        if draction is not None:
+            draction.save_pretrained(tmp / INITIAL_RENDERER)
+        (tmp / RESULT_FILE).write_text(json.dumps(result.to_dict(), indent=1))
+    return result
 
 
-__all__ = ["ATTRIBUTE_QUESTIONS", "Attributes", "DESCRIBE", "LIMBS", "PretrainResult", "PretrainSettings",
-           "attribute_vocab", "attributes", "build_backbone", "describe", "language_items", "pretrain_backbone",
+def load_pretrained(out_dir: str | Path) -> PretrainResult | None:
+    """The result of a finished :func:`pretrain_backbone` in ``out_dir`` (None if there is none:
+    the directory is written atomically, so it is complete or absent)."""
+    out_dir = Path(out_dir)
+    path = out_dir / RESULT_FILE
+    if not path.is_file():
+        return None
+    result = PretrainResult.from_dict(json.loads(path.read_text()))
+    # Where it is now (the output directory may have moved since).
+    result.backbone_dir = out_dir
+    result.renderer_dir = out_dir / INITIAL_RENDERER if result.renderer_dir is not None else None
+    return result
+
+
+__all__ = ["ATTRIBUTE_QUESTIONS", "Attributes", "DESCRIBE", "FAIR_RENDERERS", "INITIAL_RENDERER", "LIMBS",
+           "FrameBank", "PretrainResult", "PretrainSettings", "StyleMix", "attribute_vocab", "attributes", "build_backbone",
+           "describe", "initial_draction", "language_items", "load_pretrained", "pretrain_backbone",
            "tokenizer_corpus"]

@@ -163,16 +163,21 @@ def headline_numbers(evaluation: dict) -> dict:
 
     arms = evaluation["arms"]
     main = arms.get(MAIN_ARM) or next(iter(arms.values()))
-    out = {"unseen_top1_score": main["unseen_score"]["top1"], "unseen_top1_generate": main["unseen_generate"]["top1"],
+    out = {"unseen_top1_score": main["unseen_score"]["top1"],
+           "unseen_top1_generate": main["unseen_generate"]["top1"] if "unseen_generate" in main else None,
            "unseen_chance": evaluation["chance_unseen"], "seen_top1_score": main["seen_score"]["top1"],
            "seen_chance": evaluation["chance_seen"],
            "transfer_top1": {k: v["top1"] for k, v in main.get("transfer", {}).items()},
            "ablation_unseen_top1": {a: r["unseen_score"]["top1"] for a, r in arms.items()}}
-    fixed = {a: v for a, v in out["ablation_unseen_top1"].items() if ARMS[a][0] != "draction"}
+    fixed = {a: v for a, v in out["ablation_unseen_top1"].items() if ARMS[a].fixed}
     if fixed:
         best = max(fixed, key=fixed.get)
         out["best_fixed"] = best
         out["draction_minus_best_fixed"] = out["ablation_unseen_top1"].get(MAIN_ARM, float("nan")) - fixed[best]
+    phases = evaluation.get("phases", {}).get(MAIN_ARM, {})
+    if "renderer_only" in phases:
+        out["renderer_only_minus_frozen"] = (phases["renderer_only"]["unseen_score"]["top1"]
+                                             - phases["frozen"]["unseen_score"]["top1"])
     return out
 
 
@@ -212,11 +217,12 @@ def _results(evaluation: dict, settings) -> list[dict]:
     from .pipeline import MAIN_ARM
 
     out = []
-    for arm, res in evaluation["arms"].items():
-        for key in ("unseen_score", "unseen_generate", "seen_score"):
-            out.append(res[key])
-        out += list(res.get("transfer", {}).values())
-        if arm == MAIN_ARM:
+    for arm, phases in evaluation["phases"].items():
+        for phase, res in phases.items():
+            out += [res[k] for k in ("unseen_score", "unseen_generate", "seen_score") if k in res]
+            out += list(res.get("transfer", {}).values())
+        res = phases["final"]
+        if arm == MAIN_ARM and "captions" in res:
             method = res["unseen_score"]["method"]
             for name, cap in res["captions"].items():
                 out.append({"task": "captioning", "method": f"{method} ({name} clips)",
@@ -228,12 +234,71 @@ def _results(evaluation: dict, settings) -> list[dict]:
     return [validate_result(r, "<demo>") for r in out]
 
 
+_KIND_WORDS = {"depth": "the direction of a motion along the camera axis",
+               "speed": "how fast the hand waves (slow vs the quick wave classes)",
+               "order": "which of two crossing arms is in front"}
+
+
+def _spread_cell(res: dict, key: str) -> str:
+    a = res.get(f"{key}_answers")
+    if not a:
+        return "–"
+    return f"{a['distinct']} of {a['candidates']} (top answer {100 * a['most_common_share']:.0f} %)"
+
+
+def renderer_study_section(doc: Document, evaluation: dict, arms: dict, chance_u: float, chance_s: float,
+                           headline: dict) -> None:
+    """Section 7: every arm frozen / after the render warm-up / after the curriculum, the spread
+    of its answers, and its top-1 per kind of class (one seed)."""
+    from .ablation import ARM_TITLES
+    from .evaluate import KINDS
+    from .pipeline import PHASE_TITLES
+
+    doc.heading("7. Renderer study (paper Table 4)")
+    doc.text("One pretrained backbone for every arm (its head start drew with every arm's starting renderer in equal "
+             "shares, section 2); same stages, steps, clips and seed; only the renderer differs. Each arm is "
+             "evaluated three times: **frozen**, the head start reading the arm's renderer as it starts, nothing "
+             "trained; **renderer only**, after the render warm-up, which trains the renderer alone with the "
+             "recognition loss through the frozen backbone, projector and LoRA (the cleanest test of whether the "
+             "model's gradients teach DrAction to draw; fixed renderers have nothing to train); **curriculum**, after "
+             "all four stages. *Answers* counts the classes a model named at least once on the unseen clips: a "
+             "collapsed model names one class for every clip.")
+    rows = []
+    for a, phases in evaluation["phases"].items():
+        row = [ARM_TITLES[a]]
+        for phase in PHASE_TITLES:
+            r = phases.get(phase)
+            row += ["–", "–"] if r is None else [_pct(r["unseen_score"]["top1"]), _pct(r["seen_score"]["top1"])]
+        row += [_spread_cell(phases["final"], "unseen"), f"{arms[a].seconds:.0f}"]
+        rows.append(row)
+    header = ["renderer"] + [f"{t}: {w}" for t in ("frozen", "renderer only", "curriculum") for w in ("unseen", "seen")]
+    doc.table(header + ["answers (unseen, curriculum)", "training s"],
+              rows + [["chance", *[_pct(c) for _ in range(3) for c in (chance_u, chance_s)], "", ""]],
+              caption="top-1 by likelihood ranking on held-out clips")
+    rows = []
+    for a, phases in evaluation["phases"].items():
+        for phase in ("renderer_only", "final"):
+            r = phases.get(phase)
+            if r is None or "unseen_kinds" not in r:
+                continue
+            kinds = r["unseen_kinds"]
+            rows.append([ARM_TITLES[a], PHASE_TITLES[phase]] + [
+                f"{_pct(kinds[k]['top1'])} ({kinds[k]['num_samples']})" if k in kinds else "–" for k in KINDS])
+    doc.table(["renderer", "after", *(f"unseen {k}" for k in KINDS)], rows,
+              caption="unseen top-1 per kind of class (clips in brackets): depth, speed and order are the classes "
+                      "told apart only by depth, speed or which crossing arm is in front (section 1)")
+    if "best_fixed" in headline:
+        diff = headline["draction_minus_best_fixed"]
+        doc.text(f"DrAction vs the best fixed renderer of this seed ({ARM_TITLES[headline['best_fixed']]}): "
+                 f"{100 * diff:+.1f} points (unseen top-1, likelihood).")
+
+
 def write_outputs(out_dir: Path, settings, info: dict, ds, train, test_seen, test_unseen, pre, probes: dict,
                   arms: dict, evaluation: dict, media: dict, headline: dict) -> tuple[Path, Path, Path]:
     """``results.json``, ``report.md`` and ``report.html`` in ``out_dir``; returns their paths."""
     from ..eval.report import save_result
-    from ..synth import get_action
-    from .ablation import ARM_TITLES, ARMS
+    from ..synth import DEPICTION_CLASSES, get_action
+    from .ablation import ARM_TITLES
     from .pipeline import MAIN_ARM, TOPOLOGY_NAMES
 
     results_path = out_dir / "results.json"
@@ -258,10 +323,15 @@ def write_outputs(out_dir: Path, settings, info: dict, ds, train, test_seen, tes
         f"(chance {_pct(chance_s)}).",
         "Cross-format transfer of the unseen clips, no fine-tuning: " + ", ".join(
             f"{TOPOLOGY_NAMES[k]} {_pct(v)}" for k, v in headline["transfer_top1"].items()) + ".",
-        "Renderer ablation (unseen top-1, likelihood, equal budget): " + ", ".join(
-            f"{ARM_TITLES[a]} {_pct(v)}" for a, v in headline["ablation_unseen_top1"].items()) + ".",
+        "Renderer study (unseen top-1 after the curriculum, likelihood, equal budget, one backbone): " + ", ".join(
+            f"{ARM_TITLES[a]} {_pct(v)}" for a, v in headline["ablation_unseen_top1"].items()) + "."
+        + ("" if "renderer_only_minus_frozen" not in headline else
+           f" Training DrAction alone through the frozen model moved its unseen top-1 by "
+           f"{100 * headline['renderer_only_minus_frozen']:+.1f} points (section 7)."),
     ])
     doc.text(verdict(headline, main["num_unseen_clips"]))
+    doc.text("One seed decides little: `skeletonllm demo-study --seeds 0-4` runs the renderer study over several "
+             "seeds and tests the differences (mean, standard deviation, paired sign test and t-test).")
     gen = main["unseen_generate"]
     doc.text(f"Reading the numbers: the model is tiny and trained for minutes, so they move by several points "
              f"from seed to seed (`--seed N`). Greedy decoding answered {gen.get('unmatched', 0)} of "
@@ -285,20 +355,43 @@ def write_outputs(out_dir: Path, settings, info: dict, ds, train, test_seen, tes
     doc.table(["unseen class", "movement / part / side", "seen classes with its movement",
                "seen classes with its side (first 3)"], rows)
     doc.text("Seen classes: " + ", ".join(split.seen) + ".")
+    depicted = [(kind, [n for n in names if n in split.classes]) for kind, names in DEPICTION_CLASSES.items()]
+    if any(names for _, names in depicted):
+        doc.text("Classes told apart only by what a plain frontal drawing hides (`synth.DEPICTION_CLASSES`; the "
+                 "generator's tests check that the two members of a pair give the same x-y picture and differ in "
+                 "depth, or visit the same poses at a different speed). A renderer that shows depth, speed or "
+                 "which limb is in front has something to win on them; section 7 reports their accuracy apart:")
+        doc.table(["kind", "what differs", "classes (unseen in **bold**)"],
+                  [[kind, _KIND_WORDS[kind], ", ".join(f"**{n}**" if n in split.unseen else n for n in names)]
+                   for kind, names in depicted if names])
 
     # Head start
     doc.heading("2. Head start: pretraining the tiny backbone")
     doc.text(f"InternVL3 arrives pretrained; the tiny one arrives random. Before the curriculum, the demo pretrains it "
-             f"on frames drawn by frozen renderers ({', '.join(f'`{r}`' for r in p.renderers)} in turn; `draction` is "
-             f"DrAction as initialised, never trained there; {p.image_size} px, {p.num_frames} frames) from the "
+             f"on frames drawn by frozen renderers ({', '.join(f'`{r}`' for r in p.renderers)}, taking turns clip by "
+             f"clip; `draction` is DrAction exactly as both DrAction arms start from it, never trained there; "
+             f"{p.image_size} px, {p.num_frames} frames) from the "
              f"{len(train)} seen-class training clips, with movement-side-part descriptions only (for many seen "
              "classes the description reads like the class name; no unseen class is ever named): "
              f"{p.vision_steps} steps of the vision tower + projector on movement / side / part / moving-limb "
              f"heads, then {p.short_steps} + {p.language_steps} steps of the language model answering "
              "part-movement-side questions (short question, then the project's prompt formats: multiple choice with "
-             "`Label: <option>`, YES/NO checks). Tokenizer: byte-level BPE trained on the demo's own texts "
+             "`Label: <option>`, YES/NO checks"
+             + (f", and {p.mqa_items} recognition questions per clip over the seen classes" if p.mqa_items else "")
+             + "). Tokenizer: byte-level BPE trained on the demo's own texts "
              f"({pre.corpus_size} texts; no unseen class name). Time: "
-             + ", ".join(f"{k} {v:.1f} s" for k, v in pre.seconds.items()) + ".")
+             + ", ".join(f"{k} {v:.1f} s" for k, v in pre.seconds.items()) + "."
+             + ("" if not pre.clips_per_renderer else " Clips drawn by each renderer: " + ", ".join(
+                 f"{k} {v}" for k, v in pre.clips_per_renderer.items()) + "."))
+    doc.text("**Why every arm's renderer in equal shares** (chosen before any outcome of the renderer study was "
+             "seen): the arms then share one backbone and differ only in their renderer, and each starts from "
+             "frames its backbone saw exactly as often as any other arm's. A head start on a renderer in none of the "
+             "arms would make every arm start foreign, and since the curriculum keeps the vision tower and projector "
+             "frozen, only DrAction could adapt: the study would measure adaptation, and its outcome would hang on "
+             "which outside renderer was picked. One head start per arm would be fair too, but five of them per "
+             "seed would not fit the demo's ten minutes, and would add backbone-to-backbone variance. The price of "
+             "equal shares: each style gets a quarter of the frames. The study's *frozen* rows (section 7) show how "
+             "well the head start alone reads each renderer.")
     if media.get("loss_head_start"):
         doc.image(media["loss_head_start"], "head start loss (vision phase, then the two language phases)")
     doc.text("What the head start learnt, asked as multiple choice over all values of each attribute "
@@ -368,27 +461,24 @@ def write_outputs(out_dir: Path, settings, info: dict, ds, train, test_seen, tes
 
     # Transfer
     doc.heading("6. Cross-format transfer")
-    doc.text("Trained on NTU-25 skeletons only; tested, with no fine-tuning, on the same held-out unseen motions "
+    doc.text("Trained on NTU-25 skeletons only; tested, with no fine-tuning, on held-out unseen motions (the NTU-25 "
+             "row's clips, or an evenly spread part of them: see the counts) "
              "emitted in other formats (one motion program, different skeletons; COCO-17 is 2D from a random "
              "viewpoint).")
     rows = [["NTU-25 (training format)", _pct(main["unseen_score"]["top1"]), main["unseen_score"]["num_samples"]]]
     rows += [[TOPOLOGY_NAMES[k], _pct(v["top1"]), v["num_samples"]] for k, v in main.get("transfer", {}).items()]
     doc.table(["test format", "unseen top-1 (likelihood)", "clips"], rows + [["chance", _pct(chance_u), ""]])
 
-    # Ablation
-    doc.heading("7. Renderer ablation (paper Table 4)")
-    doc.text("Same pretrained backbone, same stages, steps, clips and seed; only the renderer differs. "
-             "For fixed renderers stage 1 (which trains only the renderer) has nothing to train and is skipped.")
-    rows = []
-    for a, r in evaluation["arms"].items():
-        rows.append([ARM_TITLES[a], _pct(r["unseen_score"]["top1"]), _pct(r["unseen_generate"]["top1"]),
-                     _pct(r["seen_score"]["top1"]), round(arms[a].seconds, 1)])
-    doc.table(["renderer", "unseen top-1 (likelihood)", "unseen top-1 (greedy)", "seen top-1", "training s"],
-              rows + [["chance", _pct(chance_u), _pct(chance_u), _pct(chance_s), ""]])
-    if "best_fixed" in headline:
-        diff = headline["draction_minus_best_fixed"]
-        doc.text(f"DrAction vs the best fixed renderer ({ARM_TITLES[headline['best_fixed']]}): "
-                 f"{'+' if diff >= 0 else ''}{100 * diff:.1f} points (unseen top-1, likelihood).")
+    # Renderer study
+    renderer_study_section(doc, evaluation, arms, chance_u, chance_s, headline)
+    if media.get("learned"):
+        doc.heading("What training changed in DrAction's pictures", level=3)
+        doc.text("The same held-out unseen clips (one per kind of class), drawn by DrAction as it started (the head "
+                 "start's DrAction) and as the curriculum left it, with the NFM's saliency gate (white: the gate "
+                 "keeps a Gaussian, black: it fades it out; drawn with every Gaussian's opacity before the gate) and "
+                 f"the frames at the {p.image_size} px the model reads. Rows, top to bottom: "
+                 + "; ".join(media["learned"][0]["rows"]) + ".")
+        doc.images([(item["path"], f"unseen class *{item['clip']}*") for item in media["learned"]])
 
     # Captioning
     doc.heading("8. Captioning")
@@ -414,7 +504,8 @@ def write_outputs(out_dir: Path, settings, info: dict, ds, train, test_seen, tes
     doc.heading("10. Settings, seeds, timings")
     doc.text(f"Seed {settings.seed} for data, initialisation and data order. Torch threads {settings.threads}; "
              f"load average {info['load_average_at_start']} at the start, {info['load_average_at_end']} at the end "
-             f"(the machine may be shared). {info['machine']['platform']}, {info['machine']['cpus']} CPUs, torch "
+             f"(the machine may be shared). {info['machine']['platform']}, {info['machine']['processor']}, "
+             f"{info['machine']['cpus']} CPUs, torch "
              f"{info['machine']['torch']}.")
     doc.table(["step", "seconds"], [[k, v] for k, v in info["timings"].items()] + [["total", info["seconds"]]])
     doc.code(json.dumps(settings.to_dict(), indent=1))
@@ -441,4 +532,4 @@ def write_outputs(out_dir: Path, settings, info: dict, ds, train, test_seen, tes
     return md, page, results_path
 
 
-__all__ = ["Document", "headline_numbers", "write_outputs"]
+__all__ = ["Document", "headline_numbers", "renderer_study_section", "write_outputs"]

@@ -176,6 +176,17 @@ class DrAction(nn.Module):
 
     # -- rendering ----------------------------------------------------------------------
     def forward(self, batch: SkeletonBatch) -> torch.Tensor:
+        return self._render(batch)
+
+    def render_saliency(self, batch: SkeletonBatch) -> torch.Tensor:
+        """The NFM's saliency gate sigmoid(g) as a picture ``(B, F, 3, H, W)``: every Gaussian
+        drawn in grey level sigmoid(g) (white: the gate keeps it, black: it fades it out), with
+        its opacity before the gate, so the whole figure stays in view."""
+        if self.nfm is None:
+            raise ValueError("render_saliency needs the NFM (this DrAction has use_nfm=False)")
+        return self._render(batch, saliency=True)
+
+    def _render(self, batch: SkeletonBatch, saliency: bool = False) -> torch.Tensor:
         c = self.config
         p0 = self.mix_logit
         device, dtype = p0.device, p0.dtype
@@ -210,7 +221,7 @@ class DrAction(nn.Module):
         if c.bone_overlap > 0:
             covs = self._stretch_bones(covs, joints, layout)
 
-        colour, opacity = self._appearance(joints, present, canon, layout, base)  # (B,F,M,N,3), (B,F,M,N)
+        colour, opacity, gate = self._appearance(joints, present, canon, layout, base)  # (B,F,M,N,3), (B,F,M,N) x2
         # Depth colour over the sequence's joint depth range (constant per sequence).
         with torch.no_grad():
             z = joints[..., 2]
@@ -223,6 +234,10 @@ class DrAction(nn.Module):
         dcol = depth_colors(means[..., 2], near, far, c.depth_range_min)
         lam = torch.sigmoid(self.mix_logit)
         colour = lam * colour + (1 - lam) * dcol
+        if saliency:
+            colour = gate.unsqueeze(-1).expand_as(colour)
+        elif gate is not None:
+            opacity = opacity * gate
         opacity = opacity * present.unsqueeze(-1).to(dtype)
 
         splats = project_gaussians(means.reshape(B * F, M * N, 3), covs.reshape(B * F, M * N, 3, 3), cam)
@@ -243,13 +258,15 @@ class DrAction(nn.Module):
         return covs + extra[..., None, None] * (d.unsqueeze(-1) * d.unsqueeze(-2))
 
     def _appearance(self, joints, present, canon, layout, base):
-        """Colour ``(B, F, M, N, 3)`` in [0, 1] and opacity ``(B, F, M, N)`` before depth blending."""
+        """Colour ``(B, F, M, N, 3)`` in [0, 1] before depth blending, opacity ``(B, F, M, N)``
+        before the NFM's saliency gate, and the gate ``(B, F, M, N)`` in (0, 1) (None without
+        the NFM)."""
         B, F, M, J, _ = joints.shape
         N = layout.num_gaussians
         if self.nfm is None:
             colour = torch.sigmoid(base[:, :3]).expand(B, F, M, N, 3)
             opacity = torch.sigmoid(base[:, 3]).expand(B, F, M, N)
-            return colour, opacity
+            return colour, opacity, None
         # Kinematics in body units: centred on the body's mean position over the sequence,
         # divided by the RMS spread of its canonical joints, so metres, normalised units and
         # 2D formats all feed the modulator numbers of order one.
@@ -269,8 +286,7 @@ class DrAction(nn.Module):
         vel_i = (1 - t) * vel[..., a, :] + t * vel[..., b, :]
         d_col, d_op, g = self.nfm(pos_i, vel_i, base)
         colour = torch.sigmoid(base[:, :3] + d_col)
-        opacity = torch.sigmoid(base[:, 3] + d_op) * torch.sigmoid(g)
-        return colour, opacity
+        return colour, torch.sigmoid(base[:, 3] + d_op), torch.sigmoid(g)
 
     def render_sequences(self, sequences: Sequence[SkeletonSequence], num_frames: int = 12,
                          max_bodies: int | None = None) -> torch.Tensor:

@@ -121,20 +121,40 @@ def draw_segments(p0: torch.Tensor, p1: torch.Tensor, colors0: torch.Tensor, col
 
 
 class _FixedRenderer(nn.Module):
-    """Shared set-up: camera, depth normalisation, line widths relative to the image size."""
+    """Shared set-up: camera, depth normalisation, line widths relative to the image size.
+
+    ``supersample`` k > 1 draws every frame k times larger and averages each k x k block: the
+    same picture, anti-aliased, so that at a small ``image_size`` a line's position within a
+    pixel shows as its brightness (DrAction's Gaussians are smooth by nature). Line widths stay
+    what they are without it (at least one pixel of ``image_size``).
+    """
 
     def __init__(self, image_size: int = 448, fov_deg: float = 60.0, depth_threshold: float = 1.0,
                  depth_shift: float = 3.0, auto_frame: bool = False, frame_fill: float = 0.8,
                  line_width: float = 0.01, joint_radius: float = 0.008, near: float = 0.05,
-                 background=(0.0, 0.0, 0.0)):
+                 background=(0.0, 0.0, 0.0), supersample: int = 1):
         super().__init__()
+        if int(supersample) < 1:
+            raise ValueError(f"supersample must be >= 1, got {supersample}")
         self.image_size = int(image_size)
-        self.camera = Camera.from_fov(self.image_size, self.image_size, fov_deg, near=near)
+        self.supersample = int(supersample)
+        self.draw_size = self.image_size * self.supersample
+        self.camera = Camera.from_fov(self.draw_size, self.draw_size, fov_deg, near=near)
         self.depth_threshold, self.depth_shift = depth_threshold, depth_shift
         self.auto_frame, self.frame_fill = auto_frame, frame_fill
-        self.line_radius = max(1.0, 0.5 * line_width * self.image_size)
-        self.joint_radius = max(1.0, joint_radius * self.image_size)
+        self.line_radius = max(1.0, 0.5 * line_width * self.image_size) * self.supersample
+        self.joint_radius = max(1.0, joint_radius * self.image_size) * self.supersample
         self.background = tuple(float(x) for x in background)
+
+    @torch.no_grad()
+    def forward(self, batch: SkeletonBatch) -> torch.Tensor:
+        """``batch -> (B, F, 3, H, W)`` in [0, 1]."""
+        frames = self._draw(batch)
+        if self.supersample == 1:
+            return frames
+        B, F = frames.shape[:2]
+        small = torch.nn.functional.avg_pool2d(frames.flatten(0, 1), self.supersample)
+        return small.view(B, F, 3, self.image_size, self.image_size)
 
     def render_sequences(self, sequences, num_frames: int = 12, max_bodies: int | None = None) -> torch.Tensor:
         """Sequences of any topologies -> ``(B, F, 3, H, W)`` (as :meth:`DrAction.render_sequences`)."""
@@ -153,9 +173,9 @@ class _FixedRenderer(nn.Module):
         return bones[:, 0], bones[:, 1]
 
     def _stick(self, joints, present, bone_col0, bone_col1, joint_col, joint_rad, batch):
-        """Project and draw bones + joints for every frame: ``-> (B, F, 3, S, S)``."""
+        """Project and draw bones + joints for every frame: ``-> (B, F, 3, S, S)`` (S: the drawing size)."""
         B, F, M, J, _ = joints.shape
-        S = self.image_size
+        S = self.draw_size
         a, b = self._bones(batch, joints.device)
         uv = self.camera.project_points(joints)                                   # (B, F, M, J, 2)
         z = joints[..., 2]
@@ -182,8 +202,7 @@ class _FixedRenderer(nn.Module):
 class ProjectionRenderer(_FixedRenderer):
     """Plain 2D projection: a white stick figure on black."""
 
-    @torch.no_grad()
-    def forward(self, batch: SkeletonBatch) -> torch.Tensor:
+    def _draw(self, batch: SkeletonBatch) -> torch.Tensor:
         joints, present = self._prepare(batch)
         B, F, M, J, _ = joints.shape
         E = batch.topology.num_bones
@@ -207,14 +226,15 @@ def _speed(joints: torch.Tensor, present: torch.Tensor) -> torch.Tensor:
 
 
 class VelocityRenderer(_FixedRenderer):
-    """"3D + velocity": depth-coloured bones, speed-coloured and speed-sized joints."""
+    """"3D + velocity": depth-coloured bones, speed-coloured and speed-sized joints (a joint's
+    radius grows by ``speed_growth`` x its radius at the clip's top speed)."""
 
-    def __init__(self, *args, depth_range_min: float = 0.5, **kwargs):
+    def __init__(self, *args, depth_range_min: float = 0.5, speed_growth: float = 1.5, **kwargs):
         super().__init__(*args, **kwargs)
         self.depth_range_min = depth_range_min
+        self.speed_growth = float(speed_growth)
 
-    @torch.no_grad()
-    def forward(self, batch: SkeletonBatch) -> torch.Tensor:
+    def _draw(self, batch: SkeletonBatch) -> torch.Tensor:
         joints, present = self._prepare(batch)
         B, F, M, J, _ = joints.shape
         a, b = self._bones(batch, joints.device)
@@ -228,19 +248,23 @@ class VelocityRenderer(_FixedRenderer):
         dcol = depth_colors(z, near, far, self.depth_range_min)                   # (B, F, M, J, 3)
         speed = _speed(joints, present)
         jcol = hot(speed)
-        rad = self.joint_radius * (1.0 + 1.5 * speed)
+        rad = self.joint_radius * (1.0 + self.speed_growth * speed)
         return self._stick(joints, present, dcol[..., a, :], dcol[..., b, :], jcol, rad, batch)
 
 
 class JTMRenderer(_FixedRenderer):
     """Joint trajectory maps: front / side / top trajectories up to each frame (2 x 2 grid,
-    the fourth panel shows the current pose from the front)."""
+    the fourth panel shows the current pose from the front). A trajectory segment's brightness
+    grows with the joint's speed, from ``min_brightness`` (still) to 1 (the clip's fastest)."""
 
-    @torch.no_grad()
-    def forward(self, batch: SkeletonBatch) -> torch.Tensor:
+    def __init__(self, *args, min_brightness: float = 0.35, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.min_brightness = float(min_brightness)
+
+    def _draw(self, batch: SkeletonBatch) -> torch.Tensor:
         joints, present = self._prepare(batch)
         B, F, M, J, _ = joints.shape
-        S = self.image_size
+        S = self.draw_size
         half = S // 2
         dev = joints.device
         views = [(0, 1), (2, 1), (0, 2)]                      # (horizontal axis, vertical axis)
@@ -258,7 +282,8 @@ class JTMRenderer(_FixedRenderer):
         speed = _speed(joints, present)                                           # (B, F, M, J)
         # Trajectory segments frame f-1 -> f for every joint, drawn in frame g when f <= g.
         tcol = jet(torch.linspace(0, 1, max(F, 2), device=dev)[:F])               # (F, 3)
-        bright = (0.35 + 0.65 * speed).unsqueeze(-1)                              # (B, F, M, J, 1)
+        lo = self.min_brightness
+        bright = (lo + (1.0 - lo) * speed).unsqueeze(-1)                           # (B, F, M, J, 1)
         seg_col = tcol.view(1, F, 1, 1, 3) * bright                               # (B, F, M, J, 3)
         both = present.clone()
         both[:, 1:] &= present[:, :-1]

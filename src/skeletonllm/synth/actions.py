@@ -13,14 +13,14 @@ possible, and what :func:`skeletonllm.synth.dataset.check_compositional` verifie
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from functools import lru_cache, partial
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 
 from .body import (DOFS, NEUTRAL_POSE, SIDES, BodyShape, Placement, RIG_INDEX, forward_kinematics,
-                   local_rotations, rot_y)
+                   local_rotations, rot_x, rot_y)
 
 PERSON, FIRST, SECOND, BOTH_PEOPLE = "the person", "the first person", "the second person", "the two people"
 _PLURAL_HEADS = {"arms", "hands", "legs", "feet", "knees", "hips", "people", "shoulders", "fists"}
@@ -386,16 +386,23 @@ def raise_arm(b: ProgramBuilder, side: str):
     b.summary = "raises {arm} above the head and lowers {it} again".format(**w)
 
 
-def wave_hand(b: ProgramBuilder, side: str):
+def _wave(b: ProgramBuilder, side: str, t: list[float], n: int) -> dict[str, str]:
+    """The hand comes up beside the head over ``t[0]..t[1]``, the forearm sweeps ``n`` times
+    until ``t[2]``, the arm comes down by ``t[3]``; returns the side's words."""
     w = side_words(side)
-    n = b.reps(2, 4)
-    t = b.timeline(2.0, 1.1 * n, 2.0)
     up = _arm(side, plane=80, elev=85 * b.amp, twist=80, elbow=80)
     b.move(t[0], t[1], up)
     b.oscillate(t[1], t[2], _arm(side, elbow=105), _arm(side, elbow=55), n)
     b.move(t[2], t[3], b.neutral(f"arm:{side}"))
     b.phase(t[0], t[1], "lifts {hand} up beside the head", "lifting {hand} beside the head", "{hand}",
             "come up beside the head", "to show the open palm to someone", **w)
+    return w
+
+
+def wave_hand(b: ProgramBuilder, side: str):
+    n = b.reps(2, 4)
+    t = b.timeline(2.0, 1.1 * n, 2.0)
+    w = _wave(b, side, t, n)
     b.phase(t[1], t[2], "waves {hand} from side to side " + count_word(n), "waving {hand}", "{hand}",
             "swing from side to side", "to greet someone or say goodbye", kind="repeat", reps=n, **w, key=True)
     b.phase(t[2], t[3], "lowers {arm} to the side", "lowering {arm}", "{arm}", "come back down",
@@ -807,6 +814,193 @@ def turn_head(b: ProgramBuilder, side: str):
     b.summary = "turns the head to the {side} and back".format(**w)
 
 
+# -- classes told apart by what a frontal drawing hides: depth, speed, depth order ---------------
+#
+# Each pair below differs only in information that a plain frontal 2D projection (x, y) drops:
+# the direction of a motion along the camera axis, its speed, or which of two crossing limbs
+# is nearer. The builders keep everything else identical between the two members of a pair
+# (same random draws, same timing, the same x-y path), so a renderer that shows depth, speed
+# or occlusion order has something to win. ``tests/test_synth.py`` checks the signal
+# numerically: present in the 3D joints, absent from the x-y projection.
+
+#: Facing jitter (degrees) of the depth and depth-order classes. The generator turns actors up
+#: to 30 degrees away from the camera, and then a step forward also moves sideways in the
+#: picture, the way the toes point; these classes keep the actor facing the camera.
+DEPICTION_FACING = 8.0
+
+
+def _face_camera(b: ProgramBuilder) -> None:
+    b.placements[0] = replace(b.placements[0], facing=float(b.rng.uniform(-DEPICTION_FACING, DEPICTION_FACING)))
+
+
+def stretch_arm(b: ProgramBuilder, side: str, direction: str = "forward"):
+    """The straight arm swings up in the sagittal plane to the front (``forward``) or to the
+    back (``backward``) by the same angle: the hand rises by the same height either way, only
+    its depth tells the two apart."""
+    w = side_words(side)
+    _face_camera(b)
+    sign = 1.0 if direction == "forward" else -1.0
+    elev = sign * 50.0 * b.amp
+    t = b.timeline(2.5, 1.5, 2.5)
+    # Hanging straight down in the sagittal plane (no sideways component, elbow and wrist
+    # straight), so the forward and backward swings mirror each other in depth exactly.
+    # The palm faces the body (twist 90), so the thumb too moves in the swing's plane.
+    b.start_pose(_arm(side, plane=0, elev=0, twist=90, elbow=0, wrist=0))
+    b.move(t[0], t[1], _arm(side, elev=elev))
+    b.move(t[2], t[3], _arm(side, elev=0))
+    where, place = ("forward", "in front of the body") if sign > 0 else ("backward", "behind the body")
+    b.phase(t[0], t[1], "swings {arm} straight " + where + " to " + place, "stretching {arm} " + where, "{arm}",
+            "swing " + where, "to stretch the shoulder " + where, **w, key=True)
+    b.phase(t[1], t[2], "holds {arm} stretched out " + place, "holding {arm} " + place, "{arm}",
+            "stay " + place, "to hold the stretch", kind="hold", **w)
+    b.phase(t[2], t[3], "lowers {arm} back down to the side", "lowering {arm}", "{arm}", "come back down",
+            "to return to a relaxed standing pose", **w)
+    b.summary = ("stretches {arm} " + where + " and lowers {it}").format(**w)
+
+
+def step(b: ProgramBuilder, side: str, direction: str = "forward"):
+    """A step along the facing direction, forward or back, led by the ``side`` leg: the leg
+    swings (knee straight, foot kept level) by the same angle either way while the body moves
+    the same distance, so only the depth of the motion tells the two apart."""
+    w = side_words(side)
+    _face_camera(b)
+    sign = 1.0 if direction == "forward" else -1.0
+    dist = float(b.rng.uniform(0.3, 0.45)) * b.amp
+    swing = 24.0 * b.amp
+    b.params["distance"] = round(dist, 4)
+    t = b.timeline(1.5, 1.5, 1.5, 2.0)
+    b.start_pose(_leg(side, plane=0, elev=0, twist=0, knee=0, ankle=0))
+    b.move(t[0], t[1], _leg(side, elev=sign * swing, ankle=-sign * swing))
+    b.move(t[1], t[3], {"root_forward": sign * dist})
+    b.move(t[1], t[2], _leg(side, elev=0, ankle=0))
+    where = "forward" if sign > 0 else "backward"
+    b.phase(t[0], t[1], "swings {leg} " + where, "swinging {leg} " + where, "{leg}", "swing " + where,
+            "to take a step " + where, **w)
+    b.phase(t[1], t[3], "steps " + where + " onto {foot}, moving the whole body " + where,
+            "stepping " + where, "the whole body", "move " + where, "to change place", **w, key=True)
+    b.phase(t[3], t[4], "stands still at the new place", "standing still", "the body", "stay still",
+            "to finish the step", kind="hold", **w)
+    b.summary = ("takes a step " + where + " with {leg}").format(**w)
+
+
+def wave_hand_slowly(b: ProgramBuilder, side: str):
+    """:func:`wave_hand` at a third of its speed or less: the same raised hand and the same
+    sweeps of the forearm, one or two long ones instead of two to four short ones. Every
+    frame, taken alone, looks the same as a frame of the quick wave."""
+    n = b.reps(1, 2)
+    t = b.timeline(1.5, 3.2 * n, 1.5)
+    w = _wave(b, side, t, n)
+    b.phase(t[1], t[2], "slowly waves {hand} from side to side " + count_word(n) + " in long sweeps",
+            "waving {hand} slowly", "{hand}", "sweep slowly from side to side", "to greet someone far away",
+            kind="repeat", reps=n, **w, key=True)
+    b.phase(t[2], t[3], "lowers {arm} to the side", "lowering {arm}", "{arm}", "come back down",
+            "to end the greeting", **w)
+    b.summary = ("slowly waves {hand} " + count_word(n)).format(**w)
+
+
+# Where the limbs cross: the LEFT elbow's x-y position in the body frame relative to the pelvis
+# (metres of a 1.75 m body; x to the actor's left, y up; mirrored for the right arm) and the
+# x-y direction of its forearm. "arm": forearms crossing in front of the chest; "hand": wrists
+# crossing in front of the face. The forearm's x-y extent is _CROSS_REACH of its length, so
+# the remaining share points along the camera axis: forward for the front arm, back for the other.
+_CROSSINGS = {"arm": {"elbow": (0.20, 0.24), "forearm": (-0.98, 0.2)},
+              "hand": {"elbow": (0.20, 0.62), "forearm": (-0.91, 0.41)}}
+_CROSS_REACH = 0.9
+
+
+def arm_angles(side: str, shoulder: np.ndarray, elbow: np.ndarray, wrist: np.ndarray) -> dict[str, float]:
+    """Shoulder plane / elevation / twist and elbow flexion (degrees, wrist straight) that put
+    the elbow and the wrist of the ``side`` arm at ``elbow`` / ``wrist`` (body frame, the spine
+    in its neutral pose; the points must be at the arm's segment lengths). The inverse of
+    :func:`~skeletonllm.synth.body.local_rotations` for one arm, in closed form."""
+    flip = np.array([1.0 if side == "left" else -1.0, 1.0, 1.0])        # the right arm mirrors the left
+    S, E, W = shoulder * flip, elbow * flip, wrist * flip
+    u = (E - S) / np.linalg.norm(E - S)
+    elev = np.arccos(np.clip(-u[1], -1.0, 1.0))
+    plane = np.arctan2(u[0], -u[2])                                        # u = (sin e sin p, -cos e, -sin e cos p)
+    swing = rot_y(np.degrees(-plane)) @ rot_x(np.degrees(elev))
+    v = swing.T @ ((W - E) / np.linalg.norm(W - E))                        # = Ry(p - twist) (0, -cos k, -sin k)
+    flex = np.arccos(np.clip(-v[1], -1.0, 1.0))
+    twist = plane - np.arctan2(-v[0], -v[2])
+    deg = lambda a: float(np.degrees(a))                                    # noqa: E731
+    return _arm(side, plane=deg(plane), elev=deg(elev), twist=(deg(twist) + 180.0) % 360.0 - 180.0,
+                elbow=deg(flex), wrist=0.0)
+
+
+def crossing_path(shape: BodyShape, part: str, front: str, fractions: Sequence[float]) -> list[dict[str, float]]:
+    """Arm poses along the way from the relaxed stance (as seen from the front) to both arms
+    crossed at ``part`` (see :data:`_CROSSINGS`), the ``front`` arm nearer the camera, one per
+    fraction of the way (0: the start, 1: crossed).
+
+    At every key the two arms' elbows and wrists sit at mirror-image x-y positions on straight
+    x-y paths; the front arm's forearm points forward from its elbow, the other's back. So
+    left-over-right and right-over-left give the same x-y picture at every key and differ only
+    in depth (between keys the joint angles are eased, which leaves a small x-y difference).
+    """
+    def joints(pose):
+        d = {k: np.array([pose.get(k, v)]) for k, v in NEUTRAL_POSE.items()}
+        return forward_kinematics(shape.offsets, local_rotations(d, 1), rot_y(np.zeros(1)), np.zeros((1, 3)))[0][0]
+
+    rest = joints({})
+    s = shape.scale
+    poses = [{} for _ in fractions]
+    for side in SIDES:
+        m = 1.0 if side == "left" else -1.0
+        ji = {j: RIG_INDEX[f"{side}_{j}"] for j in ("shoulder", "elbow", "wrist")}
+        S = rest[ji["shoulder"]]
+        upper, fore = (float(np.linalg.norm(shape.offsets[ji[j]])) for j in ("elbow", "wrist"))
+        spec = _CROSSINGS[part]
+        goal = {"elbow": np.array([m * spec["elbow"][0], spec["elbow"][1]]) * s}
+        way = np.array([m * spec["forearm"][0], spec["forearm"][1]])
+        goal["wrist"] = goal["elbow"] + _CROSS_REACH * fore * way / np.linalg.norm(way)
+        previous: dict[str, float] = {}
+        for pose, f in zip(poses, fractions):
+            exy = (1 - f) * rest[ji["elbow"], :2] + f * goal["elbow"]
+            wxy = (1 - f) * rest[ji["wrist"], :2] + f * goal["wrist"]
+            ez = S[2] - np.sqrt(max(upper ** 2 - np.sum((exy - S[:2]) ** 2), 0.0))          # elbow in front
+            dz = np.sqrt(max(fore ** 2 - np.sum((wxy - exy) ** 2), 0.0))
+            wz = ez - dz if side == front else ez + dz                                     # forward is -z
+            angles = arm_angles(side, S, np.array([*exy, ez]), np.array([*wxy, wz]))
+            for dof in (f"{side}_shoulder_plane", f"{side}_shoulder_twist"):       # no turn the long way round
+                before = previous.get(dof, NEUTRAL_POSE[dof])
+                angles[dof] = before + (angles[dof] - before + 180.0) % 360.0 - 180.0
+            previous = angles
+            pose.update(angles)
+    return poses
+
+
+_CROSSING_KEYS = 12       # keys on the way to the crossing, and again on the way back
+
+
+def cross_over(b: ProgramBuilder, side: str, part: str = "arm"):
+    """Both arms cross, the ``side`` arm in front: forearms in front of the chest (``part``
+    "arm") or wrists in front of the face ("hand"). Left-over-right and right-over-left give
+    the same x-y picture (:func:`crossing_path`)."""
+    w = side_words(side)
+    _face_camera(b)
+    t = b.timeline(2.5, 2.0, 2.5)
+    n = _CROSSING_KEYS
+    path = crossing_path(b.shapes[0], part, side, [k / n for k in range(n + 1)])
+    # Keyed straight into the tracks (``move`` would turn the shoulder plane early), from the
+    # path's start (the relaxed stance's x-y picture) to the crossing and back. Between two keys
+    # every angle eases, so the keys are dense: the arms follow the x-y path closely.
+    way = [(t[0] + k / n * (t[1] - t[0]), pose) for k, pose in enumerate(path)]
+    way += [(t[2] + k / n * (t[3] - t[2]), pose) for k, pose in enumerate(path[::-1])]
+    for time, pose in way:
+        for dof, v in pose.items():
+            b._key(0, dof, time, v)
+    where = "in front of the chest" if part == "arm" else "in front of the face"
+    limb = "arm" if part == "arm" else "wrist"
+    b.phase(t[0], t[1], f"crosses both {limb}s {where} with the {side} {limb} in front",
+            f"crossing the {limb}s {where}", f"both {limb}s", f"cross {where}",
+            f"to make a cross sign {where}", **w, key=True)
+    b.phase(t[1], t[2], f"keeps the {limb}s crossed, the {side} one nearer", f"holding the {limb}s crossed",
+            f"both {limb}s", "stay crossed", "to hold the cross sign", kind="hold", **w)
+    b.phase(t[2], t[3], "uncrosses both arms and lowers them to the sides", "uncrossing the arms", "both arms",
+            "come back down", "to return to a relaxed standing pose", **w)
+    b.summary = f"crosses both {limb}s {where} with the {side} {limb} in front, then lowers them"
+
+
 # -- two-person interactions -------------------------------------------------------------------
 
 def _face_each_other(b: ProgramBuilder, sep: float):
@@ -1040,10 +1234,39 @@ def _build_classes() -> dict[str, ActionClass]:
     c.append(_named("hug someone", "hug", "arm", "both", hug, actors=2, question="Which arms wrap around?"))
     c.append(_named("pass an object", "pass", "hand", "right", pass_object, actors=2,
                     question="Which hand holds out the object?"))
+    c += _depiction_classes()
     return {a.name: a for a in c}
 
 
-#: Every action class, by name (46).
+def _first(correct: str, options: tuple[str, ...]) -> tuple[str, ...]:
+    return (correct,) + tuple(o for o in options if o != correct)
+
+
+def _depiction_classes() -> list[ActionClass]:
+    """The classes of :data:`DEPICTION_CLASSES` (pairs told apart by depth, speed or depth order)."""
+    c = []
+    ways = ("forward, in front of the body", "backward, behind the body", "out to the side", "up above the head")
+    for d, way in (("forward", ways[0]), ("backward", ways[1])):
+        c += [_named(f"stretch {s} arm {d}", f"stretch {d}", "arm", s, partial(stretch_arm, direction=d),
+                     fine=("Which way does the straight arm swing?", _first(way, ways))) for s in _LR]
+    steps = ("forward", "backward", "to the left", "to the right")
+    for d, word in (("forward", "forward"), ("back", "backward")):
+        c += [_named(f"step {d} with {s} leg", f"step {d}", "leg", s, partial(step, direction=word),
+                     fine=("Which way does the person step?", _first(word, steps))) for s in _LR]
+    c += [_named(f"wave {s} hand slowly", "wave slowly", "hand", s, wave_hand_slowly,
+                 fine=("How does the hand wave?", ("slowly, in long sweeps", "quickly, in short strokes",
+                                                   "it does not move", "it draws circles"))) for s in _LR]
+    for part, limb in (("arm", "arm"), ("hand", "wrist")):
+        front = ("the left " + limb, "the right " + limb, f"neither, the {limb}s do not cross",
+                 "both arms hang down")
+        c += [_named(f"cross {s} {part} over {'right' if s == 'left' else 'left'}", "cross over", part, s,
+                     partial(cross_over, part=part),
+                     fine=(f"Which {limb} is in front where the {limb}s cross?", _first(f"the {s} {limb}", front)))
+              for s in _LR]
+    return c
+
+
+#: Every action class, by name (60).
 ACTION_CLASSES: dict[str, ActionClass] = _build_classes()
 
 #: The 30-class core set the built-in splits use.
@@ -1056,6 +1279,24 @@ CORE_CLASSES: tuple[str, ...] = (
     "lift left leg sideways", "lift right leg sideways",
     "squat down", "jump up", "bow", "turn around", "shake hands", "push someone",
 )
+
+
+#: Classes whose pairs differ only in what a plain frontal drawing hides, by kind: the
+#: direction of a motion along the camera axis (``depth``), its speed (``speed``, paired with
+#: the quick :func:`wave_hand` classes), or which of two crossing limbs is nearer (``order``).
+DEPICTION_CLASSES: dict[str, tuple[str, ...]] = {
+    "depth": ("stretch left arm forward", "stretch right arm forward", "stretch left arm backward",
+              "stretch right arm backward", "step forward with left leg", "step forward with right leg",
+              "step back with left leg", "step back with right leg"),
+    "speed": ("wave left hand slowly", "wave right hand slowly", "wave left hand", "wave right hand"),
+    "order": ("cross left arm over right", "cross right arm over left", "cross left hand over right",
+              "cross right hand over left"),
+}
+
+
+def depiction_kind(name: str) -> str | None:
+    """``"depth"``, ``"speed"`` or ``"order"`` for a class of :data:`DEPICTION_CLASSES`, else None."""
+    return next((k for k, names in DEPICTION_CLASSES.items() if name in names), None)
 
 
 def get_action(name: str) -> ActionClass:

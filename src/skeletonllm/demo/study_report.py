@@ -1,0 +1,149 @@
+"""The renderer study's report (``report.md`` / ``report.html``), from :func:`study.study_statistics`.
+
+Every sentence that states a result is computed from the numbers; nothing is written in
+advance of the run.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from .ablation import ARM_TITLES
+from .evaluate import KINDS
+from .pipeline import PHASE_TITLES
+from .report import Document
+
+
+def _pct(x: float | None) -> str:
+    return "–" if x is None else f"{100 * x:.1f} %"
+
+
+def _ms(entry: dict | None) -> str:
+    """``mean ± sd`` in percent."""
+    return "–" if entry is None else f"{100 * entry['mean']:.1f} ± {100 * entry['sd']:.1f}"
+
+
+def _p(p: float | None) -> str:
+    return "–" if p is None else f"{p:.3g}"
+
+
+def _diffs(c: dict) -> str:
+    return " / ".join(f"{100 * d:+.1f}" for d in c["differences"])
+
+
+def comparison_row(name: str, c: dict) -> list:
+    t = c["t_test"]
+    return [name, _diffs(c), f"{100 * t['mean']:+.1f}", f"{100 * t['sd']:.1f}",
+            f"{c['wins']} / {len(c['seeds'])}", _p(c["sign_test"]["p"]),
+            "–" if t["t"] is None else f"{t['t']:.2f}", _p(t["p"])]
+
+
+COMPARISON_HEADER = ["", "per-seed difference (points)", "mean", "sd", "seeds won", "sign test p",
+                     "paired t", "t-test p"]
+
+
+def goal_lines(stats: dict) -> list[str]:
+    """One line per goal: met or not, with its numbers."""
+    g = stats.get("goals", {})
+    out = []
+    if "draction_beats_best_fixed" in g:
+        x = g["draction_beats_best_fixed"]
+        out.append(f"DrAction vs the best fixed renderer ({ARM_TITLES[stats['best_fixed']]}): mean unseen top-1 "
+                   f"{100 * x['gap']:+.1f} points, one seed sd = {100 * x['seed_sd']:.1f} points: "
+                   + ("**met**" if x["met"] else "**not met**") + f" ({x['rule']}).")
+    if "renderer_only_above_frozen" in g:
+        x = g["renderer_only_above_frozen"]
+        out.append(f"Renderer-only training above the frozen renderer in {x['wins']} of {x['seeds']} seeds: "
+                   + ("**met**" if x["met"] else "**not met**") + f" ({x['rule']}).")
+    if "nfm_helps" in g:
+        x = g["nfm_helps"]
+        out.append(f"DrAction vs DrAction without NFM: {100 * x['mean_difference']:+.1f} points on average: "
+                   + ("**met**" if x["met"] else "**not met**") + f" ({x['rule']}).")
+    return out
+
+
+def write_study_report(out_dir: Path, stats: dict, numbers: list[dict], info: dict) -> tuple[Path, Path]:
+    """``report.md`` + ``report.html`` of a study in ``out_dir``."""
+    seeds = stats["seeds"]
+    s = info["settings"]
+    doc = Document(f"SkeletonLLM renderer study: {len(seeds)} seeds")
+    chance_u, chance_s = numbers[0]["chance_unseen"], numbers[0]["chance_seen"]
+    doc.text(f"Seeds {', '.join(map(str, seeds))} ({s['mode']} settings, split `{s['split']}`). For each seed: its "
+             "own procedural data, one head start whose frames were drawn by every arm's starting renderer in equal "
+             "shares, then every arm through the same four-stage curriculum on the same clips in the same order; "
+             "each arm is evaluated on held-out clips frozen (the head start reading the arm's renderer, nothing "
+             "trained), after the render warm-up (the renderer trained alone with the recognition loss, backbone, "
+             "projector and LoRA frozen: DrAction arms) and after the curriculum. Top-1 by likelihood ranking; "
+             f"chance {_pct(chance_u)} on the unseen classes, {_pct(chance_s)} on the seen ones. Comparisons are paired "
+             "by seed: each difference is between two arms that shared the seed's data and head start.")
+    doc.heading("Goals")
+    doc.bullets(goal_lines(stats) or ["no goal could be judged (an arm is missing)"])
+
+    doc.heading("1. Every arm, mean ± sd over seeds")
+    rows = []
+    for arm, phases in stats["arms"].items():
+        for phase, e in phases.items():
+            answers = (f"{e['unseen_answers_min']} of {e['unseen_answers_candidates']}"
+                       if "unseen_answers_min" in e else "–")
+            rows.append([ARM_TITLES.get(arm, arm), PHASE_TITLES[phase], _ms(e["unseen"]), _ms(e["seen"]), answers])
+    doc.table(["arm", "evaluated", "unseen top-1 %", "seen top-1 %", "fewest distinct answers (unseen)"], rows,
+              caption="a model that answers one class for every clip has collapsed: the last column shows the "
+                      "fewest classes an arm named on the unseen clips in any seed")
+    doc.table(["arm", *(f"seed {x}" for x in seeds)],
+              [[ARM_TITLES.get(a, a), *(_pct(n["arms"][a]["final"]["unseen"]) for n in numbers)] for a in stats["arms"]],
+              caption="unseen top-1 after the curriculum, per seed")
+
+    if "against_best_fixed" in stats:
+        best = stats["best_fixed"]
+        doc.heading("2. Against the best fixed renderer")
+        doc.text(f"The best fixed renderer is the fixed arm with the highest mean unseen top-1 after the curriculum: "
+                 f"**{ARM_TITLES[best]}**. Paired per-seed differences of unseen top-1 (arm minus it), two-sided "
+                 "sign test and paired t-test.")
+        doc.table(COMPARISON_HEADER, [comparison_row(ARM_TITLES.get(a, a), c)
+                                      for a, c in stats["against_best_fixed"].items()])
+        rows = []
+        for a, kinds in stats["against_best_fixed_by_kind"].items():
+            rows += [comparison_row(f"{ARM_TITLES.get(a, a)}: {k}", c) for k, c in kinds.items()]
+        doc.table(COMPARISON_HEADER, rows, caption="the same, per kind of unseen class (depth, speed, order: the "
+                                                   "classes told apart only by depth, speed or which arm is in front)")
+
+    doc.heading("3. The renderer-only experiment")
+    doc.text("The render warm-up trains the renderer alone, with the recognition loss, through the frozen backbone, "
+             "projector and LoRA, for a fixed budget (one epoch of the seen training clips); compared with the same "
+             "model with the renderer frozen at its initial values (the head start's DrAction). Paired per seed.")
+    rows = []
+    for a, by_key in stats.get("renderer_only_vs_frozen", {}).items():
+        rows += [comparison_row(f"{ARM_TITLES.get(a, a)}: {key}", c) for key, c in by_key.items()]
+    doc.table(COMPARISON_HEADER, rows, caption="renderer only minus frozen, top-1 on unseen and on held-out seen clips")
+
+    if "nfm" in stats:
+        doc.heading("4. DrAction with and without the NFM")
+        doc.table(COMPARISON_HEADER, [comparison_row(f"with minus without NFM: {key}", c)
+                                      for key, c in stats["nfm"].items()],
+                  caption="after the curriculum")
+
+    doc.heading("5. Per kind of class")
+    rows = []
+    for arm, phases in stats["arms"].items():
+        for phase in ("renderer_only", "final"):
+            e = phases.get(phase)
+            if e is not None:
+                rows.append([ARM_TITLES.get(arm, arm), PHASE_TITLES[phase],
+                             *(_ms(e["unseen_kinds"].get(k)) for k in KINDS)])
+    doc.table(["arm", "evaluated", *(f"unseen {k} %" for k in KINDS)], rows,
+              caption="unseen top-1 per kind of class, mean ± sd over seeds")
+
+    doc.heading("6. Settings and timings")
+    m = info["machine"]
+    doc.text(f"Machine: {m['platform']}, {m.get('processor', '?')}, {m['cpus']} CPUs, torch {m['torch']}; "
+             f"{m['workers']} worker processes, "
+             f"{m['torch_threads']} torch thread(s) each. Seconds per seed (each seed timed when it ran; a resumed "
+             "seed counts only its last part): " + ", ".join(f"{k}: {v:.0f}" for k, v in info["seed_seconds"].items())
+             + ".")
+    doc.code(json.dumps(s, indent=1))
+    doc.text("Files: `results.json` (every number above, per seed and aggregated), `seed-N/` (each seed: `arms/` the "
+             "per-arm outcomes, `eval/` the predictions, `runs/` the backbone and every stage's weights).")
+    return doc.write(out_dir)
+
+
+__all__ = ["goal_lines", "write_study_report"]

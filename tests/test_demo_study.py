@@ -1,0 +1,131 @@
+"""``skeletonllm demo-study``: seeds and arms run in order, a killed study resumes where it stopped,
+and the statistics and report come from the per-seed numbers. The arms' training is replaced by a
+stand-in with known numbers (the real arms run in tests/test_demo.py)."""
+import json
+
+import pytest
+
+from skeletonllm.demo import pipeline
+from skeletonllm.demo.pipeline import DemoSettings
+from skeletonllm.demo.pretrain import RESULT_FILE, PretrainResult
+from skeletonllm.demo.study import parse_seeds, run_study
+
+BASE = {"draction": 0.40, "draction_no_nfm": 0.35, "velocity": 0.30, "projection": 0.32, "jtm": 0.20}
+
+
+def _evaluation(unseen, seen):
+    return {"unseen_score": {"top1": unseen}, "seen_score": {"top1": seen}, "num_unseen_clips": 13,
+            "num_seen_clips": 12, "unseen_kinds": {"depth": {"top1": unseen / 2, "num_samples": 4},
+                                                   "other": {"top1": unseen, "num_samples": 9}},
+            "unseen_answers": {"distinct": 5, "candidates": 13, "most_common": "bow", "most_common_share": 0.3}}
+
+
+@pytest.fixture
+def stand_in(monkeypatch):
+    calls, heads, crash = [], [], {}
+
+    def fake_arm(job, notify):
+        seed, arm = job.settings.seed, job.arm
+        if crash.pop((seed, arm), False):
+            raise KeyboardInterrupt            # the study is killed while this arm trains
+        calls.append((seed, arm))
+        u = BASE[arm] + 0.01 * seed
+        ev = {"frozen": _evaluation(u - 0.05, 0.5), "final": _evaluation(u, 0.6)}
+        if arm.startswith("draction"):
+            ev["renderer_only"] = _evaluation(u - 0.03, 0.55)
+        return {"arm": arm, "run": {}, "evaluations": ev, "seconds": {}}
+
+    def fake_head_start(train, seen, settings, out_dir, seed, progress=True):
+        heads.append(seed)
+        out_dir.mkdir(parents=True)
+        result = PretrainResult(out_dir, {}, {"vision": 1.0}, 3)
+        (out_dir / RESULT_FILE).write_text(json.dumps(result.to_dict()))
+        return result
+
+    monkeypatch.setitem(pipeline.ARM_RUNNERS, "curriculum", fake_arm)
+    monkeypatch.setattr(pipeline, "pretrain_backbone", fake_head_start)
+    return calls, heads, crash
+
+
+def test_parse_seeds():
+    assert parse_seeds("0-4") == [0, 1, 2, 3, 4] and parse_seeds("3") == [3]
+    assert parse_seeds("0-2,9,1") == [0, 1, 2, 9]
+    for bad in ("a", "4-2", "1,,2"):
+        with pytest.raises(ValueError):
+            parse_seeds(bad)
+
+
+def test_a_killed_study_resumes_at_the_seed_and_arm_where_it_stopped(tmp_path, stand_in):
+    calls, heads, crash = stand_in
+    settings = DemoSettings.quick()
+    settings.workers = 1
+    out = tmp_path / "study"
+    lines = []
+    crash[(1, "velocity")] = True            # arms run longest first: DrAction arms, JTM, velocity, projection
+    with pytest.raises(KeyboardInterrupt):
+        run_study(out, [0, 1], settings, progress=False, say=lines.append)
+    assert (out / "seed-0" / "seed.json").is_file() and not (out / "seed-1" / "seed.json").exists()
+    assert sorted(p.stem for p in (out / "seed-1" / "arms").glob("*.json")) == ["draction", "draction_no_nfm",
+                                                                                "jtm"]
+    assert heads == [0, 1]
+    calls.clear()
+    lines.clear()
+    summary = run_study(out, [0, 1], settings, progress=False, say=lines.append)
+    # Seed 0 is read back, seed 1 keeps its head start and its three finished arms.
+    assert calls == [(1, "velocity"), (1, "projection")] and heads == [0, 1]
+    assert any("seed 0 (1/2): finished before" in x for x in lines)
+    assert any("seed 1 (2/2): head start: finished before" in x for x in lines)
+    assert any("3 finished before" in x for x in lines)
+
+    st = summary.statistics
+    assert st["seeds"] == [0, 1] and st["best_fixed"] == "projection"
+    d = st["arms"]["draction"]["final"]["unseen"]
+    assert d["mean"] == pytest.approx(0.405) and d["sd"] == pytest.approx(0.01 / 2 ** 0.5)
+    vs = st["against_best_fixed"]["draction"]
+    assert vs["differences"] == pytest.approx([0.08, 0.08]) and vs["wins"] == 2
+    assert vs["sign_test"]["p"] == pytest.approx(0.5) and vs["t_test"]["p"] == 0.0
+    assert st["against_best_fixed"]["jtm"]["wins"] == 0
+    assert st["renderer_only_vs_frozen"]["draction"]["unseen"]["differences"] == pytest.approx([0.02, 0.02])
+    assert st["nfm"]["unseen"]["t_test"]["mean"] == pytest.approx(0.05)
+    assert st["arms"]["velocity"]["final"]["unseen_kinds"]["depth"]["mean"] == pytest.approx(0.1525)
+    assert {k: v["met"] for k, v in st["goals"].items()} == {
+        "draction_beats_best_fixed": True, "renderer_only_above_frozen": True, "nfm_helps": True}
+    saved = json.loads(summary.results_json.read_text())
+    assert saved["statistics"]["best_fixed"] == "projection" and len(saved["per_seed"]) == 2
+    md = summary.report_md.read_text()
+    for needle in ("## Goals", "**met**", "fixed: 2D projection", "+8.0 / +8.0", "renderer-only experiment",
+                   "seed 1", "unseen depth %"):
+        assert needle in md, needle
+    assert summary.report_html.is_file()
+    # The same directory with other settings is refused: the seeds would mix two recipes.
+    other = DemoSettings.quick()
+    other.train_per_class = 3
+    with pytest.raises(FileExistsError, match="other settings"):
+        run_study(out, [0, 1], other, progress=False, say=lines.append)
+
+
+@pytest.mark.slow
+def test_quick_study_end_to_end_resumes_an_arm_at_its_stage(tmp_path):
+    """Real arms (quick settings): a finished arm is read back; an arm killed after its third stage
+    trains only the fourth again."""
+    import shutil
+
+    from skeletonllm.demo.study import run_study
+
+    settings = DemoSettings.quick()
+    settings.arms = ("draction", "velocity")
+    out = tmp_path / "study"
+    first = run_study(out, [0], settings, progress=False, say=lambda _: None)
+    assert set(first.statistics["arms"]) == {"draction", "velocity"}
+    seed = out / "seed-0"
+    # "Kill" the velocity arm after stage 3: its outcome and stage 4 are gone.
+    (seed / "seed.json").unlink()
+    (seed / "arms" / "velocity.json").unlink()
+    shutil.rmtree(seed / "runs" / "velocity" / "stage4-recognition")
+    stamps = {p: p.stat().st_mtime_ns for p in (seed / "runs" / "velocity").glob("stage[23]-*/final/config.json")}
+    lines = []
+    again = run_study(out, [0], settings, progress=False, say=lines.append)
+    assert any("1 finished before" in x for x in lines)
+    assert {p: p.stat().st_mtime_ns for p in stamps} == stamps            # stages 2-3 not trained again
+    assert (seed / "runs" / "velocity" / "stage4-recognition" / "final" / "config.json").is_file()
+    assert again.statistics["arms"]["draction"] == first.statistics["arms"]["draction"]
