@@ -14,8 +14,8 @@ NTU_FILE = DATA / "ntu_skeleton" / "S001C001P001R001A001.skeleton"
 HUMANML3D_FILE = DATA / "humanml3d" / "new_joints" / "000000.npy"
 COCO_FILE = DATA / "coco17_alphapose" / "alphapose-results.json"
 SECTIONS = ["1. Data", "2. Head start", "3. Renders", "4. The curriculum", "5. Open-vocabulary recognition",
-            "6. Cross-format transfer", "7. Renderer study", "8. Captioning", "9. Motion QA",
-            "10. Settings, seeds, timings", "11. Using the checkpoint"]
+            "6. Cross-format transfer", "7. Renderer study", "8. SUGAR on the same clips", "9. Captioning",
+            "10. Motion QA", "11. Settings, seeds, timings", "12. Using the checkpoint"]
 
 
 @pytest.fixture(scope="module")
@@ -77,8 +77,19 @@ def test_results_follow_the_schema_and_match_the_report(demo_dir):
             spread = res["unseen_answers"]
             assert 1 <= spread["distinct"] <= spread["candidates"] == 13
             assert sum(k["num_samples"] for k in res["unseen_kinds"].values()) == res["num_unseen_clips"]
+    # SUGAR: trained on the same clips, one evaluation on the same held-out clips, transfer to every format.
+    sugar = json.loads((demo_dir / "arms" / "sugar.json").read_text())
+    final = sugar["evaluations"]["final"]
+    assert set(sugar["evaluations"]) == {"final"} and sugar["run"] is None
+    draction = json.loads((demo_dir / "arms" / "draction.json").read_text())["evaluations"]["final"]
+    assert (final["num_unseen_clips"], final["num_seen_clips"]) == (draction["num_unseen_clips"],
+                                                                     draction["num_seen_clips"])
+    assert set(final["transfer"]) == {"smpl22", "kinect_v1_20", "coco17"}
+    assert meta["headline"]["sugar_unseen_top1"] == final["unseen_score"]["top1"]
+    assert any(r["method"].startswith("SUGAR") for r in results if r["task"] == "transfer")
     recognition = [r for r in results if r["task"] == "recognition"]
-    assert len(recognition) == 2 * (5 + 5 + 2) + 1          # unseen + seen per evaluation, greedy for DrAction
+    # unseen + seen per evaluation, greedy for DrAction; SUGAR: unseen, greedy, seen
+    assert len(recognition) == 2 * (5 + 5 + 2) + 1 + 3
     assert meta["seconds"] > 0
 
 

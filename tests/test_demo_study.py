@@ -10,7 +10,7 @@ from skeletonllm.demo.pipeline import DemoSettings
 from skeletonllm.demo.pretrain import RESULT_FILE, PretrainResult
 from skeletonllm.demo.study import parse_seeds, run_study
 
-BASE = {"draction": 0.40, "draction_no_nfm": 0.35, "velocity": 0.30, "projection": 0.32, "jtm": 0.20}
+BASE = {"draction": 0.40, "draction_no_nfm": 0.35, "velocity": 0.30, "projection": 0.32, "jtm": 0.20, "sugar": 0.45}
 
 
 def _evaluation(unseen, seen):
@@ -30,7 +30,8 @@ def stand_in(monkeypatch):
             raise KeyboardInterrupt            # the study is killed while this arm trains
         calls.append((seed, arm))
         u = BASE[arm] + 0.01 * seed
-        ev = {"frozen": _evaluation(u - 0.05, 0.5), "final": _evaluation(u, 0.6)}
+        ev = {"final": _evaluation(u, 0.6)} if arm == "sugar" else {"frozen": _evaluation(u - 0.05, 0.5),
+                                                                     "final": _evaluation(u, 0.6)}
         if arm.startswith("draction"):
             ev["renderer_only"] = _evaluation(u - 0.03, 0.55)
         return {"arm": arm, "run": {}, "evaluations": ev, "seconds": {}}
@@ -43,6 +44,7 @@ def stand_in(monkeypatch):
         return result
 
     monkeypatch.setitem(pipeline.ARM_RUNNERS, "curriculum", fake_arm)
+    monkeypatch.setitem(pipeline.ARM_RUNNERS, "sugar", fake_arm)
     monkeypatch.setattr(pipeline, "pretrain_backbone", fake_head_start)
     return calls, heads, crash
 
@@ -61,21 +63,21 @@ def test_a_killed_study_resumes_at_the_seed_and_arm_where_it_stopped(tmp_path, s
     settings.workers = 1
     out = tmp_path / "study"
     lines = []
-    crash[(1, "velocity")] = True            # arms run longest first: DrAction arms, JTM, velocity, projection
+    crash[(1, "velocity")] = True            # arms run longest first: DrAction arms, JTM, SUGAR, velocity, projection
     with pytest.raises(KeyboardInterrupt):
         run_study(out, [0, 1], settings, progress=False, say=lines.append)
     assert (out / "seed-0" / "seed.json").is_file() and not (out / "seed-1" / "seed.json").exists()
     assert sorted(p.stem for p in (out / "seed-1" / "arms").glob("*.json")) == ["draction", "draction_no_nfm",
-                                                                                "jtm"]
+                                                                                "jtm", "sugar"]
     assert heads == [0, 1]
     calls.clear()
     lines.clear()
     summary = run_study(out, [0, 1], settings, progress=False, say=lines.append)
-    # Seed 0 is read back, seed 1 keeps its head start and its three finished arms.
+    # Seed 0 is read back, seed 1 keeps its head start and its four finished arms.
     assert calls == [(1, "velocity"), (1, "projection")] and heads == [0, 1]
     assert any("seed 0 (1/2): finished before" in x for x in lines)
     assert any("seed 1 (2/2): head start: finished before" in x for x in lines)
-    assert any("3 finished before" in x for x in lines)
+    assert any("4 finished before" in x for x in lines)
 
     st = summary.statistics
     assert st["seeds"] == [0, 1] and st["best_fixed"] == "projection"
@@ -87,6 +89,9 @@ def test_a_killed_study_resumes_at_the_seed_and_arm_where_it_stopped(tmp_path, s
     assert st["against_best_fixed"]["jtm"]["wins"] == 0
     assert st["renderer_only_vs_frozen"]["draction"]["unseen"]["differences"] == pytest.approx([0.02, 0.02])
     assert st["nfm"]["unseen"]["t_test"]["mean"] == pytest.approx(0.05)
+    sugar = st["sugar_vs_draction"]["unseen"]              # SUGAR's one evaluation, paired with DrAction's final
+    assert sugar["differences"] == pytest.approx([0.05, 0.05]) and sugar["wins"] == 2
+    assert set(st["arms"]["sugar"]) == {"final"}
     assert st["arms"]["velocity"]["final"]["unseen_kinds"]["depth"]["mean"] == pytest.approx(0.1525)
     assert {k: v["met"] for k, v in st["goals"].items()} == {
         "draction_beats_best_fixed": True, "renderer_only_above_frozen": True, "nfm_helps": True}
@@ -94,7 +99,8 @@ def test_a_killed_study_resumes_at_the_seed_and_arm_where_it_stopped(tmp_path, s
     assert saved["statistics"]["best_fixed"] == "projection" and len(saved["per_seed"]) == 2
     md = summary.report_md.read_text()
     for needle in ("## Goals", "**met**", "fixed: 2D projection", "+8.0 / +8.0", "renderer-only experiment",
-                   "seed 1", "unseen depth %"):
+                   "seed 1", "unseen depth %", "SUGAR against DrAction", "SUGAR (same clips, no rendering) beats",
+                   "Steps 2 + 3 (SUGAR)"):
         assert needle in md, needle
     assert summary.report_html.is_file()
     # The same directory with other settings is refused: the seeds would mix two recipes.

@@ -723,8 +723,10 @@ def sugar_demo_cmd(
     quick: bool = typer.Option(False, "--quick", help="a handful of steps (the numbers mean nothing)"),
     quiet: bool = typer.Option(False, "--quiet", help="no progress bars"),
 ):
-    """SUGAR on the demo's procedural motions (zero-shot split synth_24_6), about a minute and a half on 2 cores."""
-    from .demo.sugar_arm import TOPOLOGY_TITLES, SugarArmSettings, run_sugar_arm_on_split
+    """SUGAR alone on the demo's procedural motions (the demo's split synth_31_13 and clips), about two and a half
+    minutes; `skeletonllm demo` runs it beside the SkeletonLLM arms."""
+    from .demo.evaluate import TOPOLOGY_NAMES
+    from .demo.sugar_arm import SugarArmSettings, run_sugar_arm_on_split
 
     settings = SugarArmSettings.quick() if quick else SugarArmSettings()
     r = run_sugar_arm_on_split(out, seed=seed, settings=settings, progress=not quiet,
@@ -733,7 +735,7 @@ def sugar_demo_cmd(
     if r.unseen_top1_generate is not None:
         lines.append(f"unseen classes, greedy decoding: top-1 {100 * r.unseen_top1_generate:.1f} %")
     lines.append(f"seen classes (held-out clips): top-1 {100 * r.seen_top1:.1f} % (chance {100 * r.chance_seen:.1f} %)")
-    lines += [f"unseen, {TOPOLOGY_TITLES[t]} retargeted onto NTU-25: top-1 {100 * a:.1f} %" for t, a in r.transfer_top1.items()]
+    lines += [f"unseen, {TOPOLOGY_NAMES[t]} retargeted onto NTU-25: top-1 {100 * a:.1f} %" for t, a in r.transfer_top1.items()]
     typer.echo("\n".join(lines) + f"\n{r.seconds:.0f} s; checkpoint: {r.checkpoint}")
 
 
@@ -754,7 +756,8 @@ def demo_cmd(
     quiet: bool = typer.Option(False, "--quiet", help="no progress bars"),
 ):
     """Train and evaluate SkeletonLLM end to end on procedural motions: head start, the four-stage curriculum
-    with DrAction, zero-shot recognition of unseen classes, transfer, renderer ablation, captioning, QA."""
+    with DrAction, zero-shot recognition of unseen classes, transfer, renderer ablation, SUGAR on the same clips,
+    captioning, QA."""
     from rich.console import Console
     from rich.table import Table
 
@@ -783,6 +786,11 @@ def demo_cmd(
         table.add_row(f"unseen, transferred to {fmt}", f"{100 * acc:.1f} %", f"{100 * h['unseen_chance']:.1f} %")
     for arm, acc in h["ablation_unseen_top1"].items():
         table.add_row(f"ablation: {arm}", f"{100 * acc:.1f} %", f"{100 * h['unseen_chance']:.1f} %")
+    if "sugar_unseen_top1" in h:
+        table.add_row("SUGAR on the same clips: unseen classes", f"{100 * h['sugar_unseen_top1']:.1f} %",
+                      f"{100 * h['unseen_chance']:.1f} %")
+        table.add_row("SUGAR on the same clips: seen classes", f"{100 * h['sugar_seen_top1']:.1f} %",
+                      f"{100 * h['seen_chance']:.1f} %")
     console.print(table)
     console.print(f"Report: {summary.report_md} (and {summary.report_html.name}); results: {summary.results_json}")
     console.print(f"Checkpoint: {summary.out_dir}  (e.g. skeletonllm recognize FILE --checkpoint {summary.out_dir} "
@@ -804,14 +812,15 @@ def demo_study_cmd(
     quiet: bool = typer.Option(False, "--quiet", help="no progress bars"),
 ):
     """The demo's renderer study over several seeds: every arm (DrAction, DrAction without NFM, velocity, projection,
-    JTM) frozen, after the renderer-only warm-up and after the curriculum; mean ± sd, paired sign and t-tests."""
+    JTM) frozen, after the renderer-only warm-up and after the curriculum, and SUGAR on the same clips; mean ± sd,
+    paired sign and t-tests."""
     from rich.console import Console
     from rich.table import Table
 
     from .demo import DemoSettings
     from .demo.ablation import ARM_TITLES
     from .demo.study import parse_seeds, run_study
-    from .demo.study_report import goal_lines
+    from .demo.study_report import goal_lines, sugar_lines
     from .errors import SkeletonLLMError
 
     console = Console()
@@ -828,7 +837,7 @@ def demo_study_cmd(
         raise typer.Exit(1)
     st = summary.statistics
     table = Table(title=f"renderer study, seeds {seeds} ({'quick' if quick else 'full'}): mean ± sd over seeds")
-    for col in ("arm", "frozen unseen %", "renderer only unseen %", "curriculum unseen %", "curriculum seen %"):
+    for col in ("arm", "frozen unseen %", "renderer only unseen %", "trained unseen %", "trained seen %"):
         table.add_column(col, justify="left" if col == "arm" else "right")
     cell = lambda e: "–" if e is None else f"{100 * e['mean']:.1f} ± {100 * e['sd']:.1f}"  # noqa: E731
     for arm, phases in st["arms"].items():
@@ -836,7 +845,7 @@ def demo_study_cmd(
                                                    ("frozen", "renderer_only", "final")),
                       cell(phases["final"]["seen"]))
     console.print(table)
-    for line in goal_lines(st):
+    for line in goal_lines(st) + sugar_lines(st):
         console.print("- " + line.replace("**", ""))
     console.print(f"Report: {summary.report_md} (and {summary.report_html.name}); results: {summary.results_json}")
 

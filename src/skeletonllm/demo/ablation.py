@@ -12,6 +12,7 @@ and differs only in the renderer in front of the vision tower (paper Table 4):
 ``velocity``        fixed "3D + velocity" stick figure
 ``projection``      fixed plain 2D projection
 ``jtm``             fixed joint trajectory maps
+``sugar``           SUGAR on the same clips: no renderer, its own Steps 2 and 3
 ==================  ===============================================================
 
 Both DrAction arms start from the head start's DrAction (the no-NFM arm from its weights
@@ -37,12 +38,13 @@ from typing import Any
 
 @dataclass(frozen=True)
 class ArmSpec:
-    """One arm of the renderer study.
+    """One arm of the demo's study: a renderer under the SkeletonLLM curriculum, or SUGAR.
 
     Attributes:
         name / title: key and display name.
         renderer / options: what draws the frames (a name for
-            :func:`~skeletonllm.render.fixed.build_renderer`, and options beyond image size and framing).
+            :func:`~skeletonllm.render.fixed.build_renderer`, and options beyond image size and
+            framing); empty for an arm that renders nothing (SUGAR).
         learns: the renderer has parameters that the curriculum trains.
         kind: how the pipeline runs the arm (a key of ``pipeline.ARM_RUNNERS``).
     """
@@ -65,8 +67,23 @@ ARMS: dict[str, ArmSpec] = {a.name: a for a in (
     ArmSpec("velocity", "fixed: 3D + velocity", "velocity"),
     ArmSpec("projection", "fixed: 2D projection", "projection"),
     ArmSpec("jtm", "fixed: JTM", "jtm"),
+    # The other method on the same clips: no renderer, no curriculum (skeletonllm.demo.sugar_arm).
+    ArmSpec("sugar", "SUGAR (CTR-GCN + TQP + LLM)", "", kind="sugar"),
 )}
 ARM_TITLES = {name: a.title for name, a in ARMS.items()}
+#: The arm whose final model the demo keeps (its output directory is that checkpoint).
+MAIN_ARM = "draction"
+#: The checkpoints of an arm that are evaluated: the model as it starts (head start + the
+#: arm's renderer, nothing trained), after the render warm-up (only the renderer trained;
+#: learnable renderers only) and after the curriculum.
+PHASES = ("frozen", "renderer_only", "final")
+PHASE_TITLES = {"frozen": "frozen (head start only)", "renderer_only": "renderer only (render warm-up)",
+                "final": "curriculum (4 stages)"}
+
+
+def phase_title(arm: str, phase: str) -> str:
+    """What an evaluation of ``arm`` is called: SUGAR's one evaluation follows its Steps 2 and 3."""
+    return "Steps 2 + 3 (SUGAR)" if ARMS[arm].kind == "sugar" and phase == "final" else PHASE_TITLES[phase]
 
 
 @dataclass
@@ -303,5 +320,5 @@ def _load_renderer_weights(renderer, directory: Path) -> None:
     renderer.load_state_dict({k: v for k, v in state.items() if k in own}, strict=False)
 
 
-__all__ = ["ARMS", "ARM_TITLES", "ArmRun", "ArmSpec", "CurriculumSettings", "StageRun", "model_section",
+__all__ = ["ARMS", "ARM_TITLES", "MAIN_ARM", "PHASES", "PHASE_TITLES", "ArmRun", "ArmSpec", "CurriculumSettings", "StageRun", "model_section", "phase_title",
            "run_config", "train_arm"]

@@ -24,6 +24,11 @@ import torch
 from ..mllm import prompts as P
 from ..skeleton import collate_sequences
 
+#: The formats the unseen clips are transferred to (the demo trains on NTU-25 only), and the
+#: display names of every format the demo emits.
+TRANSFER_FORMATS = (("smpl22", "SMPL-22"), ("kinect_v1_20", "Kinect v1-20"), ("coco17", "COCO-17 (2D)"))
+TOPOLOGY_NAMES = {"ntu25": "NTU-25", **dict(TRANSFER_FORMATS)}
+
 
 def recognition(model, sequences, candidates: Sequence[str], out_dir: str | Path, *, mode: str, task: str = "recognition",
                 split: str | None = None, dataset: str, method: str, seed: int, batch_size: int = 16,

@@ -85,8 +85,8 @@ def draw_media(media_dir: Path, ds, test_unseen, arms: dict, pretrain, settings)
     from ..render import DrAction
     from ..render.draction import render_grouped
     from ..render.fixed import build_renderer
-    from .ablation import ARM_TITLES
-    from .pipeline import MAIN_ARM, TOPOLOGY_NAMES
+    from .ablation import ARM_TITLES, MAIN_ARM
+    from .evaluate import TOPOLOGY_NAMES
 
     media_dir.mkdir(parents=True, exist_ok=True)
     rel = lambda p: f"{media_dir.name}/{p.name}"  # noqa: E731

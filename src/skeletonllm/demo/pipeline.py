@@ -45,20 +45,13 @@ import numpy as np
 import torch
 
 from ..atomic import atomic_write_text
-from .ablation import ARM_TITLES, ARMS, ArmRun, CurriculumSettings, train_arm
+from .ablation import ARM_TITLES, ARMS, MAIN_ARM, PHASE_TITLES, ArmRun, CurriculumSettings, train_arm
+from .evaluate import TRANSFER_FORMATS
 from .pretrain import PretrainResult, PretrainSettings, load_pretrained, pretrain_backbone, renderer_options
+from .sugar_arm import SugarArmSettings, run_sugar_arm
 
 MARKER = "demo.json"          # marks a directory as a demo output (safe to refresh)
 ARMS_DIR = "arms"             # one atomically written JSON per finished arm
-MAIN_ARM = "draction"
-TRANSFER_FORMATS = (("smpl22", "SMPL-22"), ("kinect_v1_20", "Kinect v1-20"), ("coco17", "COCO-17 (2D)"))
-TOPOLOGY_NAMES = {"ntu25": "NTU-25", **dict(TRANSFER_FORMATS)}
-#: The checkpoints of an arm that are evaluated: the model as it starts (head start + the
-#: arm's renderer, nothing trained), after the render warm-up (only the renderer trained;
-#: learnable renderers only) and after the curriculum.
-PHASES = ("frozen", "renderer_only", "final")
-PHASE_TITLES = {"frozen": "frozen (head start only)", "renderer_only": "renderer only (render warm-up)",
-                "final": "curriculum (4 stages)"}
 
 
 @dataclass
@@ -69,8 +62,10 @@ class DemoSettings:
         mode: ``"full"`` or ``"quick"`` (a label for the report).
         train_per_class / test_per_class: clips per seen class for training / held out.
             Unseen classes get as many clips in all, none of them trained on.
-        arms: the arms of the renderer study (:data:`skeletonllm.demo.ablation.ARMS`); the
-            ``draction`` arm is the model the demo keeps.
+        arms: the arms of the study (:data:`skeletonllm.demo.ablation.ARMS`): the renderers under
+            the curriculum, and ``sugar``, SUGAR on the same clips; the ``draction`` arm is the
+            model the demo keeps.
+        sugar: the SUGAR arm's recipe (:class:`~skeletonllm.demo.sugar_arm.SugarArmSettings`).
         eval_limit: held-out seen clips per evaluation (spread evenly over the classes); None = all.
         unseen_limit: clips of unseen classes per evaluation (spread evenly); None = all.
         qa_limit: clips for the QA evaluation.
@@ -88,6 +83,7 @@ class DemoSettings:
     pretrain: PretrainSettings = field(default_factory=PretrainSettings)
     curriculum: CurriculumSettings = field(default_factory=CurriculumSettings)
     arms: tuple[str, ...] = tuple(ARMS)
+    sugar: SugarArmSettings = field(default_factory=SugarArmSettings)
     caption_tokens: int = 40
     eval_limit: int | None = None
     unseen_limit: int | None = 104
@@ -106,7 +102,8 @@ class DemoSettings:
         """Every step and every report section, on a handful of clips and steps (< 2 minutes)."""
         return cls(seed=seed, mode="quick", train_per_class=2, test_per_class=1,
                    pretrain=PretrainSettings(vision_steps=20, short_steps=12, language_steps=12, batch_size=4),
-                   curriculum=CurriculumSettings(max_steps=3, recognition_epochs=1), caption_tokens=8,
+                   curriculum=CurriculumSettings(max_steps=3, recognition_epochs=1), sugar=SugarArmSettings.quick(),
+                   caption_tokens=8,
                    eval_limit=12, unseen_limit=13, qa_limit=4)
 
     @property
@@ -390,10 +387,40 @@ def run_curriculum_arm(job: ArmJob, notify: Callable[[str], None]) -> dict:
     return {"arm": job.arm, "run": run.to_dict(), "evaluations": evaluations, "seconds": seconds}
 
 
+def run_sugar_arm_job(job: ArmJob, notify: Callable[[str], None]) -> dict:
+    """SUGAR (:mod:`skeletonllm.demo.sugar_arm`) trained on the same training clips and measured
+    on the same held-out clips as the curriculum arms: unseen and seen top-1 by likelihood
+    ranking, greedy decoding on the unseen clips, and transfer to the other topologies (which
+    SUGAR's NTU-25 graph reads only after retargeting). Restarts from the beginning when resumed
+    (about a minute and a half)."""
+    from . import evaluate as E
+
+    st = job.settings
+    data = DemoData.prepare(st, job.out_dir / "data")
+    unseen_clips, seen_clips = data.eval_clips(st)
+    result = run_sugar_arm(data.train, seen_clips, unseen_clips, data.seen, data.unseen,
+                           job.out_dir / "runs" / "sugar", st.seed,
+                           dataclasses.replace(st.sugar, eval_limit=None),   # the clips above, all of them
+                           st.split, progress=job.progress,
+                           transfer_unseen=_spread(unseen_clips, st.transfer_limit))
+    notify("trained and evaluated")
+    res = result.results
+    final = {"num_unseen_clips": result.num_unseen, "num_seen_clips": result.num_seen,
+             "unseen_score": res["unseen_score"], "seen_score": res["seen_score"],
+             "transfer": {topo: res[f"transfer_{topo}"] for topo in st.sugar.transfer}}
+    if "unseen_generate" in res:
+        final["unseen_generate"] = res["unseen_generate"]
+    for key in ("unseen", "seen"):
+        final[f"{key}_answers"] = E.answer_spread(res[f"{key}_score"]["settings"]["out_dir"])
+        final[f"{key}_kinds"] = E.kind_accuracy(res[f"{key}_score"]["per_class"])
+    return {"arm": job.arm, "run": None, "evaluations": {"final": final}, "seconds": dict(result.timings),
+            "checkpoint": str(result.checkpoint)}
+
+
 #: How each kind of arm (``ArmSpec.kind``) is run: ``runner(job, notify) -> outcome``, where the
 #: outcome holds ``evaluations`` (``{phase: evaluate_checkpoint(...)}``, at least ``"final"``)
-#: and ``run`` (an :class:`~skeletonllm.demo.ablation.ArmRun` as a dict).
-ARM_RUNNERS: dict[str, Callable] = {"curriculum": run_curriculum_arm}
+#: and ``run`` (an :class:`~skeletonllm.demo.ablation.ArmRun` as a dict; None for SUGAR).
+ARM_RUNNERS: dict[str, Callable] = {"curriculum": run_curriculum_arm, "sugar": run_sugar_arm_job}
 
 
 def arm_result_path(out_dir: Path, arm: str) -> Path:
@@ -482,6 +509,11 @@ class SeedRun:
     def arm_run(self, arm: str) -> ArmRun:
         return ArmRun.from_dict(self.arms[arm]["run"])
 
+    @property
+    def curriculum_arms(self) -> list[str]:
+        """The arms that ran the SkeletonLLM curriculum with a renderer (not SUGAR)."""
+        return [a for a in self.arms if ARMS[a].kind == "curriculum"]
+
 
 def run_seed(out_dir: Path, settings: DemoSettings, *, extras: bool, resume: bool, progress: bool = True,
              say: Callable[[str], None] = print, label: str = "") -> SeedRun:
@@ -514,10 +546,12 @@ def run_seed(out_dir: Path, settings: DemoSettings, *, extras: bool, resume: boo
     todo = [a for a in settings.arms if arms.get(a) is None]
     say(f"[3/6] {label}renderer study: {len(settings.arms)} arms ({', '.join(settings.arms)}), "
         + (f"{len(settings.arms) - len(todo)} finished before, " if len(todo) < len(settings.arms) else "")
-        + "each evaluated frozen, after the render warm-up (DrAction) and after the curriculum")
-    # Longest first (learnable renderers train one more stage and are evaluated once more), so
-    # that the two workers finish at about the same time; results keep the settings' order.
-    todo.sort(key=lambda a: (not ARMS[a].learns, a != "jtm"))
+        + "each renderer evaluated frozen, after the render warm-up (DrAction) and after the curriculum"
+        + ("; SUGAR trained and evaluated on the same clips" if "sugar" in settings.arms else ""))
+    # Longest first (learnable renderers train one more stage and are evaluated once more; then
+    # JTM and SUGAR), so that the two workers finish at about the same time; results keep the
+    # settings' order.
+    todo.sort(key=lambda a: (not ARMS[a].learns, a not in ("jtm", "sugar"), a != "jtm"))
     jobs = [ArmJob(arm, out_dir, pre, settings, progress, extras) for arm in todo]
     arms.update(_run_arms(jobs, settings.workers, progress, say, label) if jobs else {})
     arms = {a: arms[a] for a in settings.arms}
@@ -568,13 +602,14 @@ def run_demo(out_dir: str | os.PathLike = "skeletonllm-demo", settings: DemoSett
         # 5. Checkpoint, renders, results, report --------------------------------------------------
         t = time.time()
         say("[5/6] writing the checkpoint, renders, results and report")
-        arms = {arm: seed_run.arm_run(arm) for arm in settings.arms}
+        arms = {arm: seed_run.arm_run(arm) for arm in seed_run.curriculum_arms}
         install_checkpoint(arms[MAIN_ARM].final_dir, out_dir)
         media = draw_media(out_dir / "media", data.ds, data.test_unseen, arms, pre, settings)
         timings["report"] = round(time.time() - t, 1)
         total = time.time() - t0
-        evaluation = {"arms": {a: o["evaluations"]["final"] for a, o in seed_run.arms.items()},
-                      "phases": {a: o["evaluations"] for a, o in seed_run.arms.items()},
+        evaluation = {"arms": {a: seed_run.arms[a]["evaluations"]["final"] for a in arms},
+                      "phases": {a: seed_run.arms[a]["evaluations"] for a in arms},
+                      "sugar": seed_run.arms.get("sugar"),
                       "chance_unseen": 1.0 / len(data.unseen), "chance_seen": 1.0 / len(data.seen)}
         info = {"settings": settings.to_dict(), "seconds": round(total, 1), "timings": timings,
                 "load_average_at_start": load_before,
@@ -605,5 +640,5 @@ def _backbone_model(pre: PretrainResult, settings: DemoSettings):
     return SkeletonLLM(config, renderer=renderer).eval()
 
 
-__all__ = ["ARM_RUNNERS", "ArmJob", "DemoData", "DemoSettings", "DemoSummary", "MAIN_ARM", "PHASES", "SeedRun",
+__all__ = ["ARM_RUNNERS", "ArmJob", "DemoData", "DemoSettings", "DemoSummary", "SeedRun",
            "evaluate_checkpoint", "install_checkpoint", "load_arm_result", "run_arm", "run_demo", "run_seed"]

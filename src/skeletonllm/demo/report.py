@@ -158,8 +158,7 @@ def _pct(x: float | None) -> str:
 
 def headline_numbers(evaluation: dict) -> dict:
     """The numbers the summary leads with, read off the evaluation (fractions)."""
-    from .ablation import ARMS
-    from .pipeline import MAIN_ARM
+    from .ablation import ARMS, MAIN_ARM
 
     arms = evaluation["arms"]
     main = arms.get(MAIN_ARM) or next(iter(arms.values()))
@@ -174,6 +173,12 @@ def headline_numbers(evaluation: dict) -> dict:
         best = max(fixed, key=fixed.get)
         out["best_fixed"] = best
         out["draction_minus_best_fixed"] = out["ablation_unseen_top1"].get(MAIN_ARM, float("nan")) - fixed[best]
+    sugar = (evaluation.get("sugar") or {}).get("evaluations", {}).get("final")
+    if sugar:
+        out["sugar_unseen_top1"] = sugar["unseen_score"]["top1"]
+        out["sugar_seen_top1"] = sugar["seen_score"]["top1"]
+        out["sugar_minus_draction"] = sugar["unseen_score"]["top1"] - out["ablation_unseen_top1"].get(
+            MAIN_ARM, float("nan"))
     phases = evaluation.get("phases", {}).get(MAIN_ARM, {})
     if "renderer_only" in phases:
         out["renderer_only_minus_frozen"] = (phases["renderer_only"]["unseen_score"]["top1"]
@@ -214,9 +219,13 @@ def verdict(headline: dict, num_unseen_clips: int, alpha: float = 0.01) -> str:
 def _results(evaluation: dict, settings) -> list[dict]:
     """Every measured result, in the schema of :mod:`skeletonllm.eval.report`."""
     from ..eval.report import validate_result
-    from .pipeline import MAIN_ARM
+    from .ablation import MAIN_ARM
 
     out = []
+    sugar = (evaluation.get("sugar") or {}).get("evaluations", {}).get("final")
+    if sugar:
+        out += [sugar[k] for k in ("unseen_score", "unseen_generate", "seen_score") if k in sugar]
+        out += list(sugar.get("transfer", {}).values())
     for arm, phases in evaluation["phases"].items():
         for phase, res in phases.items():
             out += [res[k] for k in ("unseen_score", "unseen_generate", "seen_score") if k in res]
@@ -250,9 +259,8 @@ def renderer_study_section(doc: Document, evaluation: dict, arms: dict, chance_u
                            headline: dict) -> None:
     """Section 7: every arm frozen / after the render warm-up / after the curriculum, the spread
     of its answers, and its top-1 per kind of class (one seed)."""
-    from .ablation import ARM_TITLES
+    from .ablation import ARM_TITLES, PHASE_TITLES
     from .evaluate import KINDS
-    from .pipeline import PHASE_TITLES
 
     doc.heading("7. Renderer study (paper Table 4)")
     doc.text("One pretrained backbone for every arm (its head start drew with every arm's starting renderer in equal "
@@ -293,13 +301,63 @@ def renderer_study_section(doc: Document, evaluation: dict, arms: dict, chance_u
                  f"{100 * diff:+.1f} points (unseen top-1, likelihood).")
 
 
+def sugar_section(doc: Document, evaluation: dict, settings, chance_u: float, chance_s: float) -> None:
+    """Section 8: SUGAR trained on the same clips, measured on the same held-out clips, beside the
+    DrAction arm (one seed)."""
+    from .ablation import MAIN_ARM
+    from .evaluate import KINDS, TOPOLOGY_NAMES
+
+    outcome = evaluation.get("sugar")
+    doc.heading("8. SUGAR on the same clips")
+    if not outcome:
+        doc.text("Not run (the `sugar` arm is not in this run's arms).")
+        return
+    s, d = outcome["evaluations"]["final"], evaluation["arms"][MAIN_ARM]
+    st = settings.sugar
+    doc.text("SUGAR (AAAI 2026; `skeletonllm.sugar`) reads no pictures: a CTR-GCN skeleton encoder is first aligned "
+             "with the demo's knowledge file (a motion description per body part and visual descriptions per "
+             "seen class, written by the generator: `demo/sugar_knowledge.json`) by MIL-NCE, then frozen, and its "
+             "tokens, compressed by temporal query projection, are fed to a causal LM fine-tuned with LoRA to name "
+             "the class. Trained here on the same training clips (seen classes only), measured on the same held-out "
+             f"clips with the same recognition engine. Demo-sized: CTR-GCN {len(st.channels)} blocks of "
+             f"{min(st.channels)}-{max(st.channels)} channels, {st.num_frames} frames, TQP "
+             f"{st.num_segments} x {st.num_queries} tokens, a tiny random LLaMA and CLIP text encoder; epochs: "
+             f"Step 2 {st.step2_epochs}, Step 3 {st.step3_epochs} (`SugarArmSettings` says why each departs from "
+             "the paper). Its GCN has weights per joint and edge of NTU-25, so on another topology it reads the "
+             "clip retargeted onto NTU-25's joints by name and body part (`skeletonllm.sugar.retarget`); "
+             "SkeletonLLM's renderer draws any topology as it is.")
+    rows = []
+    for key, what, chance in (("unseen_score", "unseen classes, likelihood ranking", chance_u),
+                              ("unseen_generate", "unseen classes, greedy decoding", chance_u),
+                              ("seen_score", "held-out clips of seen classes, likelihood ranking", chance_s)):
+        if key in s:
+            rows.append([what, _pct(s[key]["top1"]), _pct(d[key]["top1"]) if key in d else "–", _pct(chance),
+                         s[key]["num_samples"]])
+    for topo, r in s.get("transfer", {}).items():
+        mine = d.get("transfer", {}).get(topo)
+        rows.append([f"unseen classes in {TOPOLOGY_NAMES[topo]} (transfer)", _pct(r["top1"]),
+                     _pct(mine["top1"]) if mine else "–", _pct(chance_u), r["num_samples"]])
+    kinds = s.get("unseen_kinds", {})
+    rows += [[f"unseen classes of kind {k}", _pct(kinds[k]["top1"]),
+              _pct(d["unseen_kinds"][k]["top1"]) if k in d.get("unseen_kinds", {}) else "–", "", kinds[k]["num_samples"]]
+             for k in KINDS if k in kinds]
+    doc.table(["evaluation", "SUGAR", "SkeletonLLM (DrAction, curriculum)", "chance", "clips"], rows,
+              caption="top-1 on the same held-out clips")
+    gap = s["unseen_score"]["top1"] - d["unseen_score"]["top1"]
+    doc.text(f"Classes SUGAR named on the unseen clips: {_spread_cell(s, 'unseen')}. On unseen classes it "
+             + ("**beats**" if gap > 0 else "**does not beat**" if gap < 0 else "**ties**")
+             + f" the DrAction arm in this seed ({100 * gap:+.1f} points, likelihood ranking); one seed decides "
+             "little (`skeletonllm demo-study` compares them over seeds). Training and evaluation took "
+             + ", ".join(f"{k} {v:.0f} s" for k, v in outcome["seconds"].items()) + ".")
+
+
 def write_outputs(out_dir: Path, settings, info: dict, ds, train, test_seen, test_unseen, pre, probes: dict,
                   arms: dict, evaluation: dict, media: dict, headline: dict) -> tuple[Path, Path, Path]:
     """``results.json``, ``report.md`` and ``report.html`` in ``out_dir``; returns their paths."""
     from ..eval.report import save_result
     from ..synth import DEPICTION_CLASSES, get_action
-    from .ablation import ARM_TITLES
-    from .pipeline import MAIN_ARM, TOPOLOGY_NAMES
+    from .ablation import ARM_TITLES, MAIN_ARM
+    from .evaluate import TOPOLOGY_NAMES
 
     results_path = out_dir / "results.json"
     save_result(results_path, _results(evaluation, settings))
@@ -328,7 +386,11 @@ def write_outputs(out_dir: Path, settings, info: dict, ds, train, test_seen, tes
         + ("" if "renderer_only_minus_frozen" not in headline else
            f" Training DrAction alone through the frozen model moved its unseen top-1 by "
            f"{100 * headline['renderer_only_minus_frozen']:+.1f} points (section 7)."),
-    ])
+    ] + ([] if "sugar_unseen_top1" not in headline else [
+        f"SUGAR on the same clips (skeleton encoder + LLM, no rendering; section 8): unseen top-1 "
+        f"{_pct(headline['sugar_unseen_top1'])}, seen {_pct(headline['sugar_seen_top1'])}: "
+        + ("above" if headline["sugar_minus_draction"] > 0 else "not above")
+        + f" the DrAction arm on unseen classes ({100 * headline['sugar_minus_draction']:+.1f} points)."]))
     doc.text(verdict(headline, main["num_unseen_clips"]))
     doc.text("One seed decides little: `skeletonllm demo-study --seeds 0-4` runs the renderer study over several "
              "seeds and tests the differences (mean, standard deviation, paired sign test and t-test).")
@@ -480,8 +542,10 @@ def write_outputs(out_dir: Path, settings, info: dict, ds, train, test_seen, tes
                  + "; ".join(media["learned"][0]["rows"]) + ".")
         doc.images([(item["path"], f"unseen class *{item['clip']}*") for item in media["learned"]])
 
+    sugar_section(doc, evaluation, settings, chance_u, chance_s)
+
     # Captioning
-    doc.heading("8. Captioning")
+    doc.heading("9. Captioning")
     rows = []
     for name, cap in main["captions"].items():
         m = cap["metrics"]["metrics"]
@@ -493,7 +557,7 @@ def write_outputs(out_dir: Path, settings, info: dict, ds, train, test_seen, tes
     doc.table(["class", "a reference caption", "generated"], [list(e) for e in examples])
 
     # QA
-    doc.heading("9. Motion QA")
+    doc.heading("10. Motion QA")
     qa = main["qa"]
     doc.table(["question type", "accuracy", "questions"],
               [[t, _pct(v["mqa_accuracy"]), v["mqa_count"]] for t, v in qa["per_type"].items()]
@@ -501,7 +565,7 @@ def write_outputs(out_dir: Path, settings, info: dict, ds, train, test_seen, tes
               caption=f"4-option questions on {main['qa_clips']} held-out clips (half seen, half unseen classes)")
 
     # Settings
-    doc.heading("10. Settings, seeds, timings")
+    doc.heading("11. Settings, seeds, timings")
     doc.text(f"Seed {settings.seed} for data, initialisation and data order. Torch threads {settings.threads}; "
              f"load average {info['load_average_at_start']} at the start, {info['load_average_at_end']} at the end "
              f"(the machine may be shared). {info['machine']['platform']}, {info['machine']['processor']}, "
@@ -511,7 +575,7 @@ def write_outputs(out_dir: Path, settings, info: dict, ds, train, test_seen, tes
     doc.code(json.dumps(settings.to_dict(), indent=1))
 
     # Using the checkpoint
-    doc.heading("11. Using the checkpoint")
+    doc.heading("12. Using the checkpoint")
     labels = ",".join(split.unseen[:3])
     commands = [f"skeletonllm recognize S001C001P001R001A001.skeleton --checkpoint {out_dir} --split {split.name} "
                 "--mode score",
@@ -532,4 +596,4 @@ def write_outputs(out_dir: Path, settings, info: dict, ds, train, test_seen, tes
     return md, page, results_path
 
 
-__all__ = ["Document", "headline_numbers", "renderer_study_section", "write_outputs"]
+__all__ = ["Document", "headline_numbers", "renderer_study_section", "sugar_section", "write_outputs"]

@@ -14,7 +14,8 @@ Then :func:`study_statistics` computes, for every arm and evaluation, the mean a
 deviation over seeds, the paired per-seed differences against the best fixed renderer (the
 fixed arm with the highest mean unseen top-1) with a sign test and a paired t-test
 (:mod:`skeletonllm.demo.stats`), the renderer-only experiment against the frozen renderer,
-DrAction against DrAction without NFM, and whether the study's three goals are met. It all
+DrAction against DrAction without NFM, SUGAR (trained on the same clips) against DrAction, and
+whether the study's three goals are met. It all
 goes to ``DIR/results.json``, ``DIR/report.md`` and ``DIR/report.html``.
 """
 from __future__ import annotations
@@ -30,13 +31,13 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from ..atomic import atomic_write_text
-from .ablation import ARM_TITLES, ARMS
-from .pipeline import MARKER, PHASE_TITLES, DemoSettings, _machine, _prepare_out_dir, run_seed
+from .ablation import ARM_TITLES, ARMS, PHASE_TITLES
+from .pipeline import MARKER, DemoSettings, _machine, _prepare_out_dir, run_seed
 from .stats import mean_sd, paired_comparison
 
 STUDY_MARKER = "study.json"
 SEED_FILE = "seed.json"
-DRACTION, NO_NFM = "draction", "draction_no_nfm"
+DRACTION, NO_NFM, SUGAR = "draction", "draction_no_nfm", "sugar"
 
 
 @dataclass
@@ -129,6 +130,10 @@ def study_statistics(seeds: list[dict]) -> dict:
         a: {key: paired_comparison(_values(seeds, a, "renderer_only", key), _values(seeds, a, "frozen", key))
             for key in ("unseen", "seen")}
         for a in arms if _values(seeds, a, "renderer_only")}
+    if SUGAR in arms and DRACTION in arms:
+        out["sugar_vs_draction"] = {
+            key: paired_comparison(_values(seeds, SUGAR, "final", key), _values(seeds, DRACTION, "final", key))
+            for key in ("unseen", "seen")}
     if DRACTION in arms and NO_NFM in arms:
         out["nfm"] = {key: paired_comparison(_values(seeds, DRACTION, "final", key), _values(seeds, NO_NFM, "final", key))
                       for key in ("unseen", "seen")}

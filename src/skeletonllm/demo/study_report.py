@@ -8,9 +8,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .ablation import ARM_TITLES
+from .ablation import ARM_TITLES, phase_title
 from .evaluate import KINDS
-from .pipeline import PHASE_TITLES
 from .report import Document
 
 
@@ -62,6 +61,20 @@ def goal_lines(stats: dict) -> list[str]:
     return out
 
 
+def sugar_lines(stats: dict) -> list[str]:
+    """SUGAR against the DrAction arm, said plainly (empty when either is missing)."""
+    c = stats.get("sugar_vs_draction")
+    if not c:
+        return []
+    t = c["unseen"]["t_test"]
+    verdict = ("beats" if t["mean"] > 0 and c["unseen"]["wins"] > len(c["unseen"]["seeds"]) / 2
+               else "does not beat")
+    return [f"SUGAR (same clips, no rendering) {verdict} the DrAction arm on unseen classes: "
+            f"{100 * t['mean']:+.1f} points on average, above it in {c['unseen']['wins']} of "
+            f"{len(c['unseen']['seeds'])} seeds (sign test p = {_p(c['unseen']['sign_test']['p'])}, paired t-test "
+            f"p = {_p(t['p'])}); seen classes {100 * c['seen']['t_test']['mean']:+.1f} points."]
+
+
 def write_study_report(out_dir: Path, stats: dict, numbers: list[dict], info: dict) -> tuple[Path, Path]:
     """``report.md`` + ``report.html`` of a study in ``out_dir``."""
     seeds = stats["seeds"]
@@ -78,6 +91,8 @@ def write_study_report(out_dir: Path, stats: dict, numbers: list[dict], info: di
              "by seed: each difference is between two arms that shared the seed's data and head start.")
     doc.heading("Goals")
     doc.bullets(goal_lines(stats) or ["no goal could be judged (an arm is missing)"])
+    if sugar_lines(stats):
+        doc.text("The other method on the same clips: " + sugar_lines(stats)[0])
 
     doc.heading("1. Every arm, mean ± sd over seeds")
     rows = []
@@ -85,13 +100,13 @@ def write_study_report(out_dir: Path, stats: dict, numbers: list[dict], info: di
         for phase, e in phases.items():
             answers = (f"{e['unseen_answers_min']} of {e['unseen_answers_candidates']}"
                        if "unseen_answers_min" in e else "–")
-            rows.append([ARM_TITLES.get(arm, arm), PHASE_TITLES[phase], _ms(e["unseen"]), _ms(e["seen"]), answers])
+            rows.append([ARM_TITLES.get(arm, arm), phase_title(arm, phase), _ms(e["unseen"]), _ms(e["seen"]), answers])
     doc.table(["arm", "evaluated", "unseen top-1 %", "seen top-1 %", "fewest distinct answers (unseen)"], rows,
               caption="a model that answers one class for every clip has collapsed: the last column shows the "
                       "fewest classes an arm named on the unseen clips in any seed")
     doc.table(["arm", *(f"seed {x}" for x in seeds)],
               [[ARM_TITLES.get(a, a), *(_pct(n["arms"][a]["final"]["unseen"]) for n in numbers)] for a in stats["arms"]],
-              caption="unseen top-1 after the curriculum, per seed")
+              caption="unseen top-1 after the curriculum (SUGAR: after its Steps 2 and 3), per seed")
 
     if "against_best_fixed" in stats:
         best = stats["best_fixed"]
@@ -122,18 +137,26 @@ def write_study_report(out_dir: Path, stats: dict, numbers: list[dict], info: di
                                       for key, c in stats["nfm"].items()],
                   caption="after the curriculum")
 
-    doc.heading("5. Per kind of class")
+    if "sugar_vs_draction" in stats:
+        doc.heading("5. SUGAR against DrAction")
+        doc.text("SUGAR (`skeletonllm.sugar`, demo-sized: `skeletonllm.demo.sugar_arm.SugarArmSettings`) trained on "
+                 "each seed's training clips and measured on the same held-out clips as the renderer arms; paired "
+                 "per seed against the DrAction arm after the curriculum.")
+        doc.table(COMPARISON_HEADER, [comparison_row(f"SUGAR minus DrAction: {key}", c)
+                                      for key, c in stats["sugar_vs_draction"].items()])
+
+    doc.heading("6. Per kind of class")
     rows = []
     for arm, phases in stats["arms"].items():
         for phase in ("renderer_only", "final"):
             e = phases.get(phase)
             if e is not None:
-                rows.append([ARM_TITLES.get(arm, arm), PHASE_TITLES[phase],
+                rows.append([ARM_TITLES.get(arm, arm), phase_title(arm, phase),
                              *(_ms(e["unseen_kinds"].get(k)) for k in KINDS)])
     doc.table(["arm", "evaluated", *(f"unseen {k} %" for k in KINDS)], rows,
               caption="unseen top-1 per kind of class, mean ± sd over seeds")
 
-    doc.heading("6. Settings and timings")
+    doc.heading("7. Settings and timings")
     m = info["machine"]
     doc.text(f"Machine: {m['platform']}, {m.get('processor', '?')}, {m['cpus']} CPUs, torch {m['torch']}; "
              f"{m['workers']} worker processes, "
@@ -146,4 +169,4 @@ def write_study_report(out_dir: Path, stats: dict, numbers: list[dict], info: di
     return doc.write(out_dir)
 
 
-__all__ = ["goal_lines", "write_study_report"]
+__all__ = ["goal_lines", "sugar_lines", "write_study_report"]

@@ -113,6 +113,24 @@ _LIMB_MOVES = {
                       "swings up off the floor in front of the body and lands again",
                       ("{person} kicks forward with {leg}", "the {s} foot snaps out in front while the {o} foot stays planted",
                        "a single person performs a quick kick with {leg}")),
+    ("stretch forward", "arm"): ("arm", "swings straight forward", "to chest height, held straight at the elbow, and lowers",
+                                 "stays open with the palm facing in",
+                                 ("{person} stretches {arm} straight forward", "{arm} points forward in front of the body",
+                                  "a single person holds {arm} out in front, straight")),
+    ("stretch backward", "arm"): ("arm", "swings straight backward", "behind the body, held straight at the elbow, "
+                                  "and lowers", "stays open with the palm facing in",
+                                  ("{person} stretches {arm} straight backward", "{arm} reaches back behind the body",
+                                   "a single person holds {arm} out behind the back, straight")),
+    ("step forward", "leg"): ("leg", "swings forward", "and the body steps onto it", "lands ahead of the other foot",
+                              ("{person} takes a step forward with {leg}", "the body moves forward onto the {s} foot",
+                               "a single person steps ahead, leading with the {s} foot")),
+    ("step back", "leg"): ("leg", "swings backward", "and the body steps back onto it", "lands behind the other foot",
+                           ("{person} takes a step back with {leg}", "the body moves backward onto the {s} foot",
+                            "a single person steps back, leading with the {s} foot")),
+    ("wave slowly", "hand"): ("arm", "is raised beside the head, bent at the elbow,", "and sweeps slowly from side to side",
+                              "waves slowly in one or two long sweeps, palm forward",
+                              ("{person} slowly waves {hand}", "{hand} sweeps slowly left and right beside the head",
+                               "a single person waves {hand} in long, unhurried sweeps")),
     ("hop", "leg"): ("leg", "bends and pushes off", "again and again, the body hopping up and down",
                      "takes off and lands each hop while the other foot stays off the floor",
                      ("{person} hops on {leg}", "the body bounces up and down on the {s} foot alone",
@@ -142,9 +160,20 @@ def describe(name: str, movement: str, part: str, side: str, actors: int) -> Cla
             motion["head"] = "The head stays still while the hand touches it."
         elif movement == "reach":
             motion["hips"] = "The hips stay still while the upper body leans slightly forward."
+        elif movement in ("step forward", "step back"):
+            where = "forward" if movement == "step forward" else "backward"
+            motion["hips"] = f"The hips move {where} with the whole body and the weight shifts onto {_the(s, 'leg')}."
         elif movement == "hop":
             motion["legs"] = _cap(f"{_the(s, 'leg')} bends and pushes off repeatedly while {_the(o, 'leg')} is held up.")
             motion["hips"] = "The hips bob up and down with every hop."
+    elif movement == "cross over":
+        limb, where = ("forearms", "in front of the chest") if part == "arm" else ("wrists", "in front of the face")
+        motion = {"arms": f"Both arms bend and the {limb} cross {where}, the {s} one in front of the {o} one.",
+                  "hands": f"The {s} hand passes in front of the {o} one and the hands stay open.",
+                  "head": "The head stays upright behind the crossed arms."}
+        vis = (f"{person} crosses both {limb} {where} with the {s} one in front",
+               f"the {s} {limb[:-1]} lies over the {o} one {where}",
+               f"a single person makes a cross sign {where}, {s} over {o}")
     elif movement == "lean":
         motion = {"hips": f"The hips push a little to the {o} as the upper body bends to the {s}.",
                   "head": f"The head tilts to the {s} with the torso.",
