@@ -13,6 +13,13 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="SkeletonLLM: render skeleton sequences of any format for a vision-language model.")
 
 
+def _require_mode(mode: str) -> None:
+    """Exit 2 with a clear message unless ``--mode`` is one the recognition engine knows."""
+    if mode not in ("generate", "score"):
+        typer.echo(f"error: --mode must be generate or score, got '{mode}'", err=True)
+        raise typer.Exit(2)
+
+
 # -- inspect (what a skeleton file holds) -------------------------------------------------------
 
 
@@ -411,9 +418,7 @@ def eval_cmd(
     from .errors import SkeletonLLMError
     from .inference import evaluate_checkpoint
 
-    if mode not in ("generate", "score"):
-        typer.echo(f"error: --mode must be generate or score, got '{mode}'", err=True)
-        raise typer.Exit(2)
+    _require_mode(mode)
     try:
         result = evaluate_checkpoint(
             checkpoint, data, split, out_dir=out, mode=mode, batch_size=batch_size, num_frames=frames, tsne=tsne,
@@ -482,7 +487,7 @@ def recognize_cmd(
     files: list[str] = typer.Argument(..., help="skeleton files of any supported format"),
     checkpoint: str = typer.Option(..., "--checkpoint", help="SkeletonLLM or SUGAR checkpoint directory"),
     labels: str = typer.Option(None, "--labels", help="candidate actions, comma-separated: \"drink water,throw\", or a file with one class name per line (e.g. a Kinetics-400 class list)"),
-    split: str = typer.Option(None, "--split", help="candidates = this zero-shot split's unseen classes (ntu60_48_12, ...; synth_24_6 for the demo's checkpoint)"),
+    split: str = typer.Option(None, "--split", help="candidates = this zero-shot split's unseen classes (ntu60_48_12, ...; synth_31_13 for the demo's checkpoint)"),
     all_classes: bool = typer.Option(False, "--all-classes", help="with --split: every class of its dataset"),
     mode: str = typer.Option("generate", "--mode", help="generate (answer parsed) or score (likelihood ranking)"),
     frames: int = typer.Option(None, "--frames", min=1, help="frames rendered per clip (default: what the checkpoint was trained with)"),
@@ -495,9 +500,7 @@ def recognize_cmd(
     """Recognise the action in skeleton files among candidate labels (PKU-MMD recordings: clip by clip)."""
     from .inference import recognition_candidates, recognize
 
-    if mode not in ("generate", "score"):
-        typer.echo(f"error: --mode must be generate or score, got '{mode}'", err=True)
-        raise typer.Exit(2)
+    _require_mode(mode)
     try:
         recognition_candidates(labels, split, all_classes)
     except (KeyError, ValueError) as e:
@@ -698,9 +701,7 @@ def sugar_eval_cmd(
     from .inference import load_model
     from .sugar.protocols import evaluate_protocol, get_protocol, protocol_dataset
 
-    if mode not in ("generate", "score"):
-        typer.echo(f"error: --mode must be generate or score, got '{mode}'", err=True)
-        raise typer.Exit(2)
+    _require_mode(mode)
     try:
         p = get_protocol(protocol)
         ds = protocol_dataset(p, data, cache_dir=cache_dir)

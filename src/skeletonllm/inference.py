@@ -143,7 +143,7 @@ def read_class_list(path: PathLike) -> list[str]:
 
 
 def _split_candidates(split: str, all_classes: bool) -> list[str]:
-    """A paper split's (``ntu60_48_12``) or a demo split's (``synth_24_6``) unseen classes, or all
+    """A paper split's (``ntu60_48_12``) or a demo split's (``synth_31_13``) unseen classes, or all
     classes of its dataset."""
     from .skeleton.splits import class_names, get_split, list_splits
     from .synth.dataset import SPLITS as SYNTH_SPLITS

@@ -392,7 +392,7 @@ def run_sugar_arm_job(job: ArmJob, notify: Callable[[str], None]) -> dict:
     on the same held-out clips as the curriculum arms: unseen and seen top-1 by likelihood
     ranking, greedy decoding on the unseen clips, and transfer to the other topologies (which
     SUGAR's NTU-25 graph reads only after retargeting). Restarts from the beginning when resumed
-    (about a minute and a half)."""
+    (about two and a half minutes)."""
     from . import evaluate as E
 
     st = job.settings

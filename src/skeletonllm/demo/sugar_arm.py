@@ -38,17 +38,17 @@ TRANSFER_TOPOLOGIES = tuple(topo for topo, _ in TRANSFER_FORMATS)
 
 @dataclass
 class SugarArmSettings:
-    """The arm's recipe. Departures from the paper (all for a CPU budget of about two minutes,
-    every network starting from random weights):
+    """The arm's recipe. Departures from the paper (all for a CPU budget of about two and a half
+    minutes of one core, every network starting from random weights):
 
     * CTR-GCN with 4 blocks of 16-64 channels (paper: 10 blocks of 64-256), 32 frames;
     * a tiny random CLIP text encoder (paper: pretrained CLIP), frozen: its random features
       still tell the texts apart, and the trained text projection adapts them (training it too
       made a Step 2 step about 1.5 times as long);
     * Step 2: ``step2_epochs`` epochs at lr ``step2_lr``, batch 16 (paper: 200 epochs at 0.01,
-      batch 200), and Step 3 for ``step3_epochs`` epochs. Chosen on the demo's split synth_31_13,
-      seed 0, by held-out *seen*-class top-1 (the unseen classes were not used to choose), among
-      runs of at most 150 s: epochs (Step 2 / Step 3) 6/6 20.2 %, 12/12 65.3 %, 12/20 78.2 %,
+      batch 200). The epochs of both steps were chosen on the demo's split synth_31_13, seed 0,
+      by held-out *seen*-class top-1 (the unseen classes were not used to choose), among runs
+      of at most 150 s: epochs (Step 2 / Step 3) 6/6 20.2 %, 12/12 65.3 %, 12/20 78.2 %,
       20/12 71.8 %, 12/30 82.3 %, 20/20 82.3 % (the cheaper of the last two kept; the 6/6 of the
       first SUGAR arm was chosen on synth_24_6's 24 classes, 12 clips each);
     * TQP with 4 segments x 4 queries = 16 tokens (paper: 128), one Q-Former layer;
