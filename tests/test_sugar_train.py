@@ -5,7 +5,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -16,6 +15,9 @@ from safetensors.torch import load_file
 from skeletonllm.errors import ConfigError
 from skeletonllm.sugar.config import config_from_dict, list_shipped, load_sugar_config
 from skeletonllm.train import checkpointing as ck
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _runs import checkpoint_steps, finish, wait_for  # noqa: E402
 
 STEP2, STEP3 = "step2-alignment", "step3-classifier"
 
@@ -79,29 +81,16 @@ def _start(config, *args):
                              *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
-def _finish(proc, timeout=300):
-    out, _ = proc.communicate(timeout=timeout)
-    assert proc.returncode == 0, out[-4000:]
-    return out
-
-
-def _steps(root):
-    return [int(p.name.split("-")[1]) for p in ck.list_checkpoints(root)]
+def _finish(proc):
+    return finish(proc, timeout=300)
 
 
 def _kill_after(proc, root, step, total):
-    t0 = time.time()
-    while time.time() - t0 < 240:
-        if max(_steps(root), default=0) >= step:
-            os.kill(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=30)
-            assert max(_steps(root)) < total, "the step finished before it could be killed"
-            return
-        if proc.poll() is not None:
-            pytest.fail(f"training ended before it could be killed:\n{proc.stdout.read()[-3000:]}")
-        time.sleep(0.02)
-    proc.kill()
-    pytest.fail("timed out waiting for a checkpoint")
+    wait_for(lambda: max(checkpoint_steps(root), default=0) >= step, proc, timeout=240, interval=0.02,
+             what="a checkpoint")
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+    assert max(checkpoint_steps(root)) < total, "the step finished before it could be killed"
 
 
 def test_steps_2_and_3_killed_and_resumed_give_the_weights_of_an_uninterrupted_run(tmp_path):

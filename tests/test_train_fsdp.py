@@ -6,7 +6,6 @@ import os
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -16,6 +15,7 @@ from safetensors.torch import load_file
 
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
+from _runs import checkpoint_steps as _steps, finish, wait_for  # noqa: E402
 from _toy_model import assert_same_final_weights, toy_config  # noqa: E402
 
 from skeletonllm.train import checkpointing as ck  # noqa: E402
@@ -89,18 +89,12 @@ def _kill_tree(proc):
     psutil.wait_procs(procs, timeout=30)
 
 
-def _finish(proc, timeout=300):
-    out, _ = proc.communicate(timeout=timeout)
-    assert proc.returncode == 0, out[-4000:]
-    return out
+def _finish(proc):
+    return finish(proc, timeout=300)
 
 
 def _log(out_dir):
     return [json.loads(line) for line in (out_dir / STAGE_DIR / "log.jsonl").read_text().splitlines()]
-
-
-def _steps(ckpt_root):
-    return [int(p.name.split("-")[1]) for p in ck.list_checkpoints(ckpt_root)]
 
 
 def test_fsdp_two_processes_killed_and_resumed_match_an_uninterrupted_run(tmp_path):
@@ -110,14 +104,8 @@ def test_fsdp_two_processes_killed_and_resumed_match_an_uninterrupted_run(tmp_pa
     reference = _launch(fsdp, ref_cfg)
     ckpts = out / STAGE_DIR / "checkpoints"
     run = _launch(fsdp, cfg, TOY_STEP_SLEEP="0.3")
-    t0 = time.time()
-    while max(_steps(ckpts), default=0) < 3:
-        if run.poll() is not None:
-            pytest.fail(f"training ended before it could be killed:\n{run.stdout.read()[-3000:]}")
-        if time.time() - t0 > 240:
-            _kill_tree(run)
-            pytest.fail("timed out waiting for a checkpoint")
-        time.sleep(0.05)
+    wait_for(lambda: max(_steps(ckpts), default=0) >= 3, run, timeout=240, what="a checkpoint",
+             on_timeout=lambda: _kill_tree(run))
     _kill_tree(run)  # the launcher and both workers, mid-run
     killed_at = max(_steps(ckpts))
     assert 3 <= killed_at < 8

@@ -5,14 +5,13 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import pytest
 import yaml
 
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
+from _runs import checkpoint_steps as _steps, finish as _finish, wait_for as _wait_for  # noqa: E402
 from _toy_model import assert_same_final_weights, toy_config  # noqa: E402
 
 from skeletonllm.train import checkpointing as ck  # noqa: E402
@@ -39,32 +38,10 @@ def _start(config, *extra, **env):
                             stderr=subprocess.STDOUT, text=True)
 
 
-def _finish(proc, timeout=240):
-    out, _ = proc.communicate(timeout=timeout)
-    assert proc.returncode == 0, out[-4000:]
-    return out
-
-
-def _wait_for(predicate, proc, timeout=180):
-    t0 = time.time()
-    while time.time() - t0 < timeout:
-        if predicate():
-            return
-        if proc.poll() is not None:
-            pytest.fail(f"training ended before it could be killed:\n{proc.stdout.read()[-3000:]}")
-        time.sleep(0.05)
-    proc.kill()
-    pytest.fail("timed out waiting for the training process")
-
-
 def _kill(proc):
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait(timeout=30)
     assert proc.returncode == -signal.SIGKILL
-
-
-def _steps(ckpt_root):
-    return [int(p.name.split("-")[1]) for p in ck.list_checkpoints(ckpt_root)]
 
 
 def test_sigkill_and_resume_reproduce_uninterrupted_run(tmp_path):
