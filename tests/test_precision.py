@@ -4,6 +4,7 @@ Measured on the code before the fix (same test, tiny InternVL, 3 AdamW steps at 
 the projector's and 87 % of LoRA A's elements never moved in the bf16 run (their updates rounded
 away), and the projector's update had 0.32x the norm of the fp32 run's.
 """
+import pytest
 import torch
 
 import skeletonllm
@@ -94,3 +95,49 @@ def test_plan_counts_every_trained_group_in_float32_beside_bf16_weights():
         g = plan.by_group
         fp32 = g["renderer"] + g["projector"] + g["lora"] + (g["vision"] if "vision" in trains else 0)
         assert plan.parts["bf16"]["weights"] == (plan.parameters - fp32) * 2 + fp32 * 4, trains
+
+
+def test_an_upcast_module_computes_in_whatever_dtype_its_weights_have_now():
+    """FSDP's bf16 policy gathers even float32 weights in bf16 for the forward: the cast at the module's
+    edge must then leave a bf16 input alone (a float32 input beside bf16 LayerNorm weights fails on CPU)."""
+    from skeletonllm.mllm.precision import keep_trainable_fp32
+    torch.manual_seed(0)
+    block = torch.nn.Sequential(torch.nn.LayerNorm(8), torch.nn.Linear(8, 4)).to(torch.bfloat16)
+    keep_trainable_fp32(block)
+    x = torch.randn(2, 8, dtype=torch.bfloat16)
+    assert block(x).dtype == torch.bfloat16 and block[1].weight.dtype == torch.float32
+    with torch.no_grad():                      # what FSDP's unsharded bf16 parameters look like
+        for p in block.parameters():
+            p.data = p.data.to(torch.bfloat16)
+    assert block(x).dtype == torch.bfloat16
+
+
+@pytest.mark.slow  # ~40 s: two processes, three stages
+@pytest.mark.parametrize("mixed_precision", ["bf16", "no"])
+def test_fsdp_trains_float32_lora_inside_a_bf16_backbone(tmp_path, mixed_precision):
+    """fsdp_8gpu.yaml on two CPU processes with the backbone in bf16: stages 1-3 (renderer, projector, LoRA)
+    train with float32 trainable weights inside bf16 FSDP units."""
+    import json
+    import sys
+    from importlib import resources
+    from pathlib import Path
+
+    import yaml
+    sys.path.insert(0, str(Path(__file__).parent))
+    from test_train_fsdp import _finish, _free_port, _launch, toy_config
+    from test_train_stages import tiny_model_section
+    accel = yaml.safe_load(Path(str(resources.files("skeletonllm") / "configs" / "accelerate" / "fsdp_8gpu.yaml"))
+                           .read_text())
+    accel.update(num_processes=2, mixed_precision=mixed_precision, main_process_ip="127.0.0.1",
+                 main_process_port=_free_port())
+    (tmp_path / "fsdp.yaml").write_text(yaml.safe_dump(accel))
+    data = toy_config(tmp_path, per_device_batch_size=1, max_steps=2, mixed_precision=mixed_precision)
+    data["model_class"] = "skeletonllm.mllm.model:SkeletonLLM"
+    data["model"] = {**tiny_model_section(), "dtype": "bfloat16"}
+    (tmp_path / "tiny.yaml").write_text(yaml.safe_dump(data))
+    _finish(_launch(tmp_path / "fsdp.yaml", tmp_path / "tiny.yaml", stage="1-3"))
+    for stage in ("stage1-render_warmup", "stage2-disc_ft", "stage3-cr_distill"):
+        log = [json.loads(line) for line in (Path(data["run"]["output_dir"]) / stage / "log.jsonl").read_text().splitlines()]
+        assert log[-1]["event"] == "done" and log[-1]["step"] == 2, stage
+    back = SkeletonLLM.from_pretrained(Path(data["run"]["output_dir"]) / "stage3-cr_distill" / "final", device="cpu")
+    assert {p.dtype for n, p in back.named_parameters() if "lora_" in n or "multi_modal_projector" in n} == {torch.float32}

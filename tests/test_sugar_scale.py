@@ -1,5 +1,6 @@
 """SUGAR's recipe at scale: MIL-NCE over the global batch, the bridge's own learning rate, and
 TQP compressing the encoder's sequence as in the paper."""
+import json
 import os
 import socket
 
@@ -98,3 +99,17 @@ def test_the_bridge_has_its_own_learning_rate(name):
                                                              "lora": [torch.nn.Parameter(torch.ones(2, 2))]}})()
     groups = optimizer_groups(model, steps(cfg)[3], TrainSection(), cfg.step3.group_lr)
     assert {g["name"]: g["lr"] for g in groups} == {"bridge": bridge_lr, "lora": cfg.step3.lr}
+
+
+def test_step2_under_two_process_ddp_keeps_the_replicas_identical(tmp_path):
+    """The gathered MIL-NCE inside DDP's backward (its all-reduce beside DDP's own): the run ends, the loss is
+    finite and both processes hold the same weights."""
+    import sys
+    sys.path.insert(0, os.path.dirname(__file__))
+    from test_train_ddp import _torchrun
+    _torchrun("-m", "skeletonllm.cli", "sugar", "train", "tiny_cpu", "--step", "2", "--cpu", "--quiet",
+              "--set", f"run.output_dir={tmp_path / 'run'}", "--set", "step2.epochs=1")
+    log = [json.loads(line) for line in (tmp_path / "run" / "step2-alignment" / "log.jsonl").read_text().splitlines()]
+    assert log[0]["processes"] == 2 and log[-1]["replicas_identical"] is True
+    losses = [r["loss"] for r in log if "loss" in r]
+    assert losses and all(torch.isfinite(torch.tensor(losses)))

@@ -3,13 +3,13 @@ DataLoader's workers, and files that fail to parse skipped up to a limit."""
 import json
 import shutil
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _toy_model import toy_config  # noqa: E402
+from test_dataset import count_reads  # noqa: E402,F401  (the fixture: every format's reader, counted)
 
 from skeletonllm.errors import SkeletonFormatError  # noqa: E402
 from skeletonllm.skeleton import formats  # noqa: E402
@@ -90,17 +90,6 @@ def test_sugar_protocols_leave_listed_samples_out(tmp_path):
 
 # -- item 3: clips read when a batch needs them ----------------------------------------------------
 
-@pytest.fixture
-def count_reads(monkeypatch):
-    calls = []
-    for name, fmt in list(formats.FORMATS.items()):
-        def read(path, _orig=fmt.read, **kw):
-            calls.append(Path(path).name)
-            return _orig(path, **kw)
-        monkeypatch.setitem(formats.FORMATS, name, replace(fmt, read=read))
-    return calls
-
-
 def test_training_data_parses_no_file_before_the_first_batch(tmp_path, count_reads):
     root = _ntu_tree(tmp_path / "ntu", {"S001C001P001R001A001": A001, "S001C003P008R002A058": A058})
     data = DataSection(dataset="ntu60", root=str(root), split="ntu60_48_12", cache_dir=str(tmp_path / "cache"))
@@ -113,7 +102,7 @@ def test_training_data_parses_no_file_before_the_first_batch(tmp_path, count_rea
     for clip in training.sequences:
         seq = clip()
         assert seq.label == clip.label and sample_id(seq) == sample_id(clip)
-    assert sorted(count_reads) == ["S001C001P001R001A001.skeleton", "S001C003P008R002A058.skeleton"]
+    assert sorted(name for _, name in count_reads) == ["S001C001P001R001A001.skeleton", "S001C003P008R002A058.skeleton"]
     for clip in training.sequences:  # read again: from the cache
         clip()
     assert len(count_reads) == 2

@@ -10,7 +10,8 @@ moves. peft's ``inject_adapter_in_model`` creates LoRA in the base layer's dtype
 So every module that owns a trainable parameter (the projector, each LoRA matrix, any
 unfrozen encoder layer) gets its own parameters in float32 (and so does the optimiser
 state built on them), and a pair of forward hooks: floating inputs are cast to float32 on
-the way in and outputs back to the input's dtype on the way out. The frozen backbone
+the way in (to the weights' dtype at that moment: under FSDP's bf16 policy the gathered
+weights are bf16, and nothing is cast) and outputs back to the input's dtype on the way out. The frozen backbone
 around it stays in bf16 and sees the dtypes it saw before. Under autocast (accelerate's
 ``bf16`` mixed precision) matrix products still run in bf16; only the weights and their
 updates are kept in float32, as in any mixed-precision recipe.
@@ -75,20 +76,28 @@ def _cast(value: Any, src: tuple[torch.dtype, ...], dst: torch.dtype) -> Any:
     return value
 
 
+def _own_dtype(module) -> torch.dtype:
+    """The dtype the module's own weights have now (float32; bf16 while FSDP's mixed-precision
+    policy has gathered them in bf16 for the forward)."""
+    own = next((p for p in module.parameters(recurse=False) if p.is_floating_point()), None)
+    return own.dtype if own is not None else torch.float32
+
+
 def _inputs_to_fp32(module, args, kwargs):
-    dtype = _first_float_dtype(list(args) + list(kwargs.values()))
-    module._skeletonllm_dtypes.append(dtype)
-    if dtype not in LOW_PRECISION:
+    dtype, target = _first_float_dtype(list(args) + list(kwargs.values())), _own_dtype(module)
+    cast = dtype in LOW_PRECISION and target != dtype
+    module._skeletonllm_dtypes.append((dtype, target) if cast else None)
+    if not cast:
         return None
-    return _cast(args, LOW_PRECISION, torch.float32), {k: _cast(v, LOW_PRECISION, torch.float32)
-                                                        for k, v in kwargs.items()}
+    return _cast(args, LOW_PRECISION, target), {k: _cast(v, LOW_PRECISION, target) for k, v in kwargs.items()}
 
 
 def _outputs_back(module, args, output):
-    dtype = module._skeletonllm_dtypes.pop() if module._skeletonllm_dtypes else None
-    if dtype not in LOW_PRECISION:
+    pushed = module._skeletonllm_dtypes.pop() if module._skeletonllm_dtypes else None
+    if pushed is None:
         return None
-    return _cast(output, (torch.float32,), dtype)
+    dtype, target = pushed
+    return _cast(output, (target,), dtype)
 
 
 def trainable_dtypes(model: nn.Module) -> dict[torch.dtype, int]:

@@ -12,9 +12,9 @@ where ``P(i)`` holds the clips of the batch with ``i``'s class (``i`` itself inc
 skeleton is positive with every text of its class, and the texts of every other clip are
 its negatives. The batch is the *global* one: in a multi-process run each process's clips
 meet the texts of every process's clips (:func:`global_mil_nce`), as on the paper's two GPUs
-with a batch of 200, and the loss equals the single-process loss on the union. A motion description is six sentences, one per body part; CLIP reads at
-most 77 tokens, so each sentence is encoded on its own and the six embeddings are averaged
-into ``m``.
+with a batch of 200, and the loss equals the single-process loss on the union. A motion
+description is six sentences, one per body part; CLIP reads at most 77 tokens, so each
+sentence is encoded on its own and the six embeddings are averaged into ``m``.
 """
 from __future__ import annotations
 
