@@ -9,6 +9,8 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import typer  # noqa: E402
 
+from .mllm.prompts import RECOGNITION_MAX_NEW_TOKENS  # noqa: E402  (no torch: prompts only)
+
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="SkeletonLLM: render skeleton sequences of any format for a vision-language model.")
 
@@ -406,7 +408,8 @@ def eval_cmd(
                                "e.g. NTU-60 (2D)"),
     label_map: str = typer.Option("default", "--label-map", help="transfer: JSON {class: candidate text}, a shipped "
                                   "map name (nw_ucla), 'default' (the target's shipped map if any) or 'none'"),
-    max_new_tokens: int = typer.Option(64, "--max-new-tokens", min=1, help="generate mode: answer length limit"),
+    max_new_tokens: int = typer.Option(RECOGNITION_MAX_NEW_TOKENS, "--max-new-tokens", min=1,
+                                       help="generate mode: answer length limit (room for a rationale)"),
     seed: int = typer.Option(0, "--seed", help="random seed (torch, numpy)"),
     resume: bool = typer.Option(True, "--resume/--no-resume", help="reuse predictions already in --out"),
     device: str = typer.Option(None, "--device", help="torch device (default: cuda if available, else cpu)"),
@@ -492,7 +495,8 @@ def recognize_cmd(
     mode: str = typer.Option("generate", "--mode", help="generate (answer parsed) or score (likelihood ranking)"),
     frames: int = typer.Option(None, "--frames", min=1, help="frames rendered per clip (default: what the checkpoint was trained with)"),
     batch_size: int = typer.Option(8, "--batch-size", min=1, help="clips per forward pass"),
-    max_new_tokens: int = typer.Option(64, "--max-new-tokens", min=1, help="answer length limit"),
+    max_new_tokens: int = typer.Option(RECOGNITION_MAX_NEW_TOKENS, "--max-new-tokens", min=1,
+                                       help="generate mode: answer length limit (room for a rationale)"),
     format: str = typer.Option(None, "--format", help="reader to use (default: detect)"),
     as_json: bool = typer.Option(False, "--json", help="print JSON (one object per clip; a list for several)"),
     device: str = typer.Option(None, "--device", help="torch device (default: cuda if available, else cpu)"),

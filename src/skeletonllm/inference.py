@@ -170,7 +170,7 @@ def _batches(clips: list[Clip], batch_size: int):
 
 def recognize(model, files, labels: Sequence[str] | str | None = None, split: str | None = None, *,
               all_classes: bool = False, mode: str = "generate", num_frames: int | None = None, batch_size: int = 8,
-              max_new_tokens: int = 64, format: str | None = None) -> list[dict]:
+              max_new_tokens: int = P.RECOGNITION_MAX_NEW_TOKENS, format: str | None = None) -> list[dict]:
     """Which action each clip shows, chosen among candidate labels.
 
     Args:
@@ -280,7 +280,7 @@ def evaluate_checkpoint(checkpoint: str | os.PathLike, data: str | os.PathLike, 
                         num_frames: int | None = None, tsne: bool = False, tsne_seen: bool = False, limit: int | None = None,
                         format: str | None = None, protocol: str | None = None, transfer_from: str | None = None,
                         target: str | None = None, label_map: str | None = "default", to_2d: bool = False,
-                        max_new_tokens: int = 64, seed: int = 0, resume: bool = True, device: str | None = None,
+                        max_new_tokens: int = P.RECOGNITION_MAX_NEW_TOKENS, seed: int = 0, resume: bool = True, device: str | None = None,
                         cache_dir: str | os.PathLike | None = None, method: str | None = None,
                         progress: bool = True) -> dict:
     """Load ``checkpoint``, index ``data`` and evaluate: recognition over ``split``'s unseen

@@ -343,7 +343,7 @@ def run_mqa_evaluation(model, data, candidates: Sequence[str], base: dict, out_d
                        resume: bool = True, tsne: bool = False, tsne_data=None, progress: bool = True,
                        class_names: Sequence[str] | None = None, label_map: dict | None = None,
                        transform: Callable[[SkeletonSequence], SkeletonSequence] | None = None,
-                       transform_name: str | None = None, limit: int | None = None, max_new_tokens: int = 64,
+                       transform_name: str | None = None, limit: int | None = None, max_new_tokens: int = P.RECOGNITION_MAX_NEW_TOKENS,
                        checkpoint: str | os.PathLike | None = None, settings: dict | None = None,
                        title: str | None = None, finish: Callable[[dict], None] | None = None) -> dict:
     """Evaluate ``model`` by MQA over ``candidates`` on ``data``; write the files, return the result.
@@ -540,7 +540,7 @@ def evaluate_recognition(model, data, candidates: Sequence[str] | None = None, s
                          out_dir: str | os.PathLike = "eval", resume: bool = True, tsne: bool = False,
                          tsne_data=None, progress: bool = True, protocol: str | None = None,
                          dataset_name: str | None = None, class_names: Sequence[str] | None = None,
-                         limit: int | None = None, max_new_tokens: int = 64,
+                         limit: int | None = None, max_new_tokens: int = P.RECOGNITION_MAX_NEW_TOKENS,
                          checkpoint: str | os.PathLike | None = None, method: str | None = None,
                          settings: dict | None = None) -> dict:
     """Open-vocabulary recognition of ``data`` (the split's unseen clips); returns the result dict.

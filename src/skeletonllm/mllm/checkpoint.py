@@ -29,8 +29,9 @@ from torch import nn
 
 from ..atomic import atomic_directory
 from ..errors import ConfigError
-from .backbones import load_backbone
+from .backbones import default_device, load_backbone
 from .lora import is_lora_parameter, save_lora
+from .precision import keep_fp32
 
 FORMAT, VERSION = "skeletonllm", 1
 CONFIG_FILE = "config.json"
@@ -156,7 +157,8 @@ def load_checkpoint(model_class, directory: str | os.PathLike, device: str | Non
         config.dtype = dtype
     base = meta["base"]
     source = directory / BASE_DIR if base["embedded"] else base["source"]
-    backbone = load_backbone(source, dtype=config.dtype, trust_remote_code=config.trust_remote_code,
+    backbone = load_backbone(source, dtype=config.dtype, device=default_device(config.device),
+                             trust_remote_code=config.trust_remote_code,
                              attn_implementation=config.attn_implementation)
     renderer = _load_renderer(directory, config.renderer, config.renderer_options)
     adapter_dir = directory / ADAPTER_DIR
@@ -164,6 +166,8 @@ def load_checkpoint(model_class, directory: str | os.PathLike, device: str | Non
         raise FileNotFoundError(f"{directory}: config has lora=true but there is no {ADAPTER_DIR}/ directory")
     model = model_class(config, renderer=renderer, backbone=backbone,
                         lora_dir=adapter_dir if config.lora else None)
+    # Groups trained in float32 beside a bf16 backbone are read back in float32, not rounded.
+    keep_fp32(model, (p for g in meta.get("saved_groups", []) for p in model.parameter_groups()[g]))
     for name in [PROJECTOR_FILE] + [f"{g}.safetensors" for g in meta.get("saved_groups", [])]:
         path = directory / name
         _load_into(model.backbone, load_file(str(path)), path)

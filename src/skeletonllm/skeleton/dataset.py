@@ -25,6 +25,7 @@ import numpy as np
 
 from ..errors import SkeletonFormatError
 from .formats import FORMATS, get_format, kinetics, pku_mmd, sniff_format
+from .missing import has_missing_skeleton
 from .sequence import SkeletonSequence
 from .splits import get_split, nw_ucla_action_labels, parse_ntu_name, protocol_part
 from .packing import unpack, write_npz
@@ -58,11 +59,14 @@ class SkeletonDataset:
             ``"ntu120_xsub"``, ``"ntu120_xset"``, ``"pku_xsub"``, ``"pku_xview"``) and
             ``"train"`` or ``"test"``.
         options: keyword arguments for the reader (e.g. ``{"max_bodies": 2}``).
+        keep_missing_skeletons: keep the NTU samples that the dataset's authors list as
+            having missing or incomplete skeletons (:mod:`.missing`); by default they are
+            left out, as CTR-GCN and PYSKL do, and counted in ``excluded``.
     """
 
     def __init__(self, root, format: str | None = None, cache_dir=None, split: str | None = None,
                  subset: str | None = None, class_ids=None, protocol: str | None = None, part: str | None = None,
-                 options: dict | None = None):
+                 options: dict | None = None, keep_missing_skeletons: bool = False):
         self.root = Path(root)
         if not self.root.exists():
             raise FileNotFoundError(f"{self.root}: no such file or folder")
@@ -85,18 +89,28 @@ class SkeletonDataset:
             ids = {int(c) for c in class_ids}
             allowed = ids if allowed is None else allowed & ids
         self.skipped: list[Path] = []  # files that are not skeleton data
+        self.excluded: list[str] = []  # NTU samples on the authors' missing-skeleton lists
         items = []
         for path in self._files():
             for it in self._describe(path):
+                if not keep_missing_skeletons and self._on_missing_list(it):
+                    continue
                 if allowed is not None and it.label_id not in allowed:
                     continue
-                if protocol is not None and protocol_part(protocol, it.name) != part:
+                if protocol is not None and protocol_part(protocol, it.name, keep_missing_skeletons) != part:
                     continue
                 items.append(it)
         self.items: list[Item] = items
         self._memo: tuple[Path, list[SkeletonSequence]] | None = None
 
     # -- indexing ------------------------------------------------------------------------
+    def _on_missing_list(self, item: Item) -> bool:
+        """Whether ``item`` is an NTU sample with a missing skeleton (then noted in ``excluded``)."""
+        if has_missing_skeleton(item.name):
+            self.excluded.append(item.name)
+            return True
+        return False
+
     def _files(self) -> list[Path]:
         cache = self.cache_dir.resolve() if self.cache_dir else None
         return find_sources(self.root, skip=cache)

@@ -18,6 +18,8 @@ import re
 from dataclasses import dataclass
 from importlib import resources
 
+from .missing import has_missing_skeleton
+
 # Official NTU RGB+D training lists (Shahroudy et al. 2016; Liu et al. 2019, NTU-120).
 # Cross-subject: these performers train, the rest test. Cross-view (NTU-60): cameras 2
 # and 3 train, camera 1 tests. Cross-setup (NTU-120): even setup ids train.
@@ -147,11 +149,14 @@ def _pku_lists(kind: str) -> dict[str, frozenset[str]]:
     return {k: frozenset(v) for k, v in out.items()}
 
 
-def protocol_part(protocol: str, sample_name: str) -> str | None:
+def protocol_part(protocol: str, sample_name: str, keep_missing_skeletons: bool = False) -> str | None:
     """``"train"`` or ``"test"`` for a sample under a standard protocol; None if it is not in it.
 
     ``sample_name`` is an NTU file stem (``S001C001P001R001A001``) or a PKU-MMD recording
-    name (``0036-L``). NTU-60 protocols only cover actions A001..A060 and setups 1..17.
+    name (``0036-L``). NTU-60 protocols only cover actions A001..A060 and setups 1..17, and
+    no NTU protocol holds the samples the dataset's authors list as having missing or
+    incomplete skeletons (:mod:`skeletonllm.skeleton.missing`), as in CTR-GCN and PYSKL,
+    unless ``keep_missing_skeletons``.
     """
     if protocol not in PROTOCOLS:
         raise KeyError(f"unknown protocol '{protocol}': expected one of {list(PROTOCOLS)}")
@@ -164,7 +169,7 @@ def protocol_part(protocol: str, sample_name: str) -> str | None:
                 return part
         return None
     info = parse_ntu_name(sample_name)
-    if info is None:
+    if info is None or (not keep_missing_skeletons and has_missing_skeleton(sample_name)):
         return None
     if protocol.startswith("ntu60") and (info["action"] > 60 or info["setup"] > 17):
         return None

@@ -53,6 +53,8 @@ class SugarDataSection:
         max_bodies: persons read per NTU clip.
         max_samples: use the first N clips only (smoke runs).
         cache_dir: parsed-file cache of the dataset index.
+        max_bad_files: training files that may fail to parse (each skipped and listed in
+            ``<output_dir>/bad_files.jsonl``) before the run stops.
     """
 
     dataset: str | None = None
@@ -65,6 +67,7 @@ class SugarDataSection:
     max_bodies: int = 2
     max_samples: int | None = None
     cache_dir: str | None = None
+    max_bad_files: int = 20
 
 
 @dataclass
@@ -167,6 +170,8 @@ def _check(cfg: SugarRunConfig) -> None:
     if cfg.step2.train.mixed_precision != cfg.step3.train.mixed_precision:
         raise ConfigError(src, "step3.train.mixed_precision", "must equal step2.train.mixed_precision (one "
                                                               "accelerator serves both steps)")
+    if d.max_bad_files < 0:
+        raise ConfigError(src, "data.max_bad_files", f"must be >= 0, got {d.max_bad_files}")
     for group, lr in (cfg.step3.group_lr or {}).items():
         if group not in cfg.step3.trains or not lr > 0:
             raise ConfigError(src, f"step3.group_lr.{group}", "must name a trained group (step3.trains) with a "

@@ -63,8 +63,11 @@ class DataSection:
             ``None`` draws negatives uniformly from the other seen classes.
         rationales: teacher-rationale cache (JSONL) for CR-Distill.
         max_samples: use only the first N clips (smoke runs).
-        cache_dir: where ``dataset`` sources keep parsed files (``.npz``), so later runs
-            skip the text parsing.
+        cache_dir: where ``dataset`` sources keep parsed files (``.npz``), so a file is
+            parsed once, not in every epoch, process and run (the paper configs set one).
+        max_bad_files: training files that may fail to parse before the run stops; each is
+            skipped (another clip of its class takes its place in the batch) and listed in
+            ``<output_dir>/bad_files.jsonl`` (:mod:`skeletonllm.train.data`).
         synth: options of the procedural set: ``split`` (``synth_24_6``), ``topology``
             (``ntu25``), ``num_per_class`` (8), ``seed`` (run seed); its clips carry their
             own captions, QA and rationales.
@@ -82,6 +85,7 @@ class DataSection:
     rationales: str | None = None
     max_samples: int | None = None
     cache_dir: str | None = None
+    max_bad_files: int = 20
 
 
 @dataclass
@@ -263,6 +267,7 @@ def _check_values(cfg: RunConfig) -> None:
     positive(d.num_frames, "data.num_frames")
     positive(d.max_bodies, "data.max_bodies")
     positive(d.max_samples, "data.max_samples")
+    positive(d.max_bad_files, "data.max_bad_files", allow_zero=True)
     sources = [k for k in ("dataset", "files", "synth") if getattr(d, k) is not None]
     if len(sources) != 1:
         raise ConfigError(src, "data", "give exactly one data source: 'dataset' (+ 'root'), 'files' or 'synth'"

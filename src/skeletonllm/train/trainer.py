@@ -45,6 +45,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from ..atomic import atomic_write_text
 from ..errors import ConfigError, SkeletonLLMError
+from ..mllm.precision import keep_trainable_fp32
 from . import checkpointing as ck
 from .config import RunConfig, TrainSection
 from .stages import Stage
@@ -329,6 +330,7 @@ def train_stage(stage: Stage, dataset: Dataset, init_model: Callable[[], Any], l
     set_seed(stage_seed(seed, stage))
     model = load_model(resume_from / "model") if resume_from is not None else init_model()
     model.set_trainable(stage.trains)
+    keep_trainable_fp32(model)   # any model class: updates of bf16 weights round away (mllm.precision)
     keep_renderer_fp32(accelerator, model)
 
     n_items = len(dataset)
@@ -509,14 +511,6 @@ class TrainingData:
         return None if self.seen is None else ClassGuard(self.seen, self.unseen)
 
 
-def _load_file(path: str, max_bodies: int | None) -> list:
-    """Every clip of one skeleton file (``skeletonllm.load_all``); ``max_bodies`` for formats that take it."""
-    from ..skeleton.io import detect_format, load_all
-    if detect_format(path) in ("ntu", "ntu_npy"):
-        return load_all(path, max_bodies=max_bodies)
-    return load_all(path)
-
-
 def _synthetic_data(options: dict, seed: int) -> TrainingData:
     """The procedural motion set (:mod:`skeletonllm.synth`): its seen clips, split, rationales and
     hard negatives (the 5 most similar classes by the generator's own motion programs, mined
@@ -545,31 +539,45 @@ def _synthetic_data(options: dict, seed: int) -> TrainingData:
     return TrainingData(seqs, classes, list(ds.split.seen), list(ds.split.unseen), rationales, neighbors)
 
 
-def load_files(patterns, max_bodies: int | None) -> list:
-    """Every clip of the files that ``patterns`` (paths or globs, ``data.files``) name, in order."""
-    import glob
-    paths = []
-    for pattern in patterns:
-        hits = sorted(glob.glob(os.path.expanduser(pattern)))
-        if not hits:
-            raise FileNotFoundError(f"data.files: nothing matches '{pattern}'")
-        paths.extend(hits)
-    return [seq for p in paths for seq in _load_file(p, max_bodies)]
+def load_files(patterns, max_bodies: int | None, bad_files=None) -> list:
+    """Every clip of the files that ``patterns`` (paths or globs, ``data.files``) name, in order
+    (:func:`skeletonllm.train.data.load_clips`)."""
+    from .data import load_clips
+    return load_clips(patterns, max_bodies, bad_files)
 
 
-def load_training_data(data, seed: int = 0) -> TrainingData:
-    """The clips, classes and split that ``data`` (a :class:`~.config.DataSection`) names."""
+def _dataset_clips(data, bad_files) -> list:
+    """The clips of ``data.dataset`` under ``data.root``: lazy loaders (read in the DataLoader's
+    workers) when the dataset has a class list, else parsed now."""
+    from ..skeleton.dataset import load_dataset
+    from ..skeleton.splits import class_names
+    from .data import LazyClips
+    options = {"max_bodies": data.max_bodies} if data.dataset in ("ntu60", "ntu120") else None
+    ds = load_dataset(data.dataset, data.root, subset=data.subset, split=data.split,
+                      cache_dir=data.cache_dir, options=options)
+    if ds.excluded:
+        log.info("%d NTU samples with missing skeletons left out (the dataset authors' lists)", len(ds.excluded))
+    try:
+        names = class_names(data.dataset)
+    except KeyError:  # no class list (captions, QA): labels and metadata come from the files
+        return [ds[i] for i in range(len(ds))]
+    return LazyClips(ds, names, bad_files).clips()
+
+
+def load_training_data(data, seed: int = 0, bad_files=None) -> TrainingData:
+    """The clips, classes and split that ``data`` (a :class:`~.config.DataSection`) names.
+
+    Dataset clips are loaders read when a batch needs them (:mod:`skeletonllm.train.data`);
+    ``bad_files``, a :class:`~skeletonllm.train.data.BadFileLog`, takes the files that fail to
+    parse (``None``: they raise).
+    """
     if data.synth is not None:
         out = _synthetic_data(data.synth, seed)
     else:
         if data.files is not None:
-            seqs = load_files(data.files, data.max_bodies)
+            seqs = load_files(data.files, data.max_bodies, bad_files)
         else:
-            from ..skeleton.dataset import load_dataset
-            options = {"max_bodies": data.max_bodies} if data.dataset in ("ntu60", "ntu120") else None
-            ds = load_dataset(data.dataset, data.root, subset=data.subset, split=data.split,
-                              cache_dir=data.cache_dir, options=options)
-            seqs = [ds[i] for i in range(len(ds))]
+            seqs = _dataset_clips(data, bad_files)
         out = TrainingData(seqs)
         if data.split is not None:
             from ..skeleton.splits import class_names, get_split
@@ -658,8 +666,10 @@ def run_training(cfg: RunConfig, stages: str | int | None = "all", resume: bool 
         out.mkdir(parents=True, exist_ok=True)
         atomic_write_text(out / "config.yaml", yaml.safe_dump(cfg.to_dict(), sort_keys=False))
     fresh, load = _model_factories(cfg, accelerator.device)
+    from .data import BadFileLog
+    bad_files = BadFileLog(out / "bad_files.jsonl", cfg.data.max_bad_files)
     if training is None:
-        training = load_training_data(cfg.data, cfg.run.seed)
+        training = load_training_data(cfg.data, cfg.run.seed, bad_files)
     results = []
     for stage in selected:
         stage_dir = out / stage.dirname
@@ -680,4 +690,6 @@ def run_training(cfg: RunConfig, stages: str | int | None = "all", resume: bool 
         results.append(train_stage(stage, dataset, init, load, stage_dir, cfg.train, collator, accelerator,
                                    seed=cfg.run.seed, resume=resume, group_lr=group_lr, progress=progress,
                                    extra_log={"tasks_data": stats}))
+    if accelerator.is_main_process and bad_files.files():
+        log.warning("%d training files failed to parse and were skipped: %s", len(bad_files.files()), bad_files.path)
     return results
