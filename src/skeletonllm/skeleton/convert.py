@@ -24,7 +24,9 @@ metres. Extra keys let :mod:`.formats.pyskl` read every annotation back exactly:
 ``topology`` (a built-in name or the full definition), ``coordinates`` (``kinect``,
 ``pixels`` or ``canonical``), ``fps``, ``label_name``, and for pixels ``pixel_origin`` /
 ``metres_per_pixel``. ``split`` holds ``all`` and, for samples that a standard protocol
-covers (NTU, PKU-MMD names), ``<protocol>_train`` / ``<protocol>_val`` lists. Labels keep
+covers (NTU, PKU-MMD names), the lists mmaction2's and PYSKL's NTU configs read (``xsub_train``,
+``xsub_val``, ``xview_train``, ``xview_val``, and NTU-120's ``xset_train``, ``xset_val``) and
+ours, ``<protocol>_train`` / ``<protocol>_val`` (``ntu60_xsub_train``, ``pku_xview_val``, ...). Labels keep
 each source dataset's own class ids: converting several datasets into one file mixes
 their label spaces (``label_name`` tells them apart). Orientations are not stored.
 
@@ -167,13 +169,23 @@ def to_pyskl(seq: SkeletonSequence, frame_dir: str) -> dict:
     return ann
 
 
+#: The split names mmaction2's and PYSKL's stock NTU configs read (``split='xsub_train'``), and the
+#: protocol each comes from. NTU-120's cross-subject lists extend NTU-60's (the same subjects train), so
+#: ``xsub_*`` is one list for either dataset: NTU-60's on NTU-60 files, NTU-120's on NTU-120 files.
+MMACTION_SPLITS = {"xsub": "ntu120_xsub", "xview": "ntu60_xview", "xset": "ntu120_xset"}
+
+
 def _splits(names: list[str]) -> dict[str, list[str]]:
+    """``all``, mmaction2's names (``xsub_train``, ``xsub_val``, ``xview_*``, ``xset_*``) and ours
+    (``ntu60_xsub_train`` ... ``pku_xview_val``) for the samples each protocol covers. A part with no
+    sample is left out (mmaction2 stops on an empty list with an obscure error; a missing name is a
+    plain ``KeyError: 'xsub_val'``)."""
     split = {"all": list(names)}
-    for proto in PROTOCOLS:
+    for prefix, proto in [(p, p) for p in PROTOCOLS] + list(MMACTION_SPLITS.items()):
         for name in names:
             part = protocol_part(proto, name)
             if part is not None:
-                split.setdefault(f"{proto}_{'train' if part == 'train' else 'val'}", []).append(name)
+                split.setdefault(f"{prefix}_{'train' if part == 'train' else 'val'}", []).append(name)
     return split
 
 
