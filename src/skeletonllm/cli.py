@@ -486,7 +486,7 @@ def _where(r: dict) -> str:
 def recognize_cmd(
     files: list[str] = typer.Argument(..., help="skeleton files of any supported format"),
     checkpoint: str = typer.Option(..., "--checkpoint", help="SkeletonLLM or SUGAR checkpoint directory"),
-    labels: str = typer.Option(None, "--labels", help="candidate actions, comma-separated: \"drink water,throw\", or a file with one class name per line (e.g. a Kinetics-400 class list)"),
+    labels: str = typer.Option(None, "--labels", help="candidate actions, comma-separated: \"drink water,throw\", a file with one class name per line, or a shipped class list: kinetics400, ntu60, ntu120, pku_mmd, nw_ucla"),
     split: str = typer.Option(None, "--split", help="candidates = this zero-shot split's unseen classes (ntu60_48_12, ...; synth_31_13 for the demo's checkpoint)"),
     all_classes: bool = typer.Option(False, "--all-classes", help="with --split: every class of its dataset"),
     mode: str = typer.Option("generate", "--mode", help="generate (answer parsed) or score (likelihood ranking)"),

@@ -108,13 +108,19 @@ def load_clips(files: PathLike | SkeletonSequence | Iterable, format: str | None
 
 def recognition_candidates(labels: Sequence[str] | str | None = None, split: str | None = None,
                            all_classes: bool = False) -> list[str]:
-    """The candidate list: ``labels`` (a list, ``"a,b,c"``, or a class-list file with one name per
-    line), else the split's unseen class names (with ``all_classes``: every class of the split's dataset)."""
+    """The candidate list: ``labels`` (a list, ``"a,b,c"``, a class-list file with one name per line,
+    or a dataset whose class list ships with the package: ``kinetics400``, ``ntu60``, ``ntu120``,
+    ``pku_mmd``, ``nw_ucla``), else the split's unseen class names (with ``all_classes``: every class
+    of the split's dataset)."""
+    from .skeleton.splits import class_names, is_dataset
+
     if labels is not None and split is not None:
         raise ValueError("give labels or a split, not both")
     if labels is not None:
         if isinstance(labels, (str, os.PathLike)) and Path(labels).is_file():
             labels = read_class_list(labels)
+        elif is_dataset(labels):
+            labels = list(class_names(labels))
         elif isinstance(labels, str):
             labels = labels.split(",")
         out = [l.strip() for l in labels if l.strip()]
@@ -131,12 +137,10 @@ def recognition_candidates(labels: Sequence[str] | str | None = None, split: str
 
 def read_class_list(path: PathLike) -> list[str]:
     """Class names from a text file, one per line in label order (blank lines and ``#`` comments
-    skipped; with tab-separated columns, the last one is the name). E.g. the Kinetics-400 list
-    that Kinetics-skeleton's ``label_index`` refers to, which skeletonllm does not ship."""
-    names = []
-    for line in Path(path).read_text(encoding="utf-8").splitlines():
-        if line.strip() and not line.lstrip().startswith("#"):
-            names.append(line.split("\t")[-1].strip())
+    skipped; with tab-separated columns, the last one is the name)."""
+    from .skeleton.splits import parse_class_list
+
+    names = parse_class_list(Path(path).read_text(encoding="utf-8"))
     if not names:
         raise ValueError(f"{path}: the class list is empty")
     return names
