@@ -166,6 +166,12 @@ def test_the_demo_arm_runs_end_to_end(tmp_path):
     for v in [r.unseen_top1, r.seen_top1, *r.transfer_top1.values()]:
         assert 0.0 <= v <= 1.0
     assert r.chance_unseen == pytest.approx(1 / 13) and (Path(r.checkpoint) / "config.json").is_file()  # synth_31_13
+    from skeletonllm.sugar.model import SugarModel
+    from skeletonllm.synth import get_split
+    classes = SugarModel.from_pretrained(r.checkpoint, device="cpu").classes   # Step 3 knows its split
+    split = get_split("synth_31_13")
+    assert classes == {"split": "synth_31_13", "classes": list(split.classes), "seen": list(split.seen),
+                       "unseen": list(split.unseen)}
     res = json.loads((tmp_path / "eval").glob("*unseen-ntu25-score/results.json").__next__().read_text())
     assert res["method"].startswith("SUGAR demo") and res["num_samples"] == 8
 

@@ -22,7 +22,9 @@ a body part and a side. Read :func:`run_seed` and :func:`run_demo` top to bottom
 5. ``DIR/report.md`` + ``report.html`` (renders, what training changed in DrAction's pictures,
    loss curves, tables) and ``DIR/results.json``;
 6. ``DIR`` itself is the trained SkeletonLLM checkpoint (DrAction arm):
-   ``SkeletonLLM.from_pretrained(DIR)``, ``skeletonllm recognize FILE --checkpoint DIR ...``.
+   ``SkeletonLLM.from_pretrained(DIR)``, ``skeletonllm recognize FILE --checkpoint DIR ...``;
+   ``DIR/sugar`` is the SUGAR arm's (``skeletonllm recognize FILE --checkpoint DIR/sugar``). Both
+   remember the split's classes: ``recognize`` without candidates offers its unseen ones.
 
 Each arm's outcome is written atomically to ``DIR/arms/<arm>.json``; :func:`run_seed` with
 ``resume`` skips the arms (and the head start, and the arm's finished stages) already done,
@@ -52,6 +54,7 @@ from .sugar_arm import SugarArmSettings, run_sugar_arm
 
 MARKER = "demo.json"          # marks a directory as a demo output (safe to refresh)
 ARMS_DIR = "arms"             # one atomically written JSON per finished arm
+SUGAR_DIR = "sugar"           # the SUGAR arm's checkpoint, where a user finds it
 
 
 @dataclass
@@ -139,7 +142,7 @@ def _prepare_out_dir(out_dir: Path, refresh: bool = True) -> None:
                               "choose another --out")
     out_dir.mkdir(parents=True, exist_ok=True)
     if refresh:
-        for sub in ("runs", "eval", "media", ARMS_DIR):
+        for sub in ("runs", "eval", "media", ARMS_DIR, SUGAR_DIR):
             shutil.rmtree(out_dir / sub, ignore_errors=True)
     # Marked at once, so that a run that fails half-way can be run again into the same place.
     if not (out_dir / MARKER).is_file():
@@ -604,6 +607,9 @@ def run_demo(out_dir: str | os.PathLike = "skeletonllm-demo", settings: DemoSett
         say("[5/6] writing the checkpoint, renders, results and report")
         arms = {arm: seed_run.arm_run(arm) for arm in seed_run.curriculum_arms}
         install_checkpoint(arms[MAIN_ARM].final_dir, out_dir)
+        if seed_run.arms.get("sugar"):
+            (out_dir / SUGAR_DIR).mkdir(exist_ok=True)
+            install_checkpoint(Path(seed_run.arms["sugar"]["checkpoint"]), out_dir / SUGAR_DIR)
         media = draw_media(out_dir / "media", data.ds, data.test_unseen, arms, pre, settings)
         timings["report"] = round(time.time() - t, 1)
         total = time.time() - t0

@@ -172,6 +172,8 @@ class SkeletonLLM(nn.Module):
         self._stop_ids = self._find_stop_ids()
         #: groups that have been trainable at some point: checkpoints save their weights.
         self.trained_groups: set[str] = set()
+        #: the classes it was trained on (:func:`~.checkpoint.class_record`), saved with it; None if unknown.
+        self.classes: dict | None = None
         self.set_trainable(("renderer", "projector", "lora") if self.lora_config else ("renderer", "projector"))
         device = config.device or ("cuda" if torch.cuda.is_available() else "cpu")
         self.to(device)

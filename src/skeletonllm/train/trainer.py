@@ -556,6 +556,31 @@ class TrainingData:
         from .tasks import ClassGuard
         return None if self.seen is None else ClassGuard(self.seen, self.unseen)
 
+    def class_record(self, split: str | None) -> dict | None:
+        """What the trained checkpoints remember of these classes (None without a class list)."""
+        from ..mllm.checkpoint import class_record
+        return None if self.seen is None else class_record(split, self.classes, self.seen, self.unseen)
+
+
+def with_classes(build: Callable, classes: dict | None) -> Callable:
+    """``build`` (a model factory), with the model's ``classes`` set, so that its checkpoints carry them."""
+    if classes is None:
+        return build
+
+    def built(*args):
+        model = build(*args)
+        model.classes = classes
+        return model
+
+    return built
+
+
+def split_name(data) -> str | None:
+    """The class split a data section trains on: ``data.split``, or the procedural set's split."""
+    if data.split is not None:
+        return data.split
+    return (data.synth or {}).get("split", "synth_24_6") if data.synth is not None else None
+
 
 def _load_file(path: str, max_bodies: int | None) -> list:
     """Every clip of one skeleton file (``skeletonllm.load_all``); ``max_bodies`` for formats that take it."""
@@ -708,6 +733,8 @@ def run_training(cfg: RunConfig, stages: str | int | None = "all", resume: bool 
     fresh, load = _model_factories(cfg, accelerator.device)
     if training is None:
         training = load_training_data(cfg.data, cfg.run.seed)
+    classes = training.class_record(split_name(cfg.data))
+    fresh, load = with_classes(fresh, classes), with_classes(load, classes)
     results = []
     for stage in selected:
         stage_dir = out / stage.dirname
