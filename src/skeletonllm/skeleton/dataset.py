@@ -90,6 +90,8 @@ class SkeletonDataset:
             ids = {int(c) for c in class_ids}
             allowed = ids if allowed is None else allowed & ids
         self.skipped: list[Path] = []  # files that are not skeleton data
+        # before indexing: a PYSKL pickle is parsed (through the memo and cache) to count its annotations
+        self._memo: tuple[Path, list[SkeletonSequence]] | None = None
         items = []
         for path in self._files():
             for it in self._describe(path):
@@ -99,7 +101,6 @@ class SkeletonDataset:
                     continue
                 items.append(it)
         self.items: list[Item] = items
-        self._memo: tuple[Path, list[SkeletonSequence]] | None = None
 
     # -- indexing ------------------------------------------------------------------------
     def _files(self) -> list[Path]:
