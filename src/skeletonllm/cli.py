@@ -801,7 +801,9 @@ def demo_cmd(
     console.print(table)
     console.print(f"Report: {summary.report_md} (and {summary.report_html.name}); results: {summary.results_json}")
     console.print(f"Checkpoint: {summary.out_dir}  (e.g. skeletonllm recognize FILE --checkpoint {summary.out_dir} "
-                  f"--split {settings.split} --mode score: its unseen classes, ranked by likelihood)")
+                  f"--mode score: the unseen classes of {settings.split}, ranked by likelihood)")
+    if (summary.out_dir / "sugar" / "config.json").is_file():
+        console.print(f"SUGAR's checkpoint: {summary.out_dir / 'sugar'}")
 
 
 # -- demo-study (the demo's renderer study over several seeds, with statistics) -----------------

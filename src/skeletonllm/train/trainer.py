@@ -5,11 +5,11 @@ plainly, or under ``accelerate launch --config_file skeletonllm/configs/accelera
 -m skeletonllm.cli train ...`` (shipped: one GPU, 8-GPU DDP, 8-GPU ZeRO-2), or under
 ``torchrun --nproc_per_node N -m skeletonllm.cli train ... --cpu`` for DDP over gloo on
 CPUs. Checked here: one CPU process, two-process CPU DDP (torchrun and ``accelerate
-launch``) and two-process CPU FSDP v2 over gloo (``accelerate launch`` with an FSDP config;
-see :func:`_fsdp_on_cpu`), including a kill and resume. FSDP v1 trains on CPU but its
-checkpoint save fails there (safetensors: "invalid shape, data type, or offset"); the GPU
-and ZeRO-2 paths follow accelerate's documented API but are not run on this machine. Per
-stage (:mod:`skeletonllm.train.stages`) it
+launch``), two-process CPU FSDP v2 and DeepSpeed ZeRO-2 over gloo (``accelerate launch`` with
+an FSDP or DeepSpeed config; see :func:`_fsdp_on_cpu`, :func:`_deepspeed_on_cpu`), each with
+a kill and resume. FSDP v1 trains on CPU but its checkpoint save fails there (safetensors:
+"invalid shape, data type, or offset"); the GPU paths follow accelerate's documented API but
+are not run on this machine. Per stage (:mod:`skeletonllm.train.stages`) it
 
 1. starts from the previous stage's final weights (stage 1 and the joint ablation from a
    freshly built model), or from the stage's newest checkpoint with ``resume``;
