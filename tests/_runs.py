@@ -1,6 +1,7 @@
 """Helpers of the tests that train in a subprocess, kill it mid-run and resume it."""
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -104,3 +105,62 @@ def kill_tree(proc) -> None:
             pass
     proc.wait(timeout=30)
     psutil.wait_procs(procs, timeout=30)
+
+
+# -- a toy run on two processes, killed after a checkpoint and resumed ----------------------------------
+
+STAGE_DIR = "stage1-render_warmup"
+
+
+def two_process_run_config(tmp_path: Path, name: str, **train) -> tuple[Path, Path]:
+    """The toy model's stage 1 for two processes, batch 1, a checkpoint every step: 8 steps.
+    Returns (run config file, output directory)."""
+    from _toy_model import toy_config
+
+    data = toy_config(tmp_path / name, per_device_batch_size=1, save_every=1, keep_last=2, **train)
+    data["stages"]["render_warmup"]["epochs"] = 2  # 8 seen clips / 2 processes x 2 epochs = 8 steps
+    data["stages"]["render_warmup"]["trains"] = ["renderer", "projector", "lora"]
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path, Path(data["run"]["output_dir"])
+
+
+def stage_log(out_dir: Path) -> list[dict]:
+    return [json.loads(line) for line in (out_dir / STAGE_DIR / "log.jsonl").read_text().splitlines()]
+
+
+def killed_and_resumed(accel_cfg: Path, tmp_path: Path, timeout: float = 300) -> tuple[Path, Path, list]:
+    """Run the toy stage under ``accel_cfg`` twice at once: a reference, and a run SIGKILLed (launcher and
+    workers) after its third checkpoint and then resumed. Checks that each process wrote its optimiser shard
+    and RNG state, that the resumed run ends bit-identical to the reference with the reference's losses after
+    the resume, on two processes. Returns (run output, reference output, the optimiser shards of ranks 0 and 1
+    in the checkpoint resumed from)."""
+    from _toy_model import assert_same_final_weights
+
+    ref_cfg, ref_out = two_process_run_config(tmp_path, "reference")
+    cfg, out = two_process_run_config(tmp_path, "killed")
+    reference = launch_train(accel_cfg, ref_cfg)
+    ckpts = out / STAGE_DIR / "checkpoints"
+    run = launch_train(accel_cfg, cfg, TOY_STEP_SLEEP="0.3")
+    wait_for(lambda: max(checkpoint_steps(ckpts), default=0) >= 3, run, timeout=timeout, what="a checkpoint",
+             on_timeout=lambda: kill_tree(run))
+    kill_tree(run)  # the launcher and both workers, mid-run
+    assert 3 <= max(checkpoint_steps(ckpts)) < 8
+    latest = ck.latest_checkpoint(ckpts)
+    # Each process wrote its own optimiser shard; the model directory holds the whole weights.
+    assert {"optimizer_rank0.pt", "optimizer_rank1.pt", "rng_rank0.pt", "rng_rank1.pt", "model"} <= \
+        {p.name for p in latest.iterdir()}
+    import torch
+    shards = [torch.load(latest / f"optimizer_rank{r}.pt", weights_only=False) for r in (0, 1)]
+    finish(launch_train(accel_cfg, cfg, "--resume"), timeout=timeout)
+    finish(reference, timeout=timeout)
+    assert_same_final_weights(out, ref_out, STAGE_DIR)
+    log = stage_log(out)
+    assert log[0]["processes"] == 2
+    resumes = [r["step"] for r in log if r.get("event") == "resume"]
+    assert len(resumes) == 1 and resumes[0] >= 3
+    assert [r["step"] for r in log if r.get("event") == "done"] == [8]
+    ref_losses = {r["step"]: r["loss"] for r in stage_log(ref_out) if "loss" in r}
+    after = [r for r in log[log.index(next(r for r in log if r.get("event") == "resume")):] if "loss" in r]
+    assert after and all(r["loss"] == ref_losses[r["step"]] for r in after)
+    return out, ref_out, shards

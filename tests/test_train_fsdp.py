@@ -14,67 +14,24 @@ from safetensors.torch import load_file
 
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
-from _runs import ACCELERATE, checkpoint_steps as _steps, finish, wait_for  # noqa: E402
-from _runs import free_port as _free_port, kill_tree as _kill_tree, launch_config as _launch_config  # noqa: E402
-from _runs import launch_train as _launch  # noqa: E402
-from _toy_model import assert_same_final_weights, toy_config  # noqa: E402
+from _runs import ACCELERATE, STAGE_DIR, finish, free_port as _free_port, killed_and_resumed  # noqa: E402
+from _runs import launch_config as _launch_config, launch_train as _launch, stage_log, two_process_run_config  # noqa: E402
+from _toy_model import toy_config  # noqa: E402
 
-from skeletonllm.train import checkpointing as ck  # noqa: E402
-
-STAGE_DIR = "stage1-render_warmup"
-
-
-def _run_config(tmp_path, name, **train):
-    data = toy_config(tmp_path / name, per_device_batch_size=1, save_every=1, keep_last=2, **train)
-    data["stages"]["render_warmup"]["epochs"] = 2  # 8 seen clips / 2 processes x 2 epochs = 8 steps
-    data["stages"]["render_warmup"]["trains"] = ["renderer", "projector", "lora"]
-    path = tmp_path / f"{name}.yaml"
-    path.write_text(yaml.safe_dump(data))
-    return path, Path(data["run"]["output_dir"])
-
-
-def _finish(proc):
-    return finish(proc, timeout=300)
-
-
-def _log(out_dir):
-    return [json.loads(line) for line in (out_dir / STAGE_DIR / "log.jsonl").read_text().splitlines()]
+_run_config, _log = two_process_run_config, stage_log
 
 
 def test_fsdp_two_processes_killed_and_resumed_match_an_uninterrupted_run(tmp_path):
-    fsdp = _launch_config(tmp_path, "fsdp", "FSDP")
-    ref_cfg, ref_out = _run_config(tmp_path, "reference")
-    cfg, out = _run_config(tmp_path, "killed")
-    reference = _launch(fsdp, ref_cfg)
-    ckpts = out / STAGE_DIR / "checkpoints"
-    run = _launch(fsdp, cfg, TOY_STEP_SLEEP="0.3")
-    wait_for(lambda: max(_steps(ckpts), default=0) >= 3, run, timeout=240, what="a checkpoint",
-             on_timeout=lambda: _kill_tree(run))
-    _kill_tree(run)  # the launcher and both workers, mid-run
-    killed_at = max(_steps(ckpts))
-    assert 3 <= killed_at < 8
-    latest = ck.latest_checkpoint(ckpts)
-    # Each process wrote its own optimiser shard; the model directory holds the gathered weights.
-    assert {"optimizer_rank0.pt", "optimizer_rank1.pt", "rng_rank0.pt", "rng_rank1.pt", "model"} <= \
-        {p.name for p in latest.iterdir()}
-    shard0 = torch.load(latest / "optimizer_rank0.pt", weights_only=False)["state"]
-    assert shard0, "the optimiser shard is empty"
-
-    _finish(_launch(fsdp, cfg, "--resume"))
-    _finish(reference)
-    assert_same_final_weights(out, ref_out, STAGE_DIR)
-    log = _log(out)
-    assert log[0]["processes"] == 2
-    resumes = [r["step"] for r in log if r.get("event") == "resume"]
-    assert len(resumes) == 1 and resumes[0] >= 3
-    assert [r["step"] for r in log if r.get("event") == "done"] == [8]
-    ref_losses = {r["step"]: r["loss"] for r in _log(ref_out) if "loss" in r}
-    after = [r for r in log[log.index(next(r for r in log if r.get("event") == "resume")):] if "loss" in r]
-    assert after and all(r["loss"] == ref_losses[r["step"]] for r in after)
+    out, ref_out, shards = killed_and_resumed(_launch_config(tmp_path, "fsdp", "FSDP"), tmp_path)
+    assert shards[0]["state"], "the optimiser shard is empty"
     # The weights moved: the stage trained.
     earlier = load_file(str(ref_out / STAGE_DIR / "checkpoints" / "step-00000007" / "model" / "model.safetensors"))
     final = load_file(str(out / STAGE_DIR / "final" / "model.safetensors"))
     assert any(not torch.equal(earlier[k], final[k]) for k in final)
+
+
+def _finish(proc):
+    return finish(proc, timeout=300)
 
 
 @pytest.mark.slow  # ~25-40 s: two processes building the tiny backbone

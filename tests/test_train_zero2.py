@@ -14,64 +14,24 @@ import yaml
 
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
-from _runs import checkpoint_steps as _steps, finish, kill_tree, launch_config, launch_train, wait_for  # noqa: E402
-from _toy_model import assert_same_final_weights, toy_config  # noqa: E402
-
-from skeletonllm.train import checkpointing as ck  # noqa: E402
+from _runs import finish, killed_and_resumed, launch_config, launch_train, stage_log  # noqa: E402
+from _runs import two_process_run_config as _run_config  # noqa: E402
+from _toy_model import toy_config  # noqa: E402
 
 needs_deepspeed = pytest.mark.skipif(importlib.util.find_spec("deepspeed") is None,
                                      reason="DeepSpeed is not installed (pip install -e '.[deepspeed]')")
-STAGE_DIR = "stage1-render_warmup"
 ZERO2 = {"zero_stage": 2, "offload_optimizer_device": "none", "offload_param_device": "none",
          "zero3_init_flag": False}
-
-
-def _run_config(tmp_path, name, **train):
-    data = toy_config(tmp_path / name, per_device_batch_size=1, save_every=1, keep_last=2, **train)
-    data["stages"]["render_warmup"]["epochs"] = 2  # 8 seen clips / 2 processes x 2 epochs = 8 steps
-    data["stages"]["render_warmup"]["trains"] = ["renderer", "projector", "lora"]
-    path = tmp_path / f"{name}.yaml"
-    path.write_text(yaml.safe_dump(data))
-    return path, Path(data["run"]["output_dir"])
-
-
-def _log(out_dir):
-    return [json.loads(line) for line in (out_dir / STAGE_DIR / "log.jsonl").read_text().splitlines()]
 
 
 @needs_deepspeed
 def test_zero2_two_cpu_processes_killed_and_resumed_match_an_uninterrupted_run(tmp_path):
     zero2 = launch_config(tmp_path, "zero2", "DEEPSPEED", deepspeed_config=ZERO2)
-    ref_cfg, ref_out = _run_config(tmp_path, "reference")
-    cfg, out = _run_config(tmp_path, "killed")
-    reference = launch_train(zero2, ref_cfg)
-    ckpts = out / STAGE_DIR / "checkpoints"
-    run = launch_train(zero2, cfg, TOY_STEP_SLEEP="0.3")
     # The first launch may build DeepSpeed's CPU shared-memory kernel (about 75 s here, once per machine).
-    wait_for(lambda: max(_steps(ckpts), default=0) >= 3, run, timeout=400, what="a checkpoint",
-             on_timeout=lambda: kill_tree(run))
-    kill_tree(run)  # the launcher and both workers, mid-run
-    killed_at = max(_steps(ckpts))
-    assert 3 <= killed_at < 8
-    latest = ck.latest_checkpoint(ckpts)
-    # ZeRO-2 partitions the optimiser state: each process wrote its own shard.
-    assert {"optimizer_rank0.pt", "optimizer_rank1.pt", "rng_rank0.pt", "rng_rank1.pt", "model"} <= \
-        {p.name for p in latest.iterdir()}
-    shards = [torch.load(latest / f"optimizer_rank{r}.pt", weights_only=False) for r in (0, 1)]
-    assert all(s for s in shards), "an optimiser shard is empty"
-
-    finish(launch_train(zero2, cfg, "--resume"), timeout=400)
-    finish(reference, timeout=400)
-    log = _log(out)
-    # DeepSpeed really ran (not the DDP accelerate falls back to on CPU processes), on 2 processes.
-    assert log[0]["processes"] == 2 and log[0]["distributed_type"] == "DEEPSPEED"
-    assert_same_final_weights(out, ref_out, STAGE_DIR)
-    resumes = [r["step"] for r in log if r.get("event") == "resume"]
-    assert len(resumes) == 1 and resumes[0] >= 3
-    assert [r["step"] for r in log if r.get("event") == "done"] == [8]
-    ref_losses = {r["step"]: r["loss"] for r in _log(ref_out) if "loss" in r}
-    after = [r for r in log[log.index(next(r for r in log if r.get("event") == "resume")):] if "loss" in r]
-    assert after and all(r["loss"] == ref_losses[r["step"]] for r in after)
+    out, _, shards = killed_and_resumed(zero2, tmp_path, timeout=400)
+    assert all(shards), "an optimiser shard is empty"    # ZeRO-2: each process saved its own part
+    # DeepSpeed really ran (not the DDP accelerate falls back to on CPU processes).
+    assert stage_log(out)[0]["distributed_type"] == "DEEPSPEED"
 
 
 @needs_deepspeed
