@@ -150,19 +150,37 @@ def _audit(event, args):
 sys.addaudithook(_audit)
 
 
-@pytest.mark.parametrize("fmt,rel", SAMPLES, ids=[s[0] for s in SAMPLES])
-def test_every_file_a_reader_opens_is_in_its_cache_key(fmt, rel):
-    """Python's audit hook sees every file opened while a reader runs; each one under the test data must be
-    among the reads the reader reported (so an edit to it invalidates the cache entry)."""
+def _check_reads_cover_opens(fmt: str, path: Path, root: Path) -> None:
+    """Every file under ``root`` opened while ``fmt``'s reader reads ``path`` is among its reported reads."""
     global _OPENED
-    path = DATA / rel
     _OPENED = []
     try:
         with reads.recording() as got:
             get_format(fmt).read(path)
     finally:
         opened, _OPENED = _OPENED, None
-    data = str(DATA.resolve())
-    used = {p for p in opened if p.startswith(data)}
-    assert str(path.resolve()) in used
+    used = {p for p in opened if p.startswith(str(root.resolve()))}
+    assert used, "the reader opened nothing under the root"
     assert used <= {p for kind, p in got if kind == "file"}, used - {p for _, p in got}
+
+
+@pytest.mark.parametrize("fmt,rel", SAMPLES, ids=[s[0] for s in SAMPLES])
+def test_every_file_a_reader_opens_is_in_its_cache_key(fmt, rel):
+    """Python's audit hook sees every file opened while a reader runs; each one under the test data must be
+    among the reads the reader reported (so an edit to it invalidates the cache entry)."""
+    _check_reads_cover_opens(fmt, DATA / rel, DATA)
+
+
+def test_the_written_formats_report_their_reads_too(tmp_path):
+    """OpenPose folders, PYSKL pickles and .npz stores (no real sample file: written here)."""
+    from test_formats_people import kinetics_as_openpose
+
+    from skeletonllm.skeleton.convert import convert
+
+    folder = kinetics_as_openpose(tmp_path / "run")
+    _check_reads_cover_opens("openpose", folder, tmp_path)
+    shutil.copy(DATA / "ntu_skeleton" / "S001C001P001R001A001.skeleton", tmp_path / "S001C001P001R001A001.skeleton")
+    for to in ("pyskl", "npz"):
+        out = tmp_path / f"out.{'pkl' if to == 'pyskl' else 'npz'}"
+        convert([tmp_path / "S001C001P001R001A001.skeleton"], out, to=to, progress=False)
+        _check_reads_cover_opens("pyskl" if to == "pyskl" else "npz_store", out, tmp_path)
