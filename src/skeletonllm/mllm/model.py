@@ -173,6 +173,8 @@ class SkeletonLLM(nn.Module):
         self._stop_ids = self._find_stop_ids()
         #: groups that have been trainable at some point: checkpoints save their weights.
         self.trained_groups: set[str] = set()
+        #: the classes it was trained on (:func:`~.checkpoint.class_record`), saved with it; None if unknown.
+        self.classes: dict | None = None
         self.set_trainable(("renderer", "projector", "lora") if self.lora_config else ("renderer", "projector"))
         self.to(default_device(config.device))   # the renderer; the backbone is there already
 
@@ -206,11 +208,18 @@ class SkeletonLLM(nn.Module):
         run the renderer's projections, blending and compositing in bf16 (an 8-bit mantissa:
         sub-pixel positions and long transmittance products lose their precision). Autocast
         is switched off around the renderer; the frames enter the backbone as float32 and
-        are cast there.
+        are cast there. DeepSpeed's bf16 mode stores every weight in bf16, the renderer's too:
+        then the renderer runs on float32 copies of its weights (gradients still reach the
+        stored ones), since it cannot be kept out of DeepSpeed's cast.
         """
         device = next(self.renderer.parameters(), self.backbone.get_input_embeddings().weight).device
         with torch.autocast(device_type=device.type, enabled=False):
-            return self.renderer(skeletons.to(device))
+            state = dict(self.renderer.named_parameters())
+            state.update(self.renderer.named_buffers())
+            if all(not t.is_floating_point() or t.dtype == torch.float32 for t in state.values()):
+                return self.renderer(skeletons.to(device))
+            state = {k: t.float() if t.is_floating_point() else t for k, t in state.items()}
+            return torch.func.functional_call(self.renderer, state, (skeletons.to(device),))
 
     def encode_frames(self, frames: torch.Tensor) -> VisualTokens:
         """Frames -> projected visual tokens (resize, normalise, vision tower, projector)."""

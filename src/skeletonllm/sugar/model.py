@@ -15,7 +15,8 @@ ranking; top-5 comes from it). SUGAR answers recognition questions only (``tasks
 Checkpoint (``save_pretrained``, written atomically; ``config.json`` says the method)::
 
     config.json          {"format": "skeletonllm-sugar", "version": 1, "method": "sugar", "config": {...},
-                          "base": {"source", "embedded"}, "trained_groups": [...]}
+                          "base": {"source", "embedded"}, "trained_groups": [...],
+                          "classes": {"split", "classes", "seen", "unseen"} (when trained on a split)}
     encoder.safetensors  CTR-GCN (from Step 2)
     bridge.safetensors   the bridge
     adapter/             LoRA in peft's format
@@ -39,6 +40,7 @@ from torch import nn
 
 from ..atomic import atomic_directory
 from ..mllm.backbones import default_device
+from ..mllm.checkpoint import read_classes
 from ..mllm.precision import keep_trainable_fp32
 from ..skeleton.batch import SkeletonBatch
 from . import prompts as SP
@@ -113,6 +115,8 @@ class SugarModel(nn.Module):
         self.classifier = LLMClassifier(config.llm, model, tok, lora_dir=lora_dir)
         self.bridge = build_bridge(config.bridge, self.encoder.out_dim, self.classifier.hidden_size)
         self.trained_groups: set[str] = set()
+        #: the classes it was trained on (:func:`skeletonllm.mllm.checkpoint.class_record`); None if unknown.
+        self.classes: dict | None = None
         self._warned: set[str] = set()
         self.set_trainable(("bridge", "lora") if self.classifier.lora_config is not None else ("bridge",))
 
@@ -235,6 +239,8 @@ class SugarModel(nn.Module):
         meta = {"format": FORMAT, "version": VERSION, "method": METHOD, "config": self.config.to_dict(),
                 "base": {"source": "base" if embed_base else self.config.llm.source, "embedded": bool(embed_base)},
                 "trained_groups": sorted(self.trained_groups)}
+        if self.classes is not None:
+            meta["classes"] = self.classes
         with atomic_directory(directory) as tmp:
             save_file(_state(self.encoder), str(tmp / "encoder.safetensors"))
             save_file(_state(self.bridge), str(tmp / "bridge.safetensors"))
@@ -269,6 +275,7 @@ class SugarModel(nn.Module):
         if (directory / "language.safetensors").is_file():
             model.classifier.llm.load_state_dict(load_file(str(directory / "language.safetensors")), strict=False)
         model.trained_groups |= set(meta.get("trained_groups", []))
+        model.classes = read_classes(meta, directory / "config.json")
         return model.to(device)
 
     @classmethod

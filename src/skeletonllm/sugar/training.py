@@ -25,7 +25,7 @@ from ..train import checkpointing as ck
 from ..train.stages import Stage
 from ..train.tasks import ClassGuard, TaskCollator
 from ..train.trainer import (StageOrderError, StageResult, load_files, make_accelerator, optimizer_groups,
-                             stage_to_run, train_stage)
+                             split_name, stage_to_run, train_stage, with_classes)
 from .config import SugarRunConfig
 from .knowledge import Knowledge, load_knowledge
 
@@ -69,6 +69,11 @@ class SugarTrainingData:
 
     def guard(self) -> ClassGuard:
         return ClassGuard(self.seen, self.unseen)
+
+    def class_record(self, split: str | None, classes=None) -> dict:
+        """What the Step 3 checkpoint remembers of these classes (``classes``: all, in label order)."""
+        from ..mllm.checkpoint import class_record
+        return class_record(split, classes, self.seen, self.unseen)
 
 
 def _synth_data(options: dict, seed: int, max_samples: int | None) -> SugarTrainingData:
@@ -153,6 +158,17 @@ def step_dir(cfg: SugarRunConfig, index: int) -> Path:
 def final_checkpoint(cfg: SugarRunConfig) -> Path:
     """Where the trained SUGAR model ends up (Step 3's final weights)."""
     return step_dir(cfg, 3) / "final"
+
+
+def _all_classes(d) -> list[str] | None:
+    """Every class of the data's dataset or split, in label order (None: seen + unseen will do)."""
+    if d.split is not None:
+        from ..skeleton.splits import class_names, get_split
+        return list(class_names(get_split(d.split).dataset))
+    if d.synth is not None:
+        from ..synth import get_split as synth_split
+        return list(synth_split(d.synth.get("split", "synth_24_6")).classes)
+    return None
 
 
 def _tokenizer_corpus(data: SugarTrainingData, knowledge: Knowledge | None) -> list[str]:
@@ -244,6 +260,9 @@ def run_sugar(cfg: SugarRunConfig, step: str | int = "all", resume: bool = False
 
             def load(path):
                 return SugarModel.from_pretrained(path, device=device)
+
+            classes = data.class_record(split_name(cfg.data), _all_classes(cfg.data))
+            init, load = with_classes(init, classes), with_classes(load, classes)
 
             collator, opt = TaskCollator(cfg.encoder.num_frames, cfg.data.max_bodies), None
         if len(task) == 0:

@@ -5,11 +5,11 @@ plainly, or under ``accelerate launch --config_file skeletonllm/configs/accelera
 -m skeletonllm.cli train ...`` (shipped: one GPU, 8-GPU DDP, 8-GPU ZeRO-2), or under
 ``torchrun --nproc_per_node N -m skeletonllm.cli train ... --cpu`` for DDP over gloo on
 CPUs. Checked here: one CPU process, two-process CPU DDP (torchrun and ``accelerate
-launch``) and two-process CPU FSDP v2 over gloo (``accelerate launch`` with an FSDP config;
-see :func:`_fsdp_on_cpu`), including a kill and resume. FSDP v1 trains on CPU but its
-checkpoint save fails there (safetensors: "invalid shape, data type, or offset"); the GPU
-and ZeRO-2 paths follow accelerate's documented API but are not run on this machine. Per
-stage (:mod:`skeletonllm.train.stages`) it
+launch``), two-process CPU FSDP v2 and DeepSpeed ZeRO-2 over gloo (``accelerate launch`` with
+an FSDP or DeepSpeed config; see :func:`_fsdp_on_cpu`, :func:`_deepspeed_on_cpu`), each with
+a kill and resume. FSDP v1 trains on CPU but its checkpoint save fails there (safetensors:
+"invalid shape, data type, or offset"); the GPU paths follow accelerate's documented API but
+are not run on this machine. Per stage (:mod:`skeletonllm.train.stages`) it
 
 1. starts from the previous stage's final weights (stage 1 and the joint ablation from a
    freshly built model), or from the stage's newest checkpoint with ``resume``;
@@ -241,6 +241,7 @@ def make_accelerator(train: TrainSection, cpu: bool = False):
                               kwargs_handlers=[DistributedDataParallelKwargs(
                                   find_unused_parameters=train.find_unused_parameters)])
     _fsdp_on_cpu(accelerator)
+    _deepspeed_on_cpu(accelerator)
     return accelerator
 
 
@@ -269,6 +270,59 @@ def _fsdp_on_cpu(accelerator) -> None:
     # MULTI_CPU names the device "cpu:<rank>"; FSDP v1 compares device_id with its compute
     # device ("cpu") and refuses the indexed form.
     state.device = torch.device("cpu")
+
+
+def _deepspeed_on_cpu(accelerator) -> None:
+    """Honour a DeepSpeed launch config on CPU processes (gloo), as :func:`_fsdp_on_cpu` does for FSDP.
+
+    accelerate 1.15 turns ``ACCELERATE_USE_DEEPSPEED`` into DeepSpeed only when the processes are
+    not put on the CPU; with ``--cpu`` it silently runs plain DDP (``MULTI_CPU``). Without
+    ``--cpu`` on a machine without a GPU it is worse: DeepSpeed's process group has every
+    process but accelerate's state counts one, and DeepSpeed stops at start-up ("train_batch_size
+    is not equal to micro_batch_per_gpu * gradient_acc_step * world_size 1 != 1 * 1 * 2").
+    DeepSpeed runs on CPU tensors (its CPU accelerator), so the state, which counts the processes
+    right under ``MULTI_CPU``, is promoted here and the same DeepSpeed code path runs.
+    """
+    from accelerate.state import PartialState
+    from accelerate.utils import DeepSpeedPlugin, DistributedType
+    state = accelerator.state
+    if os.environ.get("ACCELERATE_USE_DEEPSPEED", "false").lower() != "true" \
+            or state.distributed_type != DistributedType.MULTI_CPU:
+        return
+    plugin = DeepSpeedPlugin()  # reads the ACCELERATE_DEEPSPEED_* variables accelerate launch sets
+    plugin.set_mixed_precision(accelerator.mixed_precision)
+    plugin.select(_from_accelerator_state=True)
+    state.deepspeed_plugins = plugin
+    state.distributed_type = DistributedType.DEEPSPEED
+    PartialState._shared_state["distributed_type"] = DistributedType.DEEPSPEED
+    state.device = torch.device("cpu")
+    if accelerator.mixed_precision != "fp8":
+        state._mixed_precision = "no"  # DeepSpeed casts by its own config, as accelerate does on GPUs
+
+
+def _deepspeed_batch_fields(accelerator, train: TrainSection) -> None:
+    """DeepSpeed's batch geometry from the run config.
+
+    Our data loader is not accelerate's, so accelerate cannot read the micro-batch from it: that
+    one is set here. ``train_batch_size`` and ``gradient_accumulation_steps`` are left ``"auto"``
+    for accelerate to fill from its own process count and accumulation (micro-batch x
+    accumulation x processes), the numbers DeepSpeed checks at start-up. A DeepSpeed config file
+    that names other numbers than the run config is refused.
+    """
+    plugin = getattr(accelerator.state, "deepspeed_plugin", None)
+    if plugin is None:
+        return
+    cfg = plugin.deepspeed_config
+    P, B, A = accelerator.num_processes, train.per_device_batch_size, train.gradient_accumulation_steps
+    for key, ours in (("train_micro_batch_size_per_gpu", B), ("gradient_accumulation_steps", A),
+                      ("train_batch_size", B * A * P)):
+        given = cfg.get(key, "auto")
+        if given != "auto" and given != ours:
+            raise ConfigError(None, f"deepspeed_config.{key}", f"is {given}, but the run config gives {ours} "
+                              "(per_device_batch_size, gradient_accumulation_steps, processes): set it to \"auto\"")
+        cfg[key] = "auto"
+    cfg["train_micro_batch_size_per_gpu"] = B
+    cfg["gradient_clipping"] = float(train.max_grad_norm or 0.0)
 
 
 def keep_renderer_fp32(accelerator, model) -> None:
@@ -341,14 +395,7 @@ def train_stage(stage: Stage, dataset: Dataset, init_model: Callable[[], Any], l
         total = min(total, train.max_steps)
     optimizer = (optimizer_fn or build_optimizer)(model, stage, train, group_lr)
     scheduler = build_scheduler(optimizer, total, train.warmup_ratio)
-    ds_plugin = getattr(accelerator.state, "deepspeed_plugin", None)
-    if ds_plugin is not None:
-        # Our data loader is not accelerate's, so DeepSpeed learns the batch geometry here.
-        ds_plugin.deepspeed_config["train_micro_batch_size_per_gpu"] = B
-        ds_plugin.deepspeed_config["gradient_accumulation_steps"] = A
-        # DeepSpeed checks train_batch_size == micro batch x accumulation x processes at start-up.
-        ds_plugin.deepspeed_config["train_batch_size"] = B * A * P
-        ds_plugin.deepspeed_config["gradient_clipping"] = float(train.max_grad_norm or 0.0)
+    _deepspeed_batch_fields(accelerator, train)
     model, optimizer = accelerator.prepare(model, optimizer)
     sharded = _sharded(accelerator)
 
@@ -366,6 +413,7 @@ def train_stage(stage: Stage, dataset: Dataset, init_model: Callable[[], Any], l
         logger.write({"event": "start", "stage": stage.name, "items": n_items, "steps": total,
                       "steps_per_epoch": per_epoch, "epochs": stage.epochs, "lr": stage.lr,
                       "trains": list(stage.trains), "tasks": list(stage.tasks), "processes": P,
+                      "distributed_type": accelerator.distributed_type.value,
                       "mixed_precision": accelerator.mixed_precision, **(extra_log or {})})
 
     def state_dict() -> dict:
@@ -509,6 +557,31 @@ class TrainingData:
     def guard(self):
         from .tasks import ClassGuard
         return None if self.seen is None else ClassGuard(self.seen, self.unseen)
+
+    def class_record(self, split: str | None) -> dict | None:
+        """What the trained checkpoints remember of these classes (None without a class list)."""
+        from ..mllm.checkpoint import class_record
+        return None if self.seen is None else class_record(split, self.classes, self.seen, self.unseen)
+
+
+def with_classes(build: Callable, classes: dict | None) -> Callable:
+    """``build`` (a model factory), with the model's ``classes`` set, so that its checkpoints carry them."""
+    if classes is None:
+        return build
+
+    def built(*args):
+        model = build(*args)
+        model.classes = classes
+        return model
+
+    return built
+
+
+def split_name(data) -> str | None:
+    """The class split a data section trains on: ``data.split``, or the procedural set's split."""
+    if data.split is not None:
+        return data.split
+    return (data.synth or {}).get("split", "synth_24_6") if data.synth is not None else None
 
 
 def _synthetic_data(options: dict, seed: int) -> TrainingData:
@@ -670,6 +743,8 @@ def run_training(cfg: RunConfig, stages: str | int | None = "all", resume: bool 
     bad_files = BadFileLog(out / "bad_files.jsonl", cfg.data.max_bad_files)
     if training is None:
         training = load_training_data(cfg.data, cfg.run.seed, bad_files)
+    classes = training.class_record(split_name(cfg.data))
+    fresh, load = with_classes(fresh, classes), with_classes(load, classes)
     results = []
     for stage in selected:
         stage_dir = out / stage.dirname
