@@ -40,7 +40,8 @@ from ..errors import ConfigError
 from ..mllm.prompts import RECOGNITION_MAX_NEW_TOKENS
 from ..skeleton.sequence import SkeletonSequence
 from ..skeleton.topology import Topology
-from .recognition import DATASET_NAMES, run_mqa_evaluation
+from .mqa_engine import run_mqa_evaluation
+from .recognition import DATASET_NAMES
 
 #: The topology each training dataset's files have (recorded as the result's ``source_format``).
 DATASET_FORMATS = {"ntu60": "ntu25", "ntu120": "ntu25", "pku_mmd": "ntu25", "nw_ucla": "kinect_v1_20",
@@ -213,7 +214,7 @@ def evaluate_transfer(model, data, source: str, target: str, candidates: Sequenc
 
     def finish(result: dict) -> None:
         if not seen_formats:  # every clip came from the predictions log: read the format off one clip
-            from .recognition import as_samples
+            from .samples import as_samples
             transform(as_samples(data)[0].load())
         result["target_format"] = ",".join(sorted(seen_formats))
 

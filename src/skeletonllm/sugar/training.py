@@ -22,10 +22,12 @@ import torch
 from ..atomic import atomic_write_text
 from ..errors import ConfigError
 from ..train import checkpointing as ck
-from ..train.stages import Stage
+from ..train.accelerator import make_accelerator
+from ..train.data import load_files, split_name
+from ..train.optim import optimizer_groups
+from ..train.stages import Stage, StageOrderError
 from ..train.tasks import ClassGuard, TaskCollator
-from ..train.trainer import (StageOrderError, StageResult, load_files, make_accelerator, optimizer_groups,
-                             split_name, stage_to_run, train_stage, with_classes)
+from ..train.trainer import StageResult, stage_to_run, train_stage, with_classes
 from .config import SugarRunConfig
 from .knowledge import Knowledge, load_knowledge
 
