@@ -125,37 +125,50 @@ def _spans(u, v, A, B, C, o, height: int, width: int):
 
 
 #: PyTorch's CPU sort of integers is a radix sort from 32768 (= at::internal::GRAIN_SIZE)
-#: elements on, a comparison sort below, and its radix sort slows down once the keys and
-#: indices outgrow the caches (15 ns per element at 200k, 9 at 32k-64k on the 2-core test
-#: machine). Pairs are therefore sorted in groups of whole images of at least this size.
+#: elements on and a comparison sort below, and its radix sort slows down once keys and
+#: indices outgrow the caches (on the 2-core test machine 15 ns per element at 200k, 9 at
+#: 32k-64k). Pairs are therefore sorted in groups of whole images of at least this many.
 SORT_GROUP = 32768
+#: Images are composited in parts of at most about this many pairs (one image at least), so
+#: that a batch of many clips runs as a sequence of cache-sized parts instead of one pass
+#: over tens of megabytes per temporary.
+PART_PAIRS = 1 << 18
 
 
-def _sort_by_image(key: torch.Tensor, pairs_per_image: torch.Tensor):
-    """Stable sort of ``key`` (P,) whose values grow with the image and whose pairs come
-    image by image: sorting each group of whole images separately is the same sort."""
+def _cuts(counts: list[int], fits) -> list[int]:
+    """Boundaries ``[0, ..., n]`` of consecutive groups of the n items with these counts:
+    a group grows while ``fits(group total, next count, total left after it)``."""
+    cuts, acc = [0], 0
+    for i, n in enumerate(counts):
+        if i > cuts[-1] and not fits(acc, n):
+            cuts.append(i)
+            acc = 0
+        acc += n
+    return cuts + [len(counts)]
+
+
+def _sort_by_image(key: torch.Tensor, pairs_per_image: list[int]):
+    """Stable sort of ``key`` (P,) whose pairs come image by image and whose values grow with
+    the image: sorting groups of whole images separately is the same sort, and on CPU groups
+    of SORT_GROUP to 2 SORT_GROUP pairs sort fastest."""
     P = key.numel()
     if key.device.type != "cpu" or P < 3 * SORT_GROUP:
         return torch.sort(key, stable=True)
-    # Groups of consecutive images holding at least SORT_GROUP pairs (the last one may hold
-    # up to twice that).
-    ends = torch.cumsum(pairs_per_image, 0).tolist()
-    cuts, last = [0], 0
-    for e in ends:
-        if e - last >= SORT_GROUP and P - e >= SORT_GROUP:
-            cuts.append(e)
-            last = e
-    cuts.append(P)
+    cuts = _cuts(pairs_per_image, lambda acc, n: acc < SORT_GROUP)
+    if sum(pairs_per_image[cuts[-2]:]) < SORT_GROUP:                              # merge a short tail
+        del cuts[-2]
+    ends = torch.tensor(pairs_per_image).cumsum(0).tolist()
+    bounds = [0] + [ends[c - 1] for c in cuts[1:]]
     sorted_key = torch.empty_like(key)
     perm = torch.empty(P, dtype=torch.long, device=key.device)
-    for a, b in zip(cuts[:-1], cuts[1:]):
+    for a, b in zip(bounds[:-1], bounds[1:]):
         torch.sort(key[a:b], stable=True, out=(sorted_key[a:b], perm[a:b]))
         perm[a:b] += a
     return sorted_key, perm
 
 
-def _pairs(u, v, A, B, C, o, G: int, height: int, width: int):
-    """All (pixel, Gaussian) pairs, grouped by pixel, each pixel's pairs front to back.
+def _pairs(start: torch.Tensor, length: torch.Tensor, pairs_per_image: list[int]):
+    """All (pixel, Gaussian) pairs of some spans, grouped by pixel, each pixel's front to back.
 
     Pairs are generated span by span (Gaussian by Gaussian in depth order, top to bottom,
     left to right) and grouped by pixel with a stable integer sort of their keys; stability
@@ -163,27 +176,23 @@ def _pairs(u, v, A, B, C, o, G: int, height: int, width: int):
     the flat ``(I, 3, H, W)`` output, ``image * 3HW + y * W + x``, so the key also addresses
     the output and the upstream gradient.
 
-    Returns ``(key, span, j, spans)``: per pair, in pixel order, the key (int32 when every
-    key fits, else int64), its span (int64) and its pixel's offset within the span (as
-    ``key``); and the spans ``(gauss, y, x0, length)``, each ``(R,)`` (some may be empty).
+    Args:
+        start: ``(R,)`` key of each span's first pixel (int32 or int64).
+        length: ``(R,)`` its number of pixels.
+        pairs_per_image: pairs of each image the spans cover, in order.
+    Returns:
+        ``(key, span, j)``, each ``(P,)`` in pixel order: key (start's dtype), span (int64)
+        and the pixel's offset within its span (start's dtype).
     """
-    dev = u.device
-    rg, y, x0, length = _spans(u, v, A, B, C, o, height, width)
     P = int(length.sum())
-    HW = height * width
-    images = u.numel() // G if G else 0
-    kt = torch.int32 if images * 3 * HW < 2**31 and P < 2**31 else torch.int64
-    img = rg // G
-    start = (img * (3 * HW) + y * width + x0).to(kt)                               # (R,) first pixel's key
-    # Pair p of span r sits at pixel x0 + (p - first[r]): its key is start[r] - first[r] + p.
     first = torch.cumsum(length, 0) - length
-    span = torch.repeat_interleave(torch.arange(rg.numel(), device=dev), length, output_size=P)
-    key = (start - first.to(kt)).index_select(0, span) + torch.arange(P, device=dev, dtype=kt)
-    per_image = torch.zeros(images, dtype=length.dtype, device=dev).index_add_(0, img, length)
-    key, perm = _sort_by_image(key, per_image)
+    span = torch.repeat_interleave(torch.arange(start.numel(), device=start.device), length, output_size=P)
+    # Pair p of span r sits at pixel x0 + (p - first[r]): its key is start[r] - first[r] + p.
+    key = (start - first.to(start.dtype)).index_select(0, span) + torch.arange(P, device=start.device,
+                                                                               dtype=start.dtype)
+    key, perm = _sort_by_image(key, pairs_per_image)
     span = span.index_select(0, perm)
-    j = key - start.index_select(0, span)
-    return key, span, j, (rg, y, x0, length)
+    return key, span, key - start.index_select(0, span)
 
 
 def _segments(key: torch.Tensor):
@@ -209,6 +218,83 @@ def _below(x: torch.Tensor, limit: float) -> torch.Tensor:
     return torch.nn.functional.threshold(x.neg(), -limit, 0.0).neg_()
 
 
+def _composite(out: torch.Tensor, consts: torch.Tensor, start: torch.Tensor, length: torch.Tensor,
+               pairs_per_image: list[int], HW: int, bg: torch.Tensor | None) -> dict:
+    """Front-to-back compositing of the pairs of some spans into the flat output ``out``.
+
+    Args:
+        consts: ``(7, R)`` per span c0, A, b, c and the colour (see :class:`_RasterizeFast`).
+        start, length: ``(R,)`` first pixel's key and pixel count of each span.
+    Returns:
+        what the backward needs (per pair, in pixel order).
+    """
+    key, span, j = _pairs(start, length, pairs_per_image)
+    c0, Ap, b, c, *col = (x.index_select(0, span) for x in consts)
+    dx = j.to(consts.dtype).add_(c0)
+    oE = torch.addcmul(b, Ap, dx).mul_(dx).add_(c).mul_(-0.5).exp_()              # o exp(-q/2)
+    alpha = _at_least(oE.clamp_(max=ALPHA_MAX), ALPHA_MIN)
+    del c0, Ap, b, c, oE
+
+    # T_i = exp(sum of log(1 - alpha) over the earlier pairs of the same pixel), the sums
+    # in float64: float32 loses the small differences of large running sums.
+    seg, starts, ends = _segments(key)
+    la = torch.log(1 - alpha).to(torch.float64)
+    cs = torch.cumsum(la, 0)
+    excl = cs - la
+    seg_base = excl.index_select(0, starts)                                        # (S,)
+    T = (excl - seg_base.index_select(0, seg)).to(alpha.dtype).exp_()
+    t_final = None if bg is None else torch.exp(cs.index_select(0, ends) - seg_base).to(alpha.dtype)
+    del la, cs, excl
+    w = alpha * T
+
+    # C(p) = sum_i w_i c_i (+ T_final bg): accumulated straight into the output channels.
+    for ch in range(3):
+        out[ch * HW:].index_add_(0, key, w * col[ch])
+    if bg is not None:
+        first_key = key.index_select(0, starts)
+        for ch in range(3):
+            out[ch * HW:].index_add_(0, first_key, (t_final - 1) * bg[ch])
+    return dict(key=key, span=span, dx=dx, alpha=alpha, T=T, w=w, col=col, seg=seg, starts=starts, ends=ends,
+                t_final=t_final)
+
+
+def _composite_backward(part: dict, g: torch.Tensor, HW: int, bg: torch.Tensor | None, R: int):
+    """Per span sums ``(9, R)`` of the derivatives of one part (see :class:`_RasterizeFast`)
+    and, with a background, its sum of dL/d bg over covered pixels ``(3,)``."""
+    key, w, T, alpha, col, seg = part["key"], part["w"], part["T"], part["alpha"], part["col"], part["seg"]
+    # dL/dC at each pair's pixel, read straight from the flat (I, 3, H, W) gradient.
+    gp = [g[ch * HW:].index_select(0, key) for ch in range(3)]
+    dot = gp[0] * col[0]
+    dot.addcmul_(gp[1], col[1]).addcmul_(gp[2], col[2])                          # <dL/dC_p, c_i>
+
+    # dC/dalpha_i = T_i c_i - (sum of later contributions) / (1 - alpha_i): a suffix sum
+    # within the pixel = pixel total - inclusive prefix sum (one global cumsum).
+    a = torch.cumsum((dot * w).to(torch.float64), 0)
+    after = (a.index_select(0, part["ends"]).index_select(0, seg) - a).to(w.dtype)
+    del a
+    if bg is not None:
+        gbg = gp[0] * bg[0] + gp[1] * bg[1] + gp[2] * bg[2]
+        after += gbg * part["t_final"].index_select(0, seg)
+    d_alpha = T * dot
+    d_alpha -= after.div_(1 - alpha)
+    del after, dot
+
+    # alpha = min(0.99, o E) and 0 below 1/255: the gradient flows where 0 < alpha < 0.99,
+    # and there alpha = o E. With s = dL/dalpha * alpha on those pairs: dL/dq = -s / 2,
+    # dL/do = s / o; q is quadratic in dx with dy constant along a span.
+    s = d_alpha.mul_(_below(alpha, ALPHA_MAX))
+    sx = s * part["dx"]
+    per_pair = [s, sx, sx * part["dx"]] + [w * gp[ch] for ch in range(3)]
+    sums = torch.zeros(len(per_pair), R, dtype=w.dtype, device=w.device)
+    for row, x in zip(sums, per_pair):
+        row.index_add_(0, part["span"], x)
+    g_bg = None
+    if bg is not None:
+        starts = part["starts"]
+        g_bg = torch.stack([(gp[ch].index_select(0, starts) * (1 - part["t_final"])).sum() for ch in range(3)])
+    return sums, g_bg
+
+
 class _RasterizeFast(torch.autograd.Function):
     """Span-culled pair rasteriser with a hand-written backward (see module docstring).
 
@@ -216,7 +302,8 @@ class _RasterizeFast(torch.autograd.Function):
     and dx = c0 + j with c0 = x0 + 0.5 - u, so o exp(-q/2) = exp(-((A dx + b) dx + c) / 2)
     with b = 2 B dy and c = C dy^2 - 2 ln o. Per pair that is four span constants and the
     colour, gathered once, and a few elementwise passes; the backward sums its per-pair
-    terms per span first and combines them with dy there.
+    terms per span first (s, s dx, s dx^2 with s = dL/dalpha alpha) and combines them with
+    dy there. Images are processed in parts of at most about PART_PAIRS pairs.
     """
 
     @staticmethod
@@ -225,8 +312,7 @@ class _RasterizeFast(torch.autograd.Function):
         H, W = height, width
         HW = H * W
         dev, dt = means2d.device, means2d.dtype
-        acc = torch.float64  # log-transmittance sums run over all pairs of the batch
-        bg = background
+        bg = None if background is None else background.detach()
 
         # Gaussians in (image, depth, index) order: ordered position in 0..I*G-1.
         order = _depth_order(depths)
@@ -234,101 +320,53 @@ class _RasterizeFast(torch.autograd.Function):
         table = torch.cat([means2d.reshape(-1, 2), conics.reshape(-1, 3), opacities.reshape(-1, 1),
                            colors.reshape(-1, 3)], 1).index_select(0, gidx).t().contiguous()
         u, v, A, B, C, o = table[:6]
-        key, span, j, (rg, y, x0, _) = _pairs(u, v, A, B, C, o, G, H, W)
-        P = key.numel()
+        rg, y, x0, length = _spans(u, v, A, B, C, o, H, W)
+        img = rg // G
+        kt = torch.int32 if I * 3 * HW + length.sum() < 2**31 else torch.int64
+        start = (img * (3 * HW) + y * W + x0).to(kt)                               # key of a span's first pixel
+        # Span constants c0, A, b, c and the colour.
+        sg = table.index_select(1, rg)                                              # (9, R)
+        dy = (y.to(dt) + 0.5) - sg[1]
+        consts = torch.stack([(x0.to(dt) + 0.5) - sg[0], sg[2], 2.0 * sg[3] * dy,
+                              sg[4] * dy * dy - 2.0 * torch.log(sg[5]), sg[6], sg[7], sg[8]])
+        del sg
 
         out = torch.zeros(I * 3 * HW, dtype=dt, device=dev)
         if bg is not None:
-            out.view(I, 3, HW).copy_(bg.detach().view(1, 3, 1).expand(I, 3, HW))
-        ctx.dims = (I, G, H, W, P)
-        if P == 0:
-            ctx.save_for_backward(table, gidx, bg)
-            return out.view(I, 3, H, W)
-
-        # Span constants c0, A, b, c and the colour, gathered per pair.
-        sg = table.index_select(1, rg)                                              # (9, R)
-        dy = (y.to(dt) + 0.5) - sg[1]
-        consts = [(x0.to(dt) + 0.5) - sg[0], sg[2], 2.0 * sg[3] * dy, sg[4] * dy * dy - 2.0 * torch.log(sg[5]),
-                  sg[6], sg[7], sg[8]]
-        c0, Ap, b, c, *col = (x.index_select(0, span) for x in consts)
-        dx = j.to(dt).add_(c0)
-        oE = torch.addcmul(b, Ap, dx).mul_(dx).add_(c).mul_(-0.5).exp_()          # o exp(-q/2)
-        alpha = _at_least(oE.clamp_(max=ALPHA_MAX), ALPHA_MIN)
-        del c0, Ap, b, c, oE
-
-        # T_i = exp(sum of log(1 - alpha) over the earlier pairs of the same pixel), the sums
-        # in float64: float32 loses the small differences of large running sums.
-        seg, starts, ends = _segments(key)
-        la = torch.log(1 - alpha).to(acc)
-        cs = torch.cumsum(la, 0)
-        excl = cs - la
-        seg_base = excl.index_select(0, starts)                                    # (S,)
-        T = (excl - seg_base.index_select(0, seg)).to(dt).exp_()
-        t_final = torch.exp(cs.index_select(0, ends) - seg_base).to(dt) if bg is not None else None
-        del la, cs, excl
-        w = alpha * T
-
-        # C(p) = sum_i w_i c_i (+ T_final bg): accumulated straight into the output channels.
-        for ch in range(3):
-            out[ch * HW:].index_add_(0, key, w * col[ch])
-        if bg is not None:
-            first_key = key.index_select(0, starts)
-            for ch in range(3):
-                out[ch * HW:].index_add_(0, first_key, (t_final - 1) * bg.detach()[ch])
-
-        ctx.save_for_backward(table, gidx, bg, key, span, rg, dy, dx, alpha, T, w, *col, seg, starts, ends,
-                              t_final)
+            out.view(I, 3, HW).copy_(bg.view(1, 3, 1).expand(I, 3, HW))
+        per_image = torch.zeros(I, dtype=length.dtype, device=dev).index_add_(0, img, length).tolist()
+        image_cuts = _cuts(per_image, lambda acc, n: acc + n <= PART_PAIRS)
+        span_cuts = torch.searchsorted(img, torch.tensor(image_cuts, device=dev)).tolist()
+        parts = []
+        for i0, i1, r0, r1 in zip(image_cuts[:-1], image_cuts[1:], span_cuts[:-1], span_cuts[1:]):
+            if sum(per_image[i0:i1]) == 0:
+                continue
+            part = _composite(out, consts[:, r0:r1], start[r0:r1], length[r0:r1], per_image[i0:i1], HW, bg)
+            parts.append((r0, r1, part))
+        ctx.parts = parts
+        ctx.dims = (I, G, H, W)
+        ctx.save_for_backward(table, gidx, bg, rg, dy)
         return out.view(I, 3, H, W)
 
     @staticmethod
     def backward(ctx, grad_out):
-        I, G, H, W, P = ctx.dims
+        I, G, H, W = ctx.dims
         HW = H * W
-        if P == 0:
-            table, gidx, bg = ctx.saved_tensors
-            zero = torch.zeros_like(table)
-            d_bg = grad_out.sum((0, 2, 3)) if bg is not None and ctx.needs_input_grad[5] else None
-            return (zero[0:2].t().reshape(I, G, 2), zero[2:5].t().reshape(I, G, 3), zero[5].reshape(I, G),
-                    zero[6:9].t().reshape(I, G, 3), None, d_bg, None, None)
-        (table, gidx, bg, key, span, rg, dy, dx, alpha, T, w, c_r, c_g, c_b, seg, starts, ends,
-         t_final) = ctx.saved_tensors
-        col = (c_r, c_g, c_b)
-        dev, dt = table.device, table.dtype
-        acc = torch.float64
-
-        # dL/dC at each pair's pixel, read straight from the flat (I, 3, H, W) gradient.
+        table, gidx, bg, rg, dy = ctx.saved_tensors
         g = grad_out.contiguous().view(-1)
-        gp = [g[ch * HW:].index_select(0, key) for ch in range(3)]
-        dot = gp[0] * col[0]
-        dot.addcmul_(gp[1], col[1]).addcmul_(gp[2], col[2])                      # <dL/dC_p, c_i>
-
-        # dC/dalpha_i = T_i c_i - (sum of later contributions) / (1 - alpha_i): a suffix sum
-        # within the pixel = pixel total - inclusive prefix sum (one global cumsum).
-        a = torch.cumsum((dot * w).to(acc), 0)
-        after = (a.index_select(0, ends).index_select(0, seg) - a).to(dt)
-        del a
-        if bg is not None:
-            gbg = gp[0] * bg[0] + gp[1] * bg[1] + gp[2] * bg[2]
-            after += gbg * t_final.index_select(0, seg)
-        d_alpha = T * dot
-        d_alpha -= after.div_(1 - alpha)
-        del after, dot
-
-        # alpha = min(0.99, o E) and 0 below 1/255: the gradient flows where 0 < alpha < 0.99,
-        # and there alpha = o E. With s = dL/dalpha * alpha on those pairs: dL/dq = -s / 2
-        # and dL/do = s / o. dq/du = -2 (A dx + B dy), dq/dv = -2 (B dx + C dy), dq/dA = dx^2,
-        # dq/dB = 2 dx dy, dq/dC = dy^2, with dy constant along a span.
-        s = d_alpha.mul_(_below(alpha, ALPHA_MAX))
-        sx = s * dx
-        per_pair = [s, sx, sx * dx] + [w * gp[ch] for ch in range(3)]
-        R = rg.numel()
-        sums = torch.zeros(len(per_pair), R, dtype=dt, device=dev)
-        for row, x in zip(sums, per_pair):
-            row.index_add_(0, span, x)
-        del per_pair, s, sx
-        Ss, Ssx, Ssxx = sums[:3] * -0.5                                             # sums of dL/dq (dx^0,1,2)
-        per_span = torch.stack([Ssx, Ss * dy, Ssxx, Ssx * dy, Ss * dy * dy, sums[0], *sums[3:]])
-        M = torch.zeros(9, I * G, dtype=dt, device=dev).index_add_(1, rg, per_span)
+        # Per span: sums of dL/dq dx^k (k = 0, 1, 2), of dL/do o and of dL/dc (3).
+        per_span = torch.zeros(6, rg.numel(), dtype=table.dtype, device=table.device)
+        g_bg = torch.zeros(3, dtype=table.dtype, device=table.device)
+        for r0, r1, part in ctx.parts:
+            sums, gb = _composite_backward(part, g, HW, bg, r1 - r0)
+            per_span[:, r0:r1] = sums
+            if gb is not None:
+                g_bg += gb
+        # dq/du = -2 (A dx + B dy), dq/dv = -2 (B dx + C dy), dq/dA = dx^2, dq/dB = 2 dx dy,
+        # dq/dC = dy^2, dL/dq = -s / 2; dL/do = sum s / o.
+        Ss, Ssx, Ssxx = per_span[:3] * -0.5
+        terms = torch.stack([Ssx, Ss * dy, Ssxx, Ssx * dy, Ss * dy * dy, per_span[0], *per_span[3:]])
+        M = torch.zeros(9, I * G, dtype=table.dtype, device=table.device).index_add_(1, rg, terms)
         A, B, C, o = table[2:6]
         Mx, My, Mxx, Mxy, Myy = M[:5]
         o_safe = torch.where(o > 0, o, torch.ones_like(o))  # Gaussians with o = 0 have no pairs
@@ -336,16 +374,11 @@ class _RasterizeFast(torch.autograd.Function):
                              M[5] / o_safe, M[6], M[7], M[8]])
         # Back from ordered position to input order.
         grads = torch.empty_like(grads).index_copy_(1, gidx, grads)
-        d_means = grads[0:2].t().reshape(I, G, 2)
-        d_conics = grads[2:5].t().reshape(I, G, 3)
-        d_opac = grads[5].reshape(I, G)
-        d_colors = grads[6:9].t().reshape(I, G, 3)
         d_bg = None
         if bg is not None and ctx.needs_input_grad[5]:
-            # Uncovered pixels see the background fully (T = 1).
-            gcov = torch.stack([gp[ch].index_select(0, starts) for ch in range(3)])       # (3, S)
-            d_bg = grad_out.sum((0, 2, 3)) - (gcov * (1 - t_final)).sum(1)
-        return d_means, d_conics, d_opac, d_colors, None, d_bg, None, None
+            d_bg = grad_out.sum((0, 2, 3)) - g_bg                # uncovered pixels see all of it
+        return (grads[0:2].t().reshape(I, G, 2), grads[2:5].t().reshape(I, G, 3), grads[5].reshape(I, G),
+                grads[6:9].t().reshape(I, G, 3), None, d_bg, None, None)
 
 
 def rasterize_fast(means2d: torch.Tensor, conics: torch.Tensor, opacities: torch.Tensor,
