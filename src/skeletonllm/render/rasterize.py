@@ -223,17 +223,18 @@ def _composite(out: torch.Tensor, consts: torch.Tensor, start: torch.Tensor, len
     """Front-to-back compositing of the pairs of some spans into the flat output ``out``.
 
     Args:
-        consts: ``(7, R)`` per span c0, A, b, c and the colour (see :class:`_RasterizeFast`).
+        consts: ``(7, R)`` per span c0, -A/2, -b/2, -c/2 and the colour (see
+            :class:`_RasterizeFast`).
         start, length: ``(R,)`` first pixel's key and pixel count of each span.
     Returns:
         what the backward needs (per pair, in pixel order).
     """
     key, span, j = _pairs(start, length, pairs_per_image)
-    c0, Ap, b, c, *col = (x.index_select(0, span) for x in consts)
+    c0, a2, b2, c2, *col = (x.index_select(0, span) for x in consts)
     dx = j.to(consts.dtype).add_(c0)
-    oE = torch.addcmul(b, Ap, dx).mul_(dx).add_(c).mul_(-0.5).exp_()              # o exp(-q/2)
+    oE = torch.addcmul(c2, torch.addcmul(b2, a2, dx), dx).exp_()                  # o exp(-q/2)
     alpha = _at_least(oE.clamp_(max=ALPHA_MAX), ALPHA_MIN)
-    del c0, Ap, b, c, oE
+    del c0, a2, b2, c2, oE
 
     # T_i = exp(sum of log(1 - alpha) over the earlier pairs of the same pixel), the sums
     # in float64: float32 loses the small differences of large running sums.
@@ -275,8 +276,7 @@ def _composite_backward(part: dict, g: torch.Tensor, HW: int, bg: torch.Tensor |
     if bg is not None:
         gbg = gp[0] * bg[0] + gp[1] * bg[1] + gp[2] * bg[2]
         after += gbg * part["t_final"].index_select(0, seg)
-    d_alpha = T * dot
-    d_alpha -= after.div_(1 - alpha)
+    d_alpha = torch.addcdiv(T * dot, after, 1 - alpha, value=-1.0)
     del after, dot
 
     # alpha = min(0.99, o E) and 0 below 1/255: the gradient flows where 0 < alpha < 0.99,
@@ -287,7 +287,7 @@ def _composite_backward(part: dict, g: torch.Tensor, HW: int, bg: torch.Tensor |
     per_pair = [s, sx, sx * part["dx"]] + [w * gp[ch] for ch in range(3)]
     sums = torch.zeros(len(per_pair), R, dtype=w.dtype, device=w.device)
     for row, x in zip(sums, per_pair):
-        row.index_add_(0, part["span"], x)
+        row.scatter_add_(0, part["span"], x)
     g_bg = None
     if bg is not None:
         starts = part["starts"]
@@ -300,10 +300,11 @@ class _RasterizeFast(torch.autograd.Function):
 
     Along a span (row y of Gaussian g, pixels x0 .. x0 + n - 1) dy = y + 0.5 - v is constant
     and dx = c0 + j with c0 = x0 + 0.5 - u, so o exp(-q/2) = exp(-((A dx + b) dx + c) / 2)
-    with b = 2 B dy and c = C dy^2 - 2 ln o. Per pair that is four span constants and the
-    colour, gathered once, and a few elementwise passes; the backward sums its per-pair
-    terms per span first (s, s dx, s dx^2 with s = dL/dalpha alpha) and combines them with
-    dy there. Images are processed in parts of at most about PART_PAIRS pairs.
+    with b = 2 B dy and c = C dy^2 - 2 ln o. Per pair that is four span constants (kept
+    times -1/2) and the colour, gathered once, and three elementwise passes. The backward
+    sums its per-pair terms per span first (s, s dx, s dx^2 with s = dL/dalpha alpha) and
+    combines them with dy there. Images are processed in parts of at most about PART_PAIRS
+    pairs.
     """
 
     @staticmethod
@@ -324,11 +325,11 @@ class _RasterizeFast(torch.autograd.Function):
         img = rg // G
         kt = torch.int32 if I * 3 * HW + length.sum() < 2**31 else torch.int64
         start = (img * (3 * HW) + y * W + x0).to(kt)                               # key of a span's first pixel
-        # Span constants c0, A, b, c and the colour.
+        # Span constants c0, -A/2, -b/2, -c/2 and the colour.
         sg = table.index_select(1, rg)                                              # (9, R)
         dy = (y.to(dt) + 0.5) - sg[1]
-        consts = torch.stack([(x0.to(dt) + 0.5) - sg[0], sg[2], 2.0 * sg[3] * dy,
-                              sg[4] * dy * dy - 2.0 * torch.log(sg[5]), sg[6], sg[7], sg[8]])
+        consts = torch.stack([(x0.to(dt) + 0.5) - sg[0], -0.5 * sg[2], -sg[3] * dy,
+                              torch.log(sg[5]) - 0.5 * sg[4] * dy * dy, sg[6], sg[7], sg[8]])
         del sg
 
         out = torch.zeros(I * 3 * HW, dtype=dt, device=dev)
