@@ -261,8 +261,8 @@ class DrAction(nn.Module):
         """Each Gaussian's current bone direction d ``(B, F, M, N, 3)`` and the variance m
         ``(B, F, M, N)`` its covariance must reach along it: (``bone_overlap`` x the current
         spacing L / (K + 1))^2 (0 for joint Gaussians, whose d is 0)."""
-        a, b = layout.joint_a, layout.joint_b
-        vec = joints[..., b, :] - joints[..., a, :]                                # 0 for joint Gaussians
+        p_a, p_b = layout.ends(joints)
+        vec = p_b - p_a                                                            # 0 for joint Gaussians
         length2 = vec.square().sum(-1)
         d = vec / (length2 + 1e-12).sqrt().unsqueeze(-1)
         target = (self.config.bone_overlap / (self.config.bones_samples + 1)) ** 2 * length2
@@ -291,11 +291,9 @@ class DrAction(nn.Module):
         vel = torch.zeros_like(rel)
         both = (present[:, 1:] & present[:, :-1]).to(joints.dtype).view(B, F - 1, M, 1, 1)
         vel[:, 1:] = (rel[:, 1:] - rel[:, :-1]) * both
-        a, b = layout.joint_a, layout.joint_b
         t = layout.t.to(joints.dtype)[:, None]
-        pos_i = (1 - t) * rel[..., a, :] + t * rel[..., b, :]
-        vel_i = (1 - t) * vel[..., a, :] + t * vel[..., b, :]
-        d_col, d_op, g = self.nfm(pos_i, vel_i, base)
+        pos_vel = torch.lerp(*layout.ends(torch.cat([rel, vel], -1)), t)         # (B, F, M, N, 6)
+        d_col, d_op, g = self.nfm(pos_vel[..., :3], pos_vel[..., 3:], base)
         colour = torch.sigmoid(base[:, :3] + d_col)
         return colour, torch.sigmoid(base[:, 3] + d_op), torch.sigmoid(g)
 

@@ -244,20 +244,20 @@ def skin(joints: torch.Tensor, canonical: torch.Tensor, layout: GaussianLayout,
         means ``(B, F, M, N, 3)`` and rotations ``(B, F, M, N, 3, 3)`` (None when the input
         rotations are None: every Gaussian then keeps its canonical orientation).
     """
-    a, b = layout.joint_a, layout.joint_b
-    t = layout.t.to(joints.dtype)
-    wa, wb = (1 - t)[:, None], t[:, None]
-    # Translation part: sum_j w_j p_j (pbar cancels exactly without rotations).
-    on_bone = wa * joints[..., a, :] + wb * joints[..., b, :]
+    t = layout.t.to(joints.dtype)[:, None]
+    # Translation part: sum_j w_j p_j = (1 - t) p_a + t p_b (pbar cancels without rotations).
+    on_bone = torch.lerp(*layout.ends(joints), t)
     if rotations is None:
         return on_bone, None
-    Rt = wa[..., None] * rotations[..., a, :, :] + wb[..., None] * rotations[..., b, :, :]
+    R_a, R_b = layout.ends(rotations, dim=-3)
+    Rt = torch.lerp(R_a, R_b, t[..., None])
     # Joint Gaussians (and bones whose ends share a rotation) already hold a rotation; the
     # projection leaves them unchanged and its backward is finite there (see _ProjectSO3).
     R_i = (so3 or project_so3)(Rt)
-    bone_bar = (canonical[..., b, :] - canonical[..., a, :]).unsqueeze(1).unsqueeze(-1)   # (B, 1, M, N, 3, 1)
-    bend = ((R_i - rotations[..., b, :, :]) @ bone_bar).squeeze(-1)
-    return on_bone + wb * bend, R_i
+    c_a, c_b = layout.ends(canonical)
+    bone_bar = (c_b - c_a).unsqueeze(1).unsqueeze(-2)                              # (B, 1, M, N, 1, 3)
+    bend = ((R_i - R_b) * bone_bar).sum(-1)                                        # (R_i - R_b) bone_bar
+    return torch.addcmul(on_bone, t, bend), R_i
 
 
 def covariances(scales: torch.Tensor, rotations: torch.Tensor | None) -> torch.Tensor:
