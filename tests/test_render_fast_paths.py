@@ -13,25 +13,13 @@ from skeletonllm.render.demo import demo_sequence
 from skeletonllm.render.projection import project_gaussians, project_rotated_gaussians
 from skeletonllm.render.skinning import covariances, project_so3, project_so3_svd, quaternion_to_matrix
 from skeletonllm.skeleton import collate_sequences
+from test_render_rasterize import random_scene as scene
 
 D = torch.float64
 
 
 def rotations(n, gen, dtype=D):
     return quaternion_to_matrix(torch.randn(n, 4, generator=gen, dtype=dtype))
-
-
-def scene(I, G, H, W, seed, dtype=D, spread=3.0):
-    gen = torch.Generator().manual_seed(seed)
-    mu = torch.rand(I, G, 2, generator=gen, dtype=dtype) * torch.tensor([W + 4, H + 4], dtype=dtype) - 2
-    L = torch.randn(I, G, 2, 2, generator=gen, dtype=dtype)
-    cov = L @ L.transpose(-1, -2) * spread + 0.3 * torch.eye(2, dtype=dtype)
-    inv = torch.linalg.inv(cov)
-    con = torch.stack([inv[..., 0, 0], inv[..., 0, 1], inv[..., 1, 1]], -1)
-    o = torch.rand(I, G, generator=gen, dtype=dtype)
-    col = torch.rand(I, G, 3, generator=gen, dtype=dtype)
-    depth = torch.randint(0, 3, (I, G), generator=gen).to(dtype)
-    return mu, con, o, col, depth
 
 
 def values_and_grads(fn, inputs, depth, H, W, bg, weight):
