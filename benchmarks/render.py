@@ -20,7 +20,7 @@ the loaders are unavailable). Reported:
 * an OpenCV stick figure of the same frames (anti-aliased lines and circles; the
   non-differentiable floor), the in-run reference that makes figures comparable between
   machines;
-* the torch profiler's top rows for DrAction 448 fwd+bwd (self CPU time per step);
+* the torch profiler's top rows for DrAction 448 fwd+bwd on one thread (self CPU time per step);
 * (full table) how the fast path grows with resolution, frames, Gaussians per bone and persons.
 
 ``--compare SRC`` runs every case on the package under SRC (e.g. the code before a change,
@@ -284,14 +284,16 @@ def headline_cases(common: dict) -> list[tuple[str, tuple, dict]]:
     for size in (224, 448):
         for kind in ("draction", "raster"):
             for bwd in (False, True):
-                label = f"{'DrAction' if kind == 'draction' else 'rasteriser only'} {size} {'fwd+bwd' if bwd else 'fwd'}"
+                what = "DrAction" if kind == "draction" else "rasteriser only"
+                label = f"{what} {size} {'fwd+bwd' if bwd else 'fwd'}"
                 cases.append((label, (kind, size, bwd, 1), {**common, "kind": kind, "size": size, "frames": 12,
                                                              "backward": bwd}))
     for bwd in (False, True):
         cases.append((f"DrAction 448 {'fwd+bwd' if bwd else 'fwd'}, 8 clips", ("draction", 448, bwd, 8),
                       {**common, "kind": "draction", "size": 448, "frames": 12, "backward": bwd, "clips": 8}))
     for size, clips in ((224, 1), (448, 1), (448, 8)):
-        cases.append((f"OpenCV stick figure {size}" + (f", {clips} clips" if clips > 1 else ""), ("opencv", size, False, clips),
+        label = f"OpenCV stick figure {size}" + (f", {clips} clips" if clips > 1 else "")
+        cases.append((label, ("opencv", size, False, clips),
                       {**common, "kind": "opencv", "size": size, "frames": 12, "backward": False, "clips": clips}))
     return cases
 
@@ -316,13 +318,14 @@ def print_ratios(head: dict, names: list[str]) -> None:
                 if r is None or "error" in r[i] or "error" in cv:
                     continue
                 what = "DrAction" if kind == "draction" else "rasteriser"
-                parts.append(f"{what} {size}{' x' + str(clips) if clips > 1 else ''} fwd+bwd {r[i]['min_s'] / cv['min_s']:.1f}x")
+                times = f" x{clips}" if clips > 1 else ""
+                parts.append(f"{what} {size}{times} fwd+bwd {r[i]['min_s'] / cv['min_s']:.1f}x")
         print(f"  {name}: " + ", ".join(parts))
 
 
 def print_profiles(profiles: list, names: list[str]) -> None:
     for name, prof in zip(names, profiles):
-        print(f"\ntorch profiler, DrAction 448 fwd+bwd ({name}): top ops by self CPU time per step")
+        print(f"\ntorch profiler, DrAction 448 fwd+bwd on one thread ({name}): top ops by self CPU time per step")
         if "error" in prof:
             print(f"  {fmt(prof)}")
             continue
@@ -390,12 +393,17 @@ def main():
     print_ratios(head, names)
     if args.compare is None:
         for size in (224, 448):
-            ras, dn = head[("raster", size, True, 1)][0], (head.get(("dense", size, True, 1)) or head[("dense", size, False, 1)])[0]
+            ras = head[("raster", size, True, 1)][0]
+            dn = (head.get(("dense", size, True, 1)) or head[("dense", size, False, 1)])[0]
             if "error" not in ras and "error" not in dn:
                 which = "fwd+bwd" if ("dense", size, True, 1) in head else "fwd"
-                print(f"  {size}: dense reference ({which}, x12) / fast rasteriser fwd+bwd = {dn['min_s'] * 12 / ras['min_s']:.0f}x")
+                print(f"  {size}: dense reference ({which}, x12) / fast rasteriser fwd+bwd = "
+                      f"{dn['min_s'] * 12 / ras['min_s']:.0f}x")
 
-    prof_case = {**common, "kind": "draction", "size": 448, "frames": 12, "backward": True, "repeats": 1, "profile": 3}
+    # One torch thread: the profiler then sees every op (with more threads the rasteriser's parts
+    # run on worker threads, whose ops it does not record), and the rows do not depend on load.
+    prof_case = {**common, "threads": 1, "kind": "draction", "size": 448, "frames": 12, "backward": True, "repeats": 1,
+                 "profile": 3}
     print_profiles([run_in_subprocess(prof_case, src) for src in sources], names)
     if args.quick:
         return
@@ -410,7 +418,8 @@ def main():
                 r = run_in_subprocess(case, src)
                 ras = run_in_subprocess({**case, "kind": "raster"}, src)
                 print(f"  {name}={v:<5} {sname[:6]:6s} DrAction {fmt(r)} | rasteriser {fmt(ras)}  "
-                      f"[{ras.get('gaussians_per_frame', '?')} Gaussians/frame, {ras.get('pairs', '?')} pairs] {fmt_load(r)}")
+                      f"[{ras.get('gaussians_per_frame', '?')} Gaussians/frame, {ras.get('pairs', '?')} pairs] "
+                      f"{fmt_load(r)}")
 
 
 if __name__ == "__main__":

@@ -26,18 +26,17 @@ def from9(X: torch.Tensor, shape) -> torch.Tensor:
 
 @lru_cache(maxsize=None)
 def _index(kind: str, device: str) -> torch.Tensor:
-    e = lambda i, j: 3 * (i % 3) + (j % 3)  # noqa: E731
+    e = lambda i, j: 3 * (i % 3) + (j % 3)  # noqa: E731  (row of entry (i, j), indices mod 3)
+    grid = [(i, j) for i in range(3) for j in range(3)]
     if kind == "cof":      # C_ij = X_{i+1,j+1} X_{i+2,j+2} - X_{i+1,j+2} X_{i+2,j+1}
-        rows = [[e(i + 1, j + 1) for i in range(3) for j in range(3)], [e(i + 2, j + 2) for i in range(3) for j in range(3)],
-                [e(i + 1, j + 2) for i in range(3) for j in range(3)], [e(i + 2, j + 1) for i in range(3) for j in range(3)]]
+        rows = [[e(i + a, j + b) for i, j in grid] for a, b in ((1, 1), (2, 2), (1, 2), (2, 1))]
     elif kind in ("nn", "tn"):  # (A B)_ij = sum_k A_ik B_kj, (A^T B)_ij = sum_k A_ki B_kj: [A rows, B rows]
-        a = [e(i, k) if kind == "nn" else e(k, i) for i in range(3) for j in range(3) for k in range(3)]
-        rows = [a, [e(k, j) for i in range(3) for j in range(3) for k in range(3)]]
-    elif kind == "rowcross":  # (r_i x v_i)_k over rows i of two matrices: [u_{i,k+1}, v_{i,k+2}, u_{i,k+2}, v_{i,k+1}]
-        rows = [[e(i, k + 1) for i in range(3) for k in range(3)], [e(i, k + 2) for i in range(3) for k in range(3)],
-                [e(i, k + 2) for i in range(3) for k in range(3)], [e(i, k + 1) for i in range(3) for k in range(3)]]
+        rows = [[e(i, k) if kind == "nn" else e(k, i) for i, j in grid for k in range(3)],
+                [e(k, j) for i, j in grid for k in range(3)]]
+    elif kind == "rowcross":  # (u_i x v_i)_k for rows i: [u_{i,k+1}, v_{i,k+2}, u_{i,k+2}, v_{i,k+1}]
+        rows = [[e(i, k + b) for i, k in grid] for b in (1, 2, 2, 1)]
     elif kind == "t":
-        rows = [[e(j, i) for i in range(3) for j in range(3)]]
+        rows = [[e(j, i) for i, j in grid]]
     else:
         raise ValueError(kind)
     return torch.tensor([r for block in rows for r in block], device=device)
