@@ -13,12 +13,14 @@ Two implementations compute exactly this:
 * :func:`rasterize_fast` evaluates each Gaussian only on the pixels of the ellipse where its
   alpha can reach 1/255 (q <= 2 ln(255 o), about 3.33 sigma), generated row by row, so
   nothing that the dense path would draw is left out. The (pixel, Gaussian) pairs are
-  grouped by pixel with one stable integer sort (pairs are generated in depth order, so the
+  grouped by pixel with a stable integer sort (pairs are generated in depth order, so the
   sort keeps that order inside each pixel), transmittance is a segmented cumulative sum of
   log(1 - alpha) in float64 (float32 loses the small differences of large running sums),
   and a custom backward recomputes what it needs from a few saved per-pair tensors, with
-  the "everything behind me" terms as one reverse (suffix) sum. Pure torch: it runs on CPU
-  and CUDA tensors alike (on a GPU a fused kernel such as gsplat's would be faster).
+  the "everything behind me" terms as one reverse (suffix) sum. Images are composited in
+  parts of whole images, which bounds the temporaries for large batches. Pure torch: it
+  runs on CPU and CUDA tensors alike (on a GPU a fused kernel such as gsplat's would be
+  faster).
 
 The sort is stable on (depth, Gaussian index): skeleton scenes are nearly flat and 2D input
 puts every Gaussian at one depth, so ties are the rule; an unstable order would make the
@@ -28,8 +30,6 @@ from __future__ import annotations
 
 import bisect
 import itertools
-import os
-from concurrent.futures import ThreadPoolExecutor
 
 import torch
 
@@ -137,39 +137,11 @@ SORT_GROUP = 32768
 #: a batch of many clips runs as a sequence of cache-sized parts instead of one pass over
 #: tens of megabytes per temporary.
 PART_PAIRS = 1 << 18
-#: With several torch threads, the parts run concurrently on that many Python threads
-#: (torch ops release the GIL; what dominates a part, the sort, scatters and cumulative
-#: sums, runs on one core inside PyTorch), so images are split into at least that many parts
-#: where each still holds this many pairs.
-MIN_PART_PAIRS = SORT_GROUP
-
-_POOLS: dict = {}
-
-
-def _map_parts(fn, jobs: list, device: torch.device) -> list:
-    """``[fn(*job) for job in jobs]``, on up to ``torch.get_num_threads()`` Python threads on CPU."""
-    workers = min(len(jobs), torch.get_num_threads()) if device.type == "cpu" else 1
-    if workers <= 1:
-        return [fn(*job) for job in jobs]
-    key = (os.getpid(), workers)              # a forked child cannot use its parent's threads
-    if key not in _POOLS:
-        for (pid, _), pool in _POOLS.items():
-            if pid == key[0]:
-                pool.shutdown(wait=False)
-        _POOLS.clear()
-        _POOLS[key] = ThreadPoolExecutor(workers, thread_name_prefix="skeletonllm-raster")
-
-    def run(job):
-        with torch.no_grad():
-            return fn(*job)
-    return list(_POOLS[key].map(run, jobs))
-
-
-def _part_cuts(pairs_per_image: list[int], workers: int) -> list[int]:
-    """Image boundaries ``[0, ..., I]`` of parts with about equal numbers of pairs: at most
-    about PART_PAIRS each, and at least ``workers`` parts if each keeps MIN_PART_PAIRS."""
+def _part_cuts(pairs_per_image: list[int]) -> list[int]:
+    """Image boundaries ``[0, ..., I]`` of parts with about equal numbers of pairs, at most
+    about PART_PAIRS each (one image at least)."""
     P = sum(pairs_per_image)
-    n = max(-(-P // PART_PAIRS), min(workers, P // MIN_PART_PAIRS), 1)
+    n = max(-(-P // PART_PAIRS), 1)
     ends = list(itertools.accumulate(pairs_per_image))
     cuts = [0]
     for k in range(1, n):
@@ -382,14 +354,14 @@ class _RasterizeFast(torch.autograd.Function):
         if bg is not None:
             out.view(I, 3, HW).copy_(bg.view(1, 3, 1).expand(I, 3, HW))
         per_image = torch.zeros(I, dtype=length.dtype, device=dev).index_add_(0, img, length).tolist()
-        image_cuts = _part_cuts(per_image, torch.get_num_threads() if dev.type == "cpu" else 1)
+        image_cuts = _part_cuts(per_image)
         span_cuts = torch.searchsorted(img, torch.tensor(image_cuts, device=dev)).tolist()
-        ranges = [(r0, r1, per_image[i0:i1]) for i0, i1, r0, r1 in
-                  zip(image_cuts[:-1], image_cuts[1:], span_cuts[:-1], span_cuts[1:]) if sum(per_image[i0:i1])]
-        # Parts write disjoint images of ``out``.
-        parts = _map_parts(lambda r0, r1, counts: _composite(out, consts[:, r0:r1], start[r0:r1], length[r0:r1],
-                                                              counts, HW, bg), ranges, dev)
-        ctx.parts = [(r0, r1, part) for (r0, r1, _), part in zip(ranges, parts)]
+        parts = []
+        for i0, i1, r0, r1 in zip(image_cuts[:-1], image_cuts[1:], span_cuts[:-1], span_cuts[1:]):
+            if sum(per_image[i0:i1]):
+                part = _composite(out, consts[:, r0:r1], start[r0:r1], length[r0:r1], per_image[i0:i1], HW, bg)
+                parts.append((r0, r1, part))
+        ctx.parts = parts
         ctx.dims = (I, G, H, W)
         ctx.save_for_backward(table, gidx, bg, rg, dy)
         return out.view(I, 3, H, W)
@@ -403,9 +375,8 @@ class _RasterizeFast(torch.autograd.Function):
         # Per span: sums of dL/dq dx^k (k = 0, 1, 2), of dL/do o and of dL/dc (3).
         per_span = torch.zeros(6, rg.numel(), dtype=table.dtype, device=table.device)
         g_bg = torch.zeros(3, dtype=table.dtype, device=table.device)
-        results = _map_parts(lambda r0, r1, part: _composite_backward(part, g, HW, bg, r1 - r0), ctx.parts,
-                             g.device)
-        for (r0, r1, _), (sums, gb) in zip(ctx.parts, results):
+        for r0, r1, part in ctx.parts:
+            sums, gb = _composite_backward(part, g, HW, bg, r1 - r0)
             per_span[:, r0:r1] = sums
             if gb is not None:
                 g_bg += gb

@@ -12,17 +12,19 @@ layout. Without orientations R_j = I ("translation-only" LBS).
 The SO(3) projection is R = U diag(1, 1, det(U V^T)) V^T for Rtilde = U S V^T: the rotation
 nearest to Rtilde. Two implementations compute it:
 
-* :func:`project_so3_svd`, the readable reference: ``torch.linalg.svd`` and the formula above.
-* :func:`project_so3`, the fast path. Where det(Rtilde) > 0 (always in LBS: a blend of two
-  rotations with weights 1 - t, t has det |1 - t + t e^(i theta)|^2 >= (1 - 2t)^2 > 0), the
-  nearest rotation is the orthogonal polar factor of Rtilde, which the scaled Newton iteration
-  X <- (g X + X^-T / g) / 2 reaches in a few elementwise steps (X^-T = cofactor / det, the
-  cofactors being cross products of rows). A general batched 3x3 SVD costs far more. Other
-  matrices (det <= 0, or not converged) go to the SVD reference.
+* :func:`project_so3_svd`, the readable reference: ``torch.linalg.svd`` and the formula above,
+  with a backward written in the SVD factors (:class:`_ProjectSO3SVD`).
+* :func:`project_so3`, the fast path. Where det(Rtilde) > 0 (in LBS a blend of two rotations
+  with weights 1 - t, t has det |1 - t + t e^(i theta)|^2 >= (1 - 2t)^2, positive unless
+  t = 1/2 and the rotations differ by a half turn), the nearest rotation is the orthogonal
+  polar factor of Rtilde, which the scaled Newton iteration X <- (g X + X^-T / g) / 2 reaches
+  in a few elementwise steps (X^-T = cofactors / det, the cofactors being cross products of
+  rows). A general batched 3x3 SVD costs far more. Other matrices (det <= 0, or not
+  converged) go to the SVD reference.
 
-Both share a closed-form backward that stays finite where singular values repeat (the
-identity, the most common input), where autograd through ``torch.linalg.svd`` is infinite:
-with S = R^T Rtilde (symmetric at the nearest rotation), dR = R [w]x with
+Both backwards stay finite where singular values repeat (the identity, the most common
+input), where autograd through ``torch.linalg.svd`` is infinite. The fast path's is closed
+form: with S = R^T Rtilde (symmetric at the nearest rotation), dR = R [w]x with
 (tr(S) I - S) w = vee(R^T dA - dA^T R), which gives dL/dA = R [h]x, h = (tr(S) I - S)^-1 g,
 g = vee(R^T G - G^T R) for an upstream gradient G. The eigenvalues of tr(S) I - S are the
 sums s_i + s_j of (signed) singular values: 2 at the identity, 0 only where the nearest
