@@ -400,8 +400,8 @@ def main():
                 print(f"  {size}: dense reference ({which}, x12) / fast rasteriser fwd+bwd = "
                       f"{dn['min_s'] * 12 / ras['min_s']:.0f}x")
 
-    # One torch thread: the profiler then sees every op (with more threads the rasteriser's parts
-    # run on worker threads, whose ops it does not record), and the rows do not depend on load.
+    # One torch thread: the rows then count each op's own work, not how OpenMP workers were
+    # scheduled on a shared machine.
     prof_case = {**common, "threads": 1, "kind": "draction", "size": 448, "frames": 12, "backward": True, "repeats": 1,
                  "profile": 3}
     print_profiles([run_in_subprocess(prof_case, src) for src in sources], names)
