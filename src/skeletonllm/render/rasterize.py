@@ -33,6 +33,7 @@ import itertools
 
 import torch
 
+from . import rasterize_numba
 from .projection import Splats
 
 ALPHA_MIN = 1.0 / 255.0
@@ -399,13 +400,27 @@ class _RasterizeFast(torch.autograd.Function):
                 grads[6:9].t().reshape(I, G, 3), None, d_bg, None, None)
 
 
+def rasterize_torch(means2d: torch.Tensor, conics: torch.Tensor, opacities: torch.Tensor,
+                    colors: torch.Tensor, depths: torch.Tensor, height: int, width: int,
+                    background=None) -> torch.Tensor:
+    """The pure-torch fast path (any device): same contract as :func:`rasterize_dense`,
+    evaluating each Gaussian only where it can contribute. ``(I, G, ...) -> (I, 3, H, W)``."""
+    bg = _background(background, means2d.dtype, means2d.device)
+    return _RasterizeFast.apply(means2d, conics, opacities, colors, depths.detach(), bg, height, width)
+
+
 def rasterize_fast(means2d: torch.Tensor, conics: torch.Tensor, opacities: torch.Tensor,
                    colors: torch.Tensor, depths: torch.Tensor, height: int, width: int,
                    background=None) -> torch.Tensor:
     """Same contract as :func:`rasterize_dense`, evaluating each Gaussian only where it can
-    contribute. ``(I, G, ...) -> (I, 3, H, W)``."""
-    bg = _background(background, means2d.dtype, means2d.device)
-    return _RasterizeFast.apply(means2d, conics, opacities, colors, depths.detach(), bg, height, width)
+    contribute: CPU float tensors go to the compiled kernel of :mod:`.rasterize_numba` when
+    numba is there (and ``SKELETONLLM_RASTERIZER`` is not ``torch``), everything else to
+    :func:`rasterize_torch`. ``(I, G, ...) -> (I, 3, H, W)``."""
+    if rasterize_numba.usable(means2d):
+        bg = _background(background, means2d.dtype, means2d.device)
+        return rasterize_numba.rasterize_numba(means2d, conics, opacities, colors, depths, height, width, bg,
+                                               ALPHA_MIN, ALPHA_MAX)
+    return rasterize_torch(means2d, conics, opacities, colors, depths, height, width, background)
 
 
 def count_pairs(means2d, conics, opacities, height: int, width: int) -> int:
@@ -423,15 +438,19 @@ def rasterize(splats: Splats, colors: torch.Tensor, opacities: torch.Tensor, hei
     Args:
         splats: :class:`Splats` with leading shape ``(I, G)`` (I images of G Gaussians).
         colors: ``(I, G, 3)``; opacities: ``(I, G)``.
-        method: ``"fast"`` (default) or ``"dense"`` (reference, tiny images only).
+        method: ``"fast"`` (default: the compiled kernel for CPU tensors where numba is
+            there, else the torch path), ``"torch"`` (the pure-torch fast path) or ``"dense"``
+            (reference, tiny images only).
     Returns:
         ``(I, 3, H, W)``.
     """
-    opacities = opacities * splats.valid.to(opacities.dtype)
     if method == "fast":
         fn = rasterize_fast
+    elif method == "torch":
+        fn = rasterize_torch
     elif method == "dense":
         fn = rasterize_dense
     else:
-        raise ValueError(f"unknown rasterisation method '{method}' (fast or dense)")
+        raise ValueError(f"unknown rasterisation method '{method}' (fast, torch or dense)")
+    opacities = opacities * splats.valid.to(opacities.dtype)
     return fn(splats.means2d, splats.conics, opacities, colors, splats.depths, height, width, background)
