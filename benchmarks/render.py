@@ -13,9 +13,12 @@ Workload: one NTU body (25 joints, 24 bones -> 265 Gaussians), B = 1 (or 8 clips
 F = 12 frames, from tests/data/ntu_skeleton/S001C001P001R001A001.skeleton (the demo figure if
 the loaders are unavailable). Reported:
 
-* DrAction (untrained default, fast rasteriser) forward and forward+backward at 224 and 448
-  (loss: the mean of the frames): the whole renderer (LBS, NFM with GRU, EWA projection,
-  rasterisation), and the rasteriser alone on the same splats; DrAction at 448 on 8 clips;
+* DrAction (untrained default, fast rasteriser) forward and forward+backward at 224 and 448:
+  the whole renderer (LBS, NFM with GRU, EWA projection, rasterisation), and the rasteriser
+  alone on the same splats; DrAction at 448 on 8 clips. The backward is
+  ``frames.backward(G)`` with a fixed random G built before the measurement (seed 0, the same
+  for every package): the dense gradient a vision tower sends back, not a loss of our own
+  (a mean's backward would add a pass over the whole frame tensor to every step);
 * the dense reference rasteriser on one frame, scaled x12;
 * an OpenCV stick figure of the same frames (anti-aliased lines and circles; the
   non-differentiable floor), the in-run reference that makes figures comparable between
@@ -148,13 +151,19 @@ def run_case(case: dict) -> dict:
         if device.type == "cuda":
             torch.cuda.synchronize()
 
+    # The loss's gradient: a fixed dense random tensor, as a vision tower sends back (built
+    # here, before the measurement; the same for every package compared).
+    images = op.shape[0] if kind != "dense" else 1
+    upstream = torch.randn(images, 3, H, W, generator=torch.Generator().manual_seed(0)).to(device, op.dtype)
     if kind == "draction":
+        upstream = upstream.view(-1, frames, 3, H, W)
+
         def step():
             model.zero_grad(set_to_none=True)
             with torch.set_grad_enabled(backward):
                 out = model(batch)
                 if backward:
-                    out.mean().backward()
+                    out.backward(upstream)
     elif kind == "raster":
         def step():
             for x in leaves:
@@ -162,7 +171,7 @@ def run_case(case: dict) -> dict:
             with torch.set_grad_enabled(backward):
                 out = R.rasterize_fast(*leaves, depth, H, W, bg)
                 if backward:
-                    out.mean().backward()
+                    out.backward(upstream)
     elif kind == "dense":
         one = [x[:1].detach().clone().requires_grad_(backward) for x in leaves]
 
@@ -170,7 +179,7 @@ def run_case(case: dict) -> dict:
             with torch.set_grad_enabled(backward):
                 out = R.rasterize_dense(*one, depth[:1], H, W, bg)
                 if backward:
-                    out.mean().backward()
+                    out.backward(upstream)
     elif kind == "opencv":
         import cv2
         import numpy as np
@@ -196,6 +205,7 @@ def run_case(case: dict) -> dict:
     else:
         raise ValueError(kind)
 
+    info["kernel_load_s"] = _load_kernel(op)
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats()
         base = torch.cuda.memory_allocated()
@@ -221,6 +231,19 @@ def run_case(case: dict) -> dict:
     if case.get("profile"):
         out["profile"] = _profile(step, case["profile"])
     return out
+
+
+def _load_kernel(x) -> float | None:
+    """Load (or compile) the compiled rasteriser kernel for tensors like ``x`` before the
+    measurement, where the package has one: a one-off per process (per machine, if it must
+    compile), not part of a step's time or memory. Returns the seconds it took (None: none)."""
+    try:
+        from skeletonllm.render import rasterize_numba
+    except ImportError:
+        return None
+    t = time.perf_counter()
+    rasterize_numba.usable(x)
+    return time.perf_counter() - t
 
 
 def _profile(step, steps: int, rows: int = 12) -> list:
@@ -361,7 +384,8 @@ def main():
           f"threads {args.threads or 'default'}, OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', 'unset')}, "
           f"{os.cpu_count()} CPUs; min over {args.repeats} runs (median in brackets)"
           + (f", best of {rounds} alternating rounds per package" if rounds > 1 else "")
-          + "; memory = peak extra resident memory of the first run; load = 1-minute load average")
+          + "; memory = peak extra resident memory of the first run; load = 1-minute load average; "
+          "backward = frames.backward(G), G a fixed random tensor (seed 0) built before the timing")
     if args.compare is not None:
         print("\n".join(f"  {n}: {s}" for n, s in zip(names, sources)))
     print()

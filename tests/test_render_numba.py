@@ -151,6 +151,7 @@ def fresh_state(monkeypatch):
     """The kernel's availability as on first use (warned once, compiled dtypes)."""
     monkeypatch.setitem(N._state, "warned", False)
     monkeypatch.setitem(N._state, "ready", {})
+    monkeypatch.setitem(N._state, "kernels", None)
 
 
 def test_cpu_float_tensors_go_to_the_kernel_others_to_the_torch_path():
@@ -170,8 +171,9 @@ def test_env_switch_forces_the_torch_path(monkeypatch):
 
 
 def test_missing_numba_warns_once_and_falls_back(monkeypatch, fresh_state):
-    monkeypatch.setattr(N, "numba", None)
-    monkeypatch.setattr(N, "_IMPORT_ERROR", ImportError("No module named 'numba'"))
+    def missing():
+        raise ModuleNotFoundError("No module named 'numba'")
+    monkeypatch.setattr(N, "_import_kernels", missing)
     expected = R.rasterize_torch(*small_scene())
     with pytest.warns(RuntimeWarning, match="numba is not importable.*torch path"):
         img = R.rasterize_fast(*small_scene())
@@ -262,7 +264,8 @@ def read_only(self):                     # as os.makedirs / tempfile fail in a r
 caching._CacheLocator.ensure_cache_path = read_only
 from skeletonllm.render import rasterize_numba as N
 assert N.usable(torch.zeros(1, dtype=torch.float64))
-stats = N._forward.stats
+from skeletonllm.render import raster_kernels
+stats = raster_kernels.forward.stats
 print(sum(stats.cache_hits.values()), sum(stats.cache_misses.values()), stats.cache_path)
 """
 
@@ -283,7 +286,7 @@ def probe(tmp_path, no_user_dir: bool) -> tuple[int, int, str]:
 def test_read_only_package_caches_in_the_user_cache_dir(tmp_path):
     hits, misses, path = probe(tmp_path, no_user_dir=False)        # compiles, writes $XDG_CACHE_HOME/numba
     assert hits == 0 and misses > 0 and path.startswith(str(tmp_path / "cache" / "numba"))
-    assert any(Path(path).glob("*_forward*.nbi"))
+    assert any(Path(path).glob("raster_kernels.forward-*.nbi"))
     hits, misses, _ = probe(tmp_path, no_user_dir=False)           # the next process loads it
     assert hits > 0 and misses == 0
 
