@@ -271,6 +271,34 @@ def run_in_subprocess(case: dict, src: Path = ROOT / "src", timeout: float = 180
     return {**json.loads(proc.stdout.strip().splitlines()[-1]), "load": load}
 
 
+KERNEL_PROBE = """
+import json, time, torch
+from skeletonllm.render import rasterize_numba
+times = {}
+for dtype in (torch.float32, torch.float64):
+    t = time.perf_counter()
+    ok = rasterize_numba.usable(torch.zeros(1, dtype=dtype))
+    times[str(dtype)] = time.perf_counter() - t if ok else None
+print(json.dumps(times))
+"""
+
+
+def kernel_first_call(src: Path) -> list[dict] | None:
+    """Seconds of the compiled rasteriser's first use per dtype (numba import + compile, then
+    + load), in a fresh process with an empty numba cache directory and again in a second
+    process that finds it filled; None where ``src`` has no such kernel."""
+    if not (src / "skeletonllm" / "render" / "rasterize_numba.py").is_file():
+        return None
+    import tempfile
+    with tempfile.TemporaryDirectory() as cache:
+        env = {**os.environ, "PYTHONPATH": str(src) + os.pathsep + os.environ.get("PYTHONPATH", ""),
+               "NUMBA_CACHE_DIR": cache}
+        runs = [subprocess.run([sys.executable, "-c", KERNEL_PROBE], capture_output=True, text=True, env=env,
+                               timeout=600) for _ in range(2)]
+    return [json.loads(r.stdout.strip().splitlines()[-1]) if r.returncode == 0 else {"error": r.stderr[-300:]}
+            for r in runs]
+
+
 def best_of(results: list[dict]) -> dict:
     """Combine runs of one case: the smallest min and median, the largest peak memory, and
     the load range seen."""
@@ -423,6 +451,14 @@ def main():
                 which = "fwd+bwd" if ("dense", size, True, 1) in head else "fwd"
                 print(f"  {size}: dense reference ({which}, x12) / fast rasteriser fwd+bwd = "
                       f"{dn['min_s'] * 12 / ras['min_s']:.0f}x")
+
+    first = kernel_first_call(sources[-1])
+    if first is not None:
+        fmt_first = lambda d: ", ".join(f"{k.replace('torch.', '')} {v:.1f} s" if isinstance(v, float) else f"{k} {v}"
+                                        for k, v in d.items())  # noqa: E731
+        print(f"\nnumba rasteriser kernel ({names[-1]}), first use per dtype: compile into an empty cache "
+              f"{fmt_first(first[0])}; load from that cache in the next process {fmt_first(first[1])} "
+              f"(load {os.getloadavg()[0]:.1f})")
 
     # One torch thread: the rows then count each op's own work, not how OpenMP workers were
     # scheduled on a shared machine.

@@ -42,6 +42,13 @@ _pjit = _compiled(parallel=True)
 
 
 @_jit
+def _params(mu, con, op, i, g):
+    """Gaussian g of image i: ``(u, v, A, B, C, o)`` in float64."""
+    return (np.float64(mu[i, g, 0]), np.float64(mu[i, g, 1]), np.float64(con[i, g, 0]), np.float64(con[i, g, 1]),
+            np.float64(con[i, g, 2]), np.float64(op[i, g]))
+
+
+@_jit
 def _ellipse(u, v, A, B, C, o, H, alpha_min):
     """Rows ``[y0, y1)`` of one Gaussian's ellipse q <= qmax, with det and qmax
     (y1 = y0 where it draws nothing)."""
@@ -77,11 +84,8 @@ def count_pairs(mu, con, op, order, H, W, alpha_min, counts):
     I, G = op.shape
     for i in prange(I):
         for k in range(G):
-            g = order[i, k]
-            u, v = np.float64(mu[i, g, 0]), np.float64(mu[i, g, 1])
-            A, B = np.float64(con[i, g, 0]), np.float64(con[i, g, 1])
-            y0, y1, det, qmax = _ellipse(u, v, A, B, np.float64(con[i, g, 2]), np.float64(op[i, g]), H,
-                                         alpha_min)
+            u, v, A, B, C, o = _params(mu, con, op, i, order[i, k])
+            y0, y1, det, qmax = _ellipse(u, v, A, B, C, o, H, alpha_min)
             n = 0
             for y in range(y0, y1):
                 n += _row(y, u, v, A, B, det, qmax, W)[1]
@@ -107,9 +111,7 @@ def forward(mu, con, op, col, order, offsets, bg, has_bg, H, W, alpha_min, alpha
                 img[ch, :] = bg[ch] if has_bg else 0.0
             for k in range(G):
                 g = order[i, k]
-                u, v = np.float64(mu[i, g, 0]), np.float64(mu[i, g, 1])
-                A, B, C = np.float64(con[i, g, 0]), np.float64(con[i, g, 1]), np.float64(con[i, g, 2])
-                o = np.float64(op[i, g])
+                u, v, A, B, C, o = _params(mu, con, op, i, g)
                 y0, y1, det, qmax = _ellipse(u, v, A, B, C, o, H, alpha_min)
                 if y1 == y0:
                     continue
@@ -151,19 +153,16 @@ def forward(mu, con, op, col, order, offsets, bg, has_bg, H, W, alpha_min, alpha
                         E *= r
                         r *= rr
             if has_bg:
-                add_background(img, bg, order[i], offsets, i, mu[i], con[i], op[i], H, W, alpha_min,
-                                T_img, st, s)
+                _add_background(img, bg, order, i, mu, con, op, H, W, alpha_min, T_img, st, s)
 
 
 @_jit
-def add_background(img, bg, order, offsets, i, mu, con, op, H, W, alpha_min, T_img, st, s):
-    """C(p) += T_final(p) bg on the drawn pixels (the image starts as bg: add (T - 1) bg
-    once per pixel, then mark it with -s)."""
-    G = op.shape[0]
-    for k in range(G):
-        g = order[k]
-        u, v, A, B = np.float64(mu[g, 0]), np.float64(mu[g, 1]), np.float64(con[g, 0]), np.float64(con[g, 1])
-        y0, y1, det, qmax = _ellipse(u, v, A, B, np.float64(con[g, 2]), np.float64(op[g]), H, alpha_min)
+def _add_background(img, bg, order, i, mu, con, op, H, W, alpha_min, T_img, st, s):
+    """C(p) += T_final(p) bg on the drawn pixels of image i (the image starts as bg: add
+    (T - 1) bg once per pixel, then mark it with -s)."""
+    for k in range(op.shape[1]):
+        u, v, A, B, C, o = _params(mu, con, op, i, order[i, k])
+        y0, y1, det, qmax = _ellipse(u, v, A, B, C, o, H, alpha_min)
         for y in range(y0, y1):
             x0, n, _ = _row(y, u, v, A, B, det, qmax, W)
             for p in range(y * W + x0, y * W + x0 + n):
@@ -191,9 +190,7 @@ def backward(mu, con, op, col, order, offsets, bg, has_bg, H, W, alpha_min, alph
             db0 = db1 = db2 = 0.0
             for k in range(G - 1, -1, -1):
                 g = order[i, k]
-                u, v = np.float64(mu[i, g, 0]), np.float64(mu[i, g, 1])
-                A, B, C = np.float64(con[i, g, 0]), np.float64(con[i, g, 1]), np.float64(con[i, g, 2])
-                o = np.float64(op[i, g])
+                u, v, A, B, C, o = _params(mu, con, op, i, g)
                 c0, c1, c2 = np.float64(col[i, g, 0]), np.float64(col[i, g, 1]), np.float64(col[i, g, 2])
                 y0, y1, det, qmax = _ellipse(u, v, A, B, C, o, H, alpha_min)
                 # Sums over the Gaussian's pairs of dL/dq dx^a dy^b (q's derivatives are

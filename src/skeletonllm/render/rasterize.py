@@ -6,11 +6,14 @@ For pixel p with centre x_p and Gaussians sorted front to back by (depth, index)
     alpha_i := 0 where alpha_i < 1/255 (skipped, as in 3D Gaussian Splatting)
     C(p) = sum_i c_i alpha_i T_i + T_final bg,   T_i = prod_{k<i} (1 - alpha_k)
 
-Two implementations compute exactly this:
+Three implementations compute exactly this:
 
 * :func:`rasterize_dense` evaluates every Gaussian at every pixel with plain autograd. It
   is the readable reference and is only usable for tiny images.
-* :func:`rasterize_fast` evaluates each Gaussian only on the pixels of the ellipse where its
+* :func:`rasterize_fast` sends CPU float tensors to the compiled kernel of
+  :mod:`.rasterize_numba` (numba; the same spans, each image composited in painter's order
+  with no pair list) where numba is there, and everything else to the torch path below.
+* :func:`rasterize_torch` evaluates each Gaussian only on the pixels of the ellipse where its
   alpha can reach 1/255 (q <= 2 ln(255 o), about 3.33 sigma), generated row by row, so
   nothing that the dense path would draw is left out. The (pixel, Gaussian) pairs are
   grouped by pixel with a stable integer sort (pairs are generated in depth order, so the
