@@ -239,6 +239,25 @@ def test_one_and_two_threads_and_concurrent_callers_agree():
         assert torch.equal(one[0], other[0]) and all(torch.equal(a, b) for a, b in zip(one[1], other[1]))
 
 
+def _render_in_child(args, expected, queue):
+    same = torch.equal(R.rasterize_fast(*args), expected)
+    queue.put((same, uses_kernel(R.rasterize_fast(args[0].requires_grad_(True), *args[1:]))))
+
+
+def test_forked_children_render_with_the_kernel():
+    # A DataLoader worker forks a process whose parent has already run the kernel's threads.
+    import multiprocessing
+    args = list(scene(3, 10, 20, 18, 14)) + [20, 18]
+    parent = R.rasterize_fast(*args)
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+    child = ctx.Process(target=_render_in_child, args=(args, parent, queue))
+    child.start()
+    same, kernel_used = queue.get(timeout=120)
+    child.join(timeout=60)
+    assert child.exitcode == 0 and kernel_used and same
+
+
 def test_stamps_wrap_around():
     mu, con, o, col, depth = scene(3, 8, 12, 10, 13)
     first = kernel(mu, con, o, col, depth, 12, 10, (0.5, 0.5, 0.5))

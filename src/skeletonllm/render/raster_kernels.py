@@ -18,8 +18,9 @@ from numba.np.ufunc import parallel as _parallel
 # numba's default threading layer here is OpenMP, whose idle workers spin: on a machine
 # shared with other jobs a launch then waits milliseconds for a descheduled spinner
 # (measured on 2 cores at load 2.7: 4-7 ms per launch against 0.02 ms with the workqueue
-# layer). Unless the user chose a layer, or numba has already started one, take workqueue;
-# it must not be entered from two threads at once (rasterize_numba holds a lock).
+# layer), and GNU OpenMP is not safe in a forked child (a DataLoader worker). Unless the user
+# chose a layer, or numba has already started one, take workqueue, which is fork-safe; it must
+# not be entered from two threads at once (rasterize_numba holds a lock).
 if "NUMBA_THREADING_LAYER" not in os.environ and not getattr(_parallel, "_is_initialized", True):
     numba.config.THREADING_LAYER = "workqueue"
 
