@@ -9,10 +9,10 @@ and colour:
     alpha = min(0.99, o exp(-q/2)), skipped below 1/255;  C(p) += alpha T(p) c;  T(p) *= 1 - alpha
 
 Per pixel that is exactly front-to-back compositing, with no pair list to sort. T before
-each pair and its alpha are kept (16 bytes a pair) for the backward, which walks the same
-pairs back to front with the colour "seen behind" each pair, R <- alpha <c, dL/dC> +
-(1 - alpha) R (starting at <bg, dL/dC>), so that dL/dalpha = T (<c, dL/dC> - R): no division
-by 1 - alpha, and no cancellation of large running sums. Gradients for means, conics,
+each pair and its alpha are kept (in the input's dtype: 8 bytes a pair for float32) for the
+backward, which walks the same pairs back to front with the colour "seen behind" each pair,
+R <- alpha <c, dL/dC> + (1 - alpha) R (starting at <bg, dL/dC>), so that dL/dalpha =
+T (<c, dL/dC> - R): no division by 1 - alpha, and no cancellation of large running sums. Gradients for means, conics,
 opacities and colours are summed per span (s, s dx, s dx^2 with s = alpha dL/dalpha) and
 combined with dy per span, as the torch path does, in float64.
 
@@ -117,8 +117,9 @@ def _threads() -> int:
 
 
 def _scratch(chunks: int, pixels: int):
-    """Per chunk (float64 values, int64 stamps) ``(chunks, pixels)`` and the first stamp of
-    a call, kept per Python thread: the buffers are never reset, and a stamp is never reused."""
+    """Per chunk (float64 values, int32 stamps) ``(chunks, pixels)`` and the first stamp of
+    a call, kept per Python thread (12 bytes a pixel a chunk): the buffers are not reset
+    between calls, and a stamp is not reused before they are."""
     bufs = getattr(_local, "bufs", None)
     if bufs is None or bufs[0].shape != (chunks, pixels):
         bufs = (np.empty((chunks, pixels)), np.zeros((chunks, pixels), np.int32))
