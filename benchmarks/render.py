@@ -13,9 +13,12 @@ Workload: one NTU body (25 joints, 24 bones -> 265 Gaussians), B = 1 (or 8 clips
 F = 12 frames, from tests/data/ntu_skeleton/S001C001P001R001A001.skeleton (the demo figure if
 the loaders are unavailable). Reported:
 
-* DrAction (untrained default, fast rasteriser) forward and forward+backward at 224 and 448
-  (loss: the mean of the frames): the whole renderer (LBS, NFM with GRU, EWA projection,
-  rasterisation), and the rasteriser alone on the same splats; DrAction at 448 on 8 clips;
+* DrAction (untrained default, fast rasteriser) forward and forward+backward at 224 and 448:
+  the whole renderer (LBS, NFM with GRU, EWA projection, rasterisation), and the rasteriser
+  alone on the same splats; DrAction at 448 on 8 clips. The backward is
+  ``frames.backward(G)`` with a fixed random G built before the measurement (seed 0, the same
+  for every package): the dense gradient a vision tower sends back, not a loss of our own
+  (a mean's backward would add a pass over the whole frame tensor to every step);
 * the dense reference rasteriser on one frame, scaled x12;
 * an OpenCV stick figure of the same frames (anti-aliased lines and circles; the
   non-differentiable floor), the in-run reference that makes figures comparable between
@@ -148,13 +151,19 @@ def run_case(case: dict) -> dict:
         if device.type == "cuda":
             torch.cuda.synchronize()
 
+    # The loss's gradient: a fixed dense random tensor, as a vision tower sends back (built
+    # here, before the measurement; the same for every package compared).
+    images = op.shape[0] if kind != "dense" else 1
+    upstream = torch.randn(images, 3, H, W, generator=torch.Generator().manual_seed(0)).to(device, op.dtype)
     if kind == "draction":
+        upstream = upstream.view(-1, frames, 3, H, W)
+
         def step():
             model.zero_grad(set_to_none=True)
             with torch.set_grad_enabled(backward):
                 out = model(batch)
                 if backward:
-                    out.mean().backward()
+                    out.backward(upstream)
     elif kind == "raster":
         def step():
             for x in leaves:
@@ -162,7 +171,7 @@ def run_case(case: dict) -> dict:
             with torch.set_grad_enabled(backward):
                 out = R.rasterize_fast(*leaves, depth, H, W, bg)
                 if backward:
-                    out.mean().backward()
+                    out.backward(upstream)
     elif kind == "dense":
         one = [x[:1].detach().clone().requires_grad_(backward) for x in leaves]
 
@@ -170,7 +179,7 @@ def run_case(case: dict) -> dict:
             with torch.set_grad_enabled(backward):
                 out = R.rasterize_dense(*one, depth[:1], H, W, bg)
                 if backward:
-                    out.mean().backward()
+                    out.backward(upstream)
     elif kind == "opencv":
         import cv2
         import numpy as np
@@ -196,6 +205,7 @@ def run_case(case: dict) -> dict:
     else:
         raise ValueError(kind)
 
+    info["kernel_load_s"] = _load_kernel(op)
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats()
         base = torch.cuda.memory_allocated()
@@ -223,6 +233,19 @@ def run_case(case: dict) -> dict:
     return out
 
 
+def _load_kernel(x) -> float | None:
+    """Load (or compile) the compiled rasteriser kernel for tensors like ``x`` before the
+    measurement, where the package has one: a one-off per process (per machine, if it must
+    compile), not part of a step's time or memory. Returns the seconds it took (None: none)."""
+    try:
+        from skeletonllm.render import rasterize_numba
+    except ImportError:
+        return None
+    t = time.perf_counter()
+    rasterize_numba.usable(x)
+    return time.perf_counter() - t
+
+
 def _profile(step, steps: int, rows: int = 12) -> list:
     """The torch profiler's top ``rows`` ops by self CPU time: (name, ms per step, calls per step)."""
     from torch.profiler import ProfilerActivity, profile
@@ -246,6 +269,34 @@ def run_in_subprocess(case: dict, src: Path = ROOT / "src", timeout: float = 180
         return {**case, "load": load,
                 "error": proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else f"rc {proc.returncode}"}
     return {**json.loads(proc.stdout.strip().splitlines()[-1]), "load": load}
+
+
+KERNEL_PROBE = """
+import json, time, torch
+from skeletonllm.render import rasterize_numba
+times = {}
+for dtype in (torch.float32, torch.float64):
+    t = time.perf_counter()
+    ok = rasterize_numba.usable(torch.zeros(1, dtype=dtype))
+    times[str(dtype)] = time.perf_counter() - t if ok else None
+print(json.dumps(times))
+"""
+
+
+def kernel_first_call(src: Path) -> list[dict] | None:
+    """Seconds of the compiled rasteriser's first use per dtype (numba import + compile, then
+    + load), in a fresh process with an empty numba cache directory and again in a second
+    process that finds it filled; None where ``src`` has no such kernel."""
+    if not (src / "skeletonllm" / "render" / "rasterize_numba.py").is_file():
+        return None
+    import tempfile
+    with tempfile.TemporaryDirectory() as cache:
+        env = {**os.environ, "PYTHONPATH": str(src) + os.pathsep + os.environ.get("PYTHONPATH", ""),
+               "NUMBA_CACHE_DIR": cache}
+        runs = [subprocess.run([sys.executable, "-c", KERNEL_PROBE], capture_output=True, text=True, env=env,
+                               timeout=600) for _ in range(2)]
+    return [json.loads(r.stdout.strip().splitlines()[-1]) if r.returncode == 0 else {"error": r.stderr[-300:]}
+            for r in runs]
 
 
 def best_of(results: list[dict]) -> dict:
@@ -361,7 +412,8 @@ def main():
           f"threads {args.threads or 'default'}, OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', 'unset')}, "
           f"{os.cpu_count()} CPUs; min over {args.repeats} runs (median in brackets)"
           + (f", best of {rounds} alternating rounds per package" if rounds > 1 else "")
-          + "; memory = peak extra resident memory of the first run; load = 1-minute load average")
+          + "; memory = peak extra resident memory of the first run; load = 1-minute load average; "
+          "backward = frames.backward(G), G a fixed random tensor (seed 0) built before the timing")
     if args.compare is not None:
         print("\n".join(f"  {n}: {s}" for n, s in zip(names, sources)))
     print()
@@ -399,6 +451,14 @@ def main():
                 which = "fwd+bwd" if ("dense", size, True, 1) in head else "fwd"
                 print(f"  {size}: dense reference ({which}, x12) / fast rasteriser fwd+bwd = "
                       f"{dn['min_s'] * 12 / ras['min_s']:.0f}x")
+
+    first = kernel_first_call(sources[-1])
+    if first is not None:
+        fmt_first = lambda d: ", ".join(f"{k.replace('torch.', '')} {v:.1f} s" if isinstance(v, float) else f"{k} {v}"
+                                        for k, v in d.items())  # noqa: E731
+        print(f"\nnumba rasteriser kernel ({names[-1]}), first use per dtype: compile into an empty cache "
+              f"{fmt_first(first[0])}; load from that cache in the next process {fmt_first(first[1])} "
+              f"(load {os.getloadavg()[0]:.1f})")
 
     # One torch thread: the rows then count each op's own work, not how OpenMP workers were
     # scheduled on a shared machine.

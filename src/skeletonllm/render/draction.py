@@ -70,9 +70,11 @@ class DrActionConfig:
     stretches over. ``use_orientations`` uses joint orientation quaternions when the batch
     has them (full LBS); otherwise translation-only.
 
-    ``rasterizer``: ``"fast"`` (default) or ``"dense"``, the reference implementations
-    throughout (dense rasteriser, SVD rotation fit, 3x3 covariances and matmul projection);
-    dense evaluates every Gaussian at every pixel, so only for tests on tiny images.
+    ``rasterizer``: ``"fast"`` (default; on CPU the compiled rasteriser kernel where numba
+    is there, else the pure-torch fast path), ``"torch"`` (the pure-torch fast path always) or
+    ``"dense"``, the reference implementations throughout (dense rasteriser, SVD rotation fit,
+    3x3 covariances and matmul projection); dense evaluates every Gaussian at every pixel, so
+    only for tests on tiny images.
     """
 
     image_size: int = 448
@@ -109,8 +111,8 @@ class DrActionConfig:
             raise ConfigError(None, "background", f"need 3 values, got {self.background}")
         if self.image_size < 1:
             raise ConfigError(None, "image_size", f"must be positive, got {self.image_size}")
-        if self.rasterizer not in ("fast", "dense"):
-            raise ConfigError(None, "rasterizer", f"'{self.rasterizer}' is not one of fast, dense")
+        if self.rasterizer not in ("fast", "torch", "dense"):
+            raise ConfigError(None, "rasterizer", f"'{self.rasterizer}' is not one of fast, torch, dense")
 
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)

@@ -6,11 +6,14 @@ For pixel p with centre x_p and Gaussians sorted front to back by (depth, index)
     alpha_i := 0 where alpha_i < 1/255 (skipped, as in 3D Gaussian Splatting)
     C(p) = sum_i c_i alpha_i T_i + T_final bg,   T_i = prod_{k<i} (1 - alpha_k)
 
-Two implementations compute exactly this:
+Three implementations compute exactly this:
 
 * :func:`rasterize_dense` evaluates every Gaussian at every pixel with plain autograd. It
   is the readable reference and is only usable for tiny images.
-* :func:`rasterize_fast` evaluates each Gaussian only on the pixels of the ellipse where its
+* :func:`rasterize_fast` sends CPU float tensors to the compiled kernel of
+  :mod:`.rasterize_numba` (numba; the same spans, each image composited in painter's order
+  with no pair list) where numba is there, and everything else to the torch path below.
+* :func:`rasterize_torch` evaluates each Gaussian only on the pixels of the ellipse where its
   alpha can reach 1/255 (q <= 2 ln(255 o), about 3.33 sigma), generated row by row, so
   nothing that the dense path would draw is left out. The (pixel, Gaussian) pairs are
   grouped by pixel with a stable integer sort (pairs are generated in depth order, so the
@@ -33,6 +36,7 @@ import itertools
 
 import torch
 
+from . import rasterize_numba
 from .projection import Splats
 
 ALPHA_MIN = 1.0 / 255.0
@@ -399,13 +403,27 @@ class _RasterizeFast(torch.autograd.Function):
                 grads[6:9].t().reshape(I, G, 3), None, d_bg, None, None)
 
 
+def rasterize_torch(means2d: torch.Tensor, conics: torch.Tensor, opacities: torch.Tensor,
+                    colors: torch.Tensor, depths: torch.Tensor, height: int, width: int,
+                    background=None) -> torch.Tensor:
+    """The pure-torch fast path (any device): same contract as :func:`rasterize_dense`,
+    evaluating each Gaussian only where it can contribute. ``(I, G, ...) -> (I, 3, H, W)``."""
+    bg = _background(background, means2d.dtype, means2d.device)
+    return _RasterizeFast.apply(means2d, conics, opacities, colors, depths.detach(), bg, height, width)
+
+
 def rasterize_fast(means2d: torch.Tensor, conics: torch.Tensor, opacities: torch.Tensor,
                    colors: torch.Tensor, depths: torch.Tensor, height: int, width: int,
                    background=None) -> torch.Tensor:
     """Same contract as :func:`rasterize_dense`, evaluating each Gaussian only where it can
-    contribute. ``(I, G, ...) -> (I, 3, H, W)``."""
-    bg = _background(background, means2d.dtype, means2d.device)
-    return _RasterizeFast.apply(means2d, conics, opacities, colors, depths.detach(), bg, height, width)
+    contribute: CPU float tensors go to the compiled kernel of :mod:`.rasterize_numba` when
+    numba is there (and ``SKELETONLLM_RASTERIZER`` is not ``torch``), everything else to
+    :func:`rasterize_torch`. ``(I, G, ...) -> (I, 3, H, W)``."""
+    if rasterize_numba.usable(means2d):
+        bg = _background(background, means2d.dtype, means2d.device)
+        return rasterize_numba.rasterize_numba(means2d, conics, opacities, colors, depths, height, width, bg,
+                                               ALPHA_MIN, ALPHA_MAX)
+    return rasterize_torch(means2d, conics, opacities, colors, depths, height, width, background)
 
 
 def count_pairs(means2d, conics, opacities, height: int, width: int) -> int:
@@ -423,15 +441,19 @@ def rasterize(splats: Splats, colors: torch.Tensor, opacities: torch.Tensor, hei
     Args:
         splats: :class:`Splats` with leading shape ``(I, G)`` (I images of G Gaussians).
         colors: ``(I, G, 3)``; opacities: ``(I, G)``.
-        method: ``"fast"`` (default) or ``"dense"`` (reference, tiny images only).
+        method: ``"fast"`` (default: the compiled kernel for CPU tensors where numba is
+            there, else the torch path), ``"torch"`` (the pure-torch fast path) or ``"dense"``
+            (reference, tiny images only).
     Returns:
         ``(I, 3, H, W)``.
     """
-    opacities = opacities * splats.valid.to(opacities.dtype)
     if method == "fast":
         fn = rasterize_fast
+    elif method == "torch":
+        fn = rasterize_torch
     elif method == "dense":
         fn = rasterize_dense
     else:
-        raise ValueError(f"unknown rasterisation method '{method}' (fast or dense)")
+        raise ValueError(f"unknown rasterisation method '{method}' (fast, torch or dense)")
+    opacities = opacities * splats.valid.to(opacities.dtype)
     return fn(splats.means2d, splats.conics, opacities, colors, splats.depths, height, width, background)
