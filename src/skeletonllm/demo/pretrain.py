@@ -152,6 +152,11 @@ class PretrainSettings:
         "jtm": {"supersample": 2, "min_brightness": 0.6}})
     variants: int = 4
     hidden: int = 64
+    layers: int = 2
+    patch_size: int = 14
+    downsample_ratio: float = 0.5
+    vision_hidden: int | None = None
+    vision_layers: int | None = None
     vocab_size: int = 1024
     vision_steps: int = 2400
     vision_lr: float = 1e-3
@@ -159,8 +164,13 @@ class PretrainSettings:
     language_steps: int = 600
     language_lr: float = 3e-3
     batch_size: int = 6
+    language_batch_size: int | None = None
     visual_scale: float = 8.0
     mqa_items: int = 2
+    head_pool: str = "mean"
+    class_head: bool = False
+    joint_language: bool = False
+    joint_vision_lr: float = 1e-4
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -287,7 +297,10 @@ def build_backbone(settings: PretrainSettings, corpus: Sequence[str], seed: int 
     from ..mllm.tiny import tiny_config, train_tiny_tokenizer
 
     tok = train_tiny_tokenizer("internvl", corpus, settings.vocab_size)
-    config = tiny_config("internvl", tok, image_size=settings.image_size, hidden=settings.hidden)
+    config = tiny_config("internvl", tok, image_size=settings.image_size, hidden=settings.hidden,
+                         layers=settings.layers, patch_size=settings.patch_size,
+                         downsample_ratio=settings.downsample_ratio, vision_hidden=settings.vision_hidden,
+                         vision_layers=settings.vision_layers)
     config.text_config.initializer_range = 0.02
     with torch.random.fork_rng():
         torch.manual_seed(seed)
@@ -397,22 +410,36 @@ class FrameBank:
 
 
 class AttributeHeads(nn.Module):
-    """Linear heads on the mean of centred, RMS-normalised visual tokens ``(B, N, D) -> losses``."""
+    """Linear heads on centred, RMS-normalised visual tokens ``(B, N, D) -> loss``.
 
-    def __init__(self, dim: int, vocab: dict[str, list[str]]):
+    ``pool="mean"`` reads the mean over all tokens (``(B, D)``: what a language model gets when
+    its attention spreads evenly; frame order and position are lost); ``pool="tokens"`` reads
+    every token in its place (``(B, N * D)``: frame order and where each token sits are kept).
+    ``classes``: also a head over these (seen) class names."""
+
+    def __init__(self, dim: int, vocab: dict[str, list[str]], pool: str = "mean", num_tokens: int = 1,
+                 classes: Sequence[str] = ()):
         super().__init__()
-        self.vocab = vocab
-        self.heads = nn.ModuleDict({k: nn.Linear(dim, len(v)) for k, v in vocab.items()})
-        self.limbs = nn.Linear(dim, len(LIMBS))
+        if pool not in ("mean", "tokens"):
+            raise ValueError(f"pool must be 'mean' or 'tokens', got '{pool}'")
+        self.vocab, self.pool, self.classes = vocab, pool, list(classes)
+        width = dim * (num_tokens if pool == "tokens" else 1)
+        self.heads = nn.ModuleDict({k: nn.Linear(width, len(v)) for k, v in vocab.items()})
+        self.limbs = nn.Linear(width, len(LIMBS))
+        self.class_head = nn.Linear(width, len(self.classes)) if self.classes else None
 
-    def forward(self, tokens: torch.Tensor, atts: Sequence[Attributes]) -> torch.Tensor:
+    def forward(self, tokens: torch.Tensor, atts: Sequence[Attributes], labels: Sequence[str] = ()) -> torch.Tensor:
         x = tokens - tokens.mean((0, 1), keepdim=True).detach()
-        x = (x / x.pow(2).mean(-1, keepdim=True).add(1e-6).sqrt()).mean(1)          # (B, D)
-        loss = sum(F.cross_entropy(head(x), torch.tensor([self.vocab[k].index(getattr(a, k)) for a in atts],
-                                                         device=x.device))
+        x = x / x.pow(2).mean(-1, keepdim=True).add(1e-6).sqrt()
+        x = x.mean(1) if self.pool == "mean" else x.flatten(1)                       # (B, D) or (B, N * D)
+        target = lambda values: torch.tensor(values, device=x.device)  # noqa: E731
+        loss = sum(F.cross_entropy(head(x), target([self.vocab[k].index(getattr(a, k)) for a in atts]))
                    for k, head in self.heads.items())
         limbs = torch.tensor([a.limbs for a in atts], dtype=x.dtype, device=x.device)
-        return loss + F.binary_cross_entropy_with_logits(self.limbs(x), limbs)
+        loss = loss + F.binary_cross_entropy_with_logits(self.limbs(x), limbs)
+        if self.class_head is not None:
+            loss = loss + F.cross_entropy(self.class_head(x), target([self.classes.index(c) for c in labels]))
+        return loss
 
 
 def _cosine(step: int, total: int, warmup: int) -> float:
@@ -422,17 +449,21 @@ def _cosine(step: int, total: int, warmup: int) -> float:
 
 
 def _optimise(params, lr: float, steps: int, loss_fn, desc: str, progress: bool, rng: np.random.Generator,
-              curve: list, log_every: int = 10) -> None:
-    """AdamW with warm-up and cosine decay over ``steps`` calls of ``loss_fn(rng) -> loss``."""
+              curve: list, log_every: int = 10, extra_groups: Sequence[tuple[list, float]] = ()) -> None:
+    """AdamW with warm-up and cosine decay over ``steps`` calls of ``loss_fn(rng) -> loss``;
+    ``extra_groups``: further ``(parameters, peak learning rate)`` on the same schedule."""
     from tqdm.auto import tqdm
 
-    params = [p for p in params if p.requires_grad]
-    opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.05)
+    groups = [(list(params), lr), *((list(p), r) for p, r in extra_groups)]
+    groups = [([p for p in ps if p.requires_grad], r) for ps, r in groups]
+    groups = [(ps, r) for ps, r in groups if ps]
+    opt = torch.optim.AdamW([{"params": ps, "lr": r, "peak": r} for ps, r in groups], weight_decay=0.05)
+    params = [p for ps, _ in groups for p in ps]
     bar = tqdm(total=steps, desc=desc, unit="step", disable=not progress, dynamic_ncols=True, leave=False)
     window = []
     for step in range(steps):
         for g in opt.param_groups:
-            g["lr"] = lr * _cosine(step, steps, max(1, steps // 30))
+            g["lr"] = g["peak"] * _cosine(step, steps, max(1, steps // 30))
         loss = loss_fn(rng)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
@@ -496,7 +527,9 @@ def pretrain_backbone(train_samples, seen: Sequence[str], settings: PretrainSett
     t0 = time.time()
     vocab = attribute_vocab(seen)
     torch.manual_seed(seed)
-    heads = AttributeHeads(settings.hidden, vocab)
+    tokens_per_clip = model.adapter.num_visual_tokens(settings.num_frames)
+    heads = AttributeHeads(settings.hidden, vocab, settings.head_pool, tokens_per_clip,
+                           seen if settings.class_head else ())
     atts = [attributes(s) for s in samples]
     model.set_trainable(["vision", "projector"])
     model.train()
@@ -504,7 +537,7 @@ def pretrain_backbone(train_samples, seen: Sequence[str], settings: PretrainSett
     def vision_loss(rng):
         idx = rng.choice(len(samples), size=min(settings.batch_size, len(samples)), replace=False)
         tokens = model.encode_frames(bank.frames(idx, rng)).embeds
-        return heads(tokens, [atts[i] for i in idx])
+        return heads(tokens, [atts[i] for i in idx], [samples[i].label for i in idx])
 
     _optimise(list(model.parameters()) + list(heads.parameters()), settings.vision_lr, settings.vision_steps,
               vision_loss, "head start 1/2: vision", progress, rng, curves["vision"])
@@ -517,21 +550,28 @@ def pretrain_backbone(train_samples, seen: Sequence[str], settings: PretrainSett
     t0 = time.time()
     short, long = language_items(samples, seen, rng, settings.mqa_items)
     clip_of = {id(s.sequence("ntu25")): i for i, s in enumerate(samples)}
-    model.set_trainable(["language"])
+    joint = settings.joint_language
+    model.set_trainable(["language", "vision", "projector"] if joint else ["language"])
     model.train()
+    groups = model.parameter_groups()
+    language = [p for g in ("language", "lora") for p in groups.get(g, [])]
+    seeing = [(groups["vision"] + groups["projector"], settings.joint_vision_lr)] if joint else []
 
     def text_loss(items):
         def loss(rng):
-            idx = rng.choice(len(items), size=min(settings.batch_size, len(items)), replace=False)
-            with torch.no_grad():
+            idx = rng.choice(len(items), size=min(settings.language_batch_size or settings.batch_size, len(items)),
+                             replace=False)
+            with torch.set_grad_enabled(joint):
                 visual = model.encode_frames(bank.frames([clip_of[id(items[i][0])] for i in idx], rng))
             return model(None, [items[i][1] for i in idx], [items[i][2] for i in idx], visual=visual).loss
         return loss
 
-    _optimise(model.parameters(), settings.language_lr, settings.short_steps, text_loss(short),
-              "head start 2/2: language (short)", progress, rng, curves["language (short question)"])
-    _optimise(model.parameters(), settings.language_lr, settings.language_steps, text_loss(long),
-              "head start 2/2: language (formats)", progress, rng, curves["language (prompt formats)"])
+    _optimise(language, settings.language_lr, settings.short_steps, text_loss(short),
+              "head start 2/2: language (short)", progress, rng, curves["language (short question)"],
+              extra_groups=seeing)
+    _optimise(language, settings.language_lr, settings.language_steps, text_loss(long),
+              "head start 2/2: language (formats)", progress, rng, curves["language (prompt formats)"],
+              extra_groups=seeing)
     model.eval()
     times["language"] = time.time() - t0
 
