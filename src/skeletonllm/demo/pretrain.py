@@ -169,6 +169,7 @@ class PretrainSettings:
     mqa_items: int = 2
     head_pool: str = "mean"
     class_head: bool = False
+    pose_weight: float = 0.0
     joint_language: bool = False
     joint_vision_lr: float = 1e-4
 
@@ -389,6 +390,9 @@ class FrameBank:
         draws = [collate_sequences(seqs[lo:lo + chunk], num_frames=settings.num_frames, train=True, rng=rng,
                                    max_bodies=2) for _ in range(variants) for lo in range(0, len(seqs), chunk)]
         per_variant = len(draws) // variants
+        # [variant]: (N, F, J * 3) the first body's 3D joints of the same samplings (pose targets)
+        self.poses = [torch.cat([pose_targets(b) for b in draws[v * per_variant:(v + 1) * per_variant]])
+                      for v in range(variants)]
         with torch.no_grad():
             for renderer in mix.renderers:
                 rows = [torch.cat([(renderer(b) * 255).round().to(torch.uint8)
@@ -398,15 +402,53 @@ class FrameBank:
         self.drawn = 0
         self.counts = [0] * len(self.images)
 
-    def frames(self, clips: Sequence[int], rng: np.random.Generator) -> torch.Tensor:
-        """``(B, F, 3, H, W)`` floats in [0, 1] for the clips at these indices."""
-        out = []
+    def frames(self, clips: Sequence[int], rng: np.random.Generator, poses: bool = False):
+        """``(B, F, 3, H, W)`` floats in [0, 1] for the clips at these indices; with ``poses``
+        also their pose targets ``(B, F, J * 3)`` (:func:`pose_targets`) of the same samplings."""
+        out, pose = [], []
         for i in clips:
             r = self.drawn % len(self.images)
             self.drawn += 1
             self.counts[r] += 1
-            out.append(self.images[r][int(rng.integers(self.variants))][i])
-        return torch.stack(out).float() / 255.0
+            v = int(rng.integers(self.variants))
+            out.append(self.images[r][v][i])
+            pose.append(self.poses[v][i])
+        frames = torch.stack(out).float() / 255.0
+        return (frames, torch.stack(pose)) if poses else frames
+
+
+def pose_targets(batch) -> torch.Tensor:
+    """``(B, F, J * 3)``: the first body's 3D joints, centred on the clip's mean joint and scaled
+    by the clip's spread (class-agnostic targets read off the skeleton, not off any label)."""
+    joints = batch.joints[:, :, 0]                                               # (B, F, J, 3)
+    present = batch.present[:, :, 0, None, None].to(joints.dtype)               # (B, F, 1, 1)
+    count = (present.sum((1, 2, 3)) * joints.shape[2]).clamp(min=1)            # joints seen per clip
+    centre = (joints * present).sum((1, 2)) / count[:, None]                    # (B, 3)
+    x = (joints - centre[:, None, None]) * present
+    spread = (x.pow(2).sum((1, 2, 3)) / (3 * count)).sqrt().clamp(min=1e-6)      # (B,)
+    return (x / spread[:, None, None, None]).flatten(2)
+
+
+class PoseHeads(nn.Module):
+    """Per-frame heads on the visual tokens: each frame's pose (its tokens -> the 3D joints) and
+    each step's motion (two consecutive frames' tokens -> the joints' displacement), read off
+    the skeleton. ``(B, F * T, D)`` tokens, ``(B, F, J * 3)`` targets -> loss."""
+
+    def __init__(self, dim: int, tokens_per_frame: int, num_frames: int, targets: int):
+        super().__init__()
+        self.num_frames, width = num_frames, dim * tokens_per_frame
+        self.pose = nn.Linear(width, targets)
+        self.motion = nn.Linear(2 * width, targets)
+
+    def forward(self, tokens: torch.Tensor, poses: torch.Tensor) -> torch.Tensor:
+        x = tokens - tokens.mean((0, 1), keepdim=True).detach()
+        x = x / x.pow(2).mean(-1, keepdim=True).add(1e-6).sqrt()
+        x = x.reshape(x.shape[0], self.num_frames, -1)                               # (B, F, T * D)
+        loss = F.mse_loss(self.pose(x), poses)
+        if self.num_frames > 1:
+            steps = torch.cat([x[:, :-1], x[:, 1:]], dim=-1)
+            loss = loss + F.mse_loss(self.motion(steps), (poses[:, 1:] - poses[:, :-1]) * 4.0)
+        return loss
 
 
 class AttributeHeads(nn.Module):
@@ -442,6 +484,28 @@ class AttributeHeads(nn.Module):
         return loss
 
 
+class LengthBatches:
+    """Batches of prompts of about the same length: a batch is one prompt drawn uniformly, and
+    the rest drawn from the prompts of its length bucket (``bucket`` characters wide).
+
+    Every prompt is still drawn with the same probability (its bucket is picked with the
+    bucket's share of the prompts, then ``size`` of the bucket's prompts are taken), but a
+    batch no longer pads a dozen short questions to the length of one long recognition prompt
+    (the demo's recognition prompts list every seen class: about twice as many tokens).
+    """
+
+    def __init__(self, prompts: Sequence[str], size: int, bucket: int = 64):
+        self.size = size
+        keys = [len(p) // bucket for p in prompts]
+        self.bucket_of = np.array(keys)
+        self.members = {k: np.flatnonzero(self.bucket_of == k) for k in set(keys)}
+
+    def draw(self, rng: np.random.Generator) -> np.ndarray:
+        first = int(rng.integers(len(self.bucket_of)))
+        pool = self.members[int(self.bucket_of[first])]
+        return rng.choice(pool, size=min(self.size, len(pool)), replace=False)
+
+
 def _cosine(step: int, total: int, warmup: int) -> float:
     if step < warmup:
         return (step + 1) / warmup
@@ -458,7 +522,6 @@ def _optimise(params, lr: float, steps: int, loss_fn, desc: str, progress: bool,
     groups = [([p for p in ps if p.requires_grad], r) for ps, r in groups]
     groups = [(ps, r) for ps, r in groups if ps]
     opt = torch.optim.AdamW([{"params": ps, "lr": r, "peak": r} for ps, r in groups], weight_decay=0.05)
-    params = [p for ps, _ in groups for p in ps]
     bar = tqdm(total=steps, desc=desc, unit="step", disable=not progress, dynamic_ncols=True, leave=False)
     window = []
     for step in range(steps):
@@ -466,7 +529,8 @@ def _optimise(params, lr: float, steps: int, loss_fn, desc: str, progress: bool,
             g["lr"] = g["peak"] * _cosine(step, steps, max(1, steps // 30))
         loss = loss_fn(rng)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        for ps, _ in groups:        # per group: the vision tower's gradients must not shrink the LM's steps
+            torch.nn.utils.clip_grad_norm_(ps, 1.0)
         opt.step()
         opt.zero_grad(set_to_none=True)
         window.append(float(loss.detach()))
@@ -534,10 +598,20 @@ def pretrain_backbone(train_samples, seen: Sequence[str], settings: PretrainSett
     model.set_trainable(["vision", "projector"])
     model.train()
 
+    pose_heads = None
+    if settings.pose_weight > 0:
+        per_frame = model.adapter.tokens_per_frame()
+        pose_heads = PoseHeads(settings.hidden, per_frame, settings.num_frames, bank.poses[0].shape[-1])
+        heads.add_module("pose_heads", pose_heads)      # trained with the other heads, thrown away with them
+
     def vision_loss(rng):
         idx = rng.choice(len(samples), size=min(settings.batch_size, len(samples)), replace=False)
-        tokens = model.encode_frames(bank.frames(idx, rng)).embeds
-        return heads(tokens, [atts[i] for i in idx], [samples[i].label for i in idx])
+        frames, poses = bank.frames(idx, rng, poses=True)
+        tokens = model.encode_frames(frames).embeds
+        loss = heads(tokens, [atts[i] for i in idx], [samples[i].label for i in idx])
+        if pose_heads is not None:
+            loss = loss + settings.pose_weight * pose_heads(tokens, poses)
+        return loss
 
     _optimise(list(model.parameters()) + list(heads.parameters()), settings.vision_lr, settings.vision_steps,
               vision_loss, "head start 1/2: vision", progress, rng, curves["vision"])
@@ -558,9 +632,10 @@ def pretrain_backbone(train_samples, seen: Sequence[str], settings: PretrainSett
     seeing = [(groups["vision"] + groups["projector"], settings.joint_vision_lr)] if joint else []
 
     def text_loss(items):
+        batches = LengthBatches([p for _, p, _ in items], settings.language_batch_size or settings.batch_size)
+
         def loss(rng):
-            idx = rng.choice(len(items), size=min(settings.language_batch_size or settings.batch_size, len(items)),
-                             replace=False)
+            idx = batches.draw(rng)
             with torch.set_grad_enabled(joint):
                 visual = model.encode_frames(bank.frames([clip_of[id(items[i][0])] for i in idx], rng))
             return model(None, [items[i][1] for i in idx], [items[i][2] for i in idx], visual=visual).loss

@@ -1,0 +1,130 @@
+"""The sweep behind the demo's backbone and head start (issue 19): one configuration per call.
+
+    python scripts/demo_sweep.py --name lang3x --set short_steps=1800 language_steps=1800 [--curriculum]
+
+Pretrains the head start of seed 0 with ``PretrainSettings`` overrides (``--set key=JSON``),
+then measures on the held-out clips of the SEEN classes only (the unseen clips are not drawn,
+so nothing unseen can steer a choice): for each renderer in ``--renderers``, the head start's
+seen-class top-1 (likelihood ranking over the 31 seen classes, the demo's engine) and its answers
+to the movement / side / part questions; with ``--tokprobe`` a linear probe on its visual
+tokens (what the vision tower keeps); with ``--curriculum`` the DrAction arm's four stages and
+its seen top-1 after them. Appends one JSON line (settings, numbers, wall and CPU seconds, load
+average, the command) to ``--log`` (default ``docs/demo_sweep.jsonl``).
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import resource
+import shlex
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+
+def _cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def _token_probe(model, train, held_out, num_frames: int) -> float:
+    """Seen top-1 of a logistic regression on the concatenated visual tokens of a clip."""
+    from skeletonllm.demo.probe import SpanLogistic
+    from skeletonllm.skeleton import collate_sequences
+
+    def tokens(clips):
+        out = []
+        with torch.no_grad():
+            for lo in range(0, len(clips), 32):
+                b = collate_sequences([s.sequence("ntu25") for s in clips[lo:lo + 32]], num_frames=num_frames,
+                                      max_bodies=2)
+                out.append(model.encode_frames(model.render(b)).embeds.flatten(1))
+        return torch.cat(out).numpy()
+
+    probe = SpanLogistic().fit(tokens(train), [s.label for s in train])
+    return float(np.mean(np.array(probe.predict(tokens(held_out))) == np.array([s.label for s in held_out])))
+
+
+def main(argv=None) -> None:
+    from skeletonllm.demo import evaluate as E
+    from skeletonllm.demo.pipeline import DemoData, DemoSettings, _training_data
+    from skeletonllm.demo.pretrain import initial_draction, pretrain_backbone, renderer_options
+    from skeletonllm.mllm.model import SkeletonLLM, SkeletonLLMConfig
+    from skeletonllm.render.fixed import build_renderer
+
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--name", required=True)
+    ap.add_argument("--set", nargs="*", default=[], help="PretrainSettings overrides, key=JSON")
+    ap.add_argument("--curriculum-set", nargs="*", default=[], help="CurriculumSettings overrides, key=JSON")
+    ap.add_argument("--renderers", default="velocity,draction")
+    ap.add_argument("--tokprobe", action="store_true")
+    ap.add_argument("--curriculum", action="store_true")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--work", default="/tmp/skeletonllm-sweep")
+    ap.add_argument("--log", default=str(Path(__file__).resolve().parents[1] / "docs" / "demo_sweep.jsonl"))
+    a = ap.parse_args(argv)
+    torch.set_num_threads(1)
+    parse = lambda items: {k: json.loads(v) for k, v in (kv.split("=", 1) for kv in items)}  # noqa: E731
+    over, cover = parse(a.set), parse(a.curriculum_set)
+    st = DemoSettings.full(a.seed)
+    st = dataclasses.replace(st, pretrain=dataclasses.replace(st.pretrain, **over),
+                             curriculum=dataclasses.replace(st.curriculum, **cover))
+    work = Path(a.work)
+    data = DemoData.prepare(st, work / f"data-{a.seed}")
+    _, seen_clips = data.eval_clips(st)                    # held-out clips of SEEN classes only
+    out = work / a.name
+    shutil.rmtree(out, ignore_errors=True)
+    t0, c0 = time.time(), _cpu()
+    pre = pretrain_backbone(data.train, data.seen, st.pretrain, out / "backbone", st.seed, progress=False)
+    rec = {"name": a.name, "seed": a.seed, "overrides": over, "curriculum_overrides": cover,
+           "head_start_seconds": {k: round(v, 1) for k, v in pre.seconds.items()},
+           "head_start_cpu_seconds": round(_cpu() - c0, 1), "load_average": os.getloadavg()[0],
+           "command": "python scripts/demo_sweep.py " + " ".join(shlex.quote(x) for x in (argv or sys.argv[1:])),
+           "head_start": {}}
+    print(a.name, "head start", rec["head_start_seconds"], "cpu", rec["head_start_cpu_seconds"], flush=True)
+    p = st.pretrain
+    for name in a.renderers.split(","):
+        renderer = (initial_draction(p, st.seed + 1) if name == "draction"
+                    else build_renderer(name, **renderer_options(p, name)))
+        cfg = SkeletonLLMConfig(backbone=str(out / "backbone"), renderer=name, image_size=p.image_size,
+                                renderer_options=renderer_options(p, name), num_frames=p.num_frames, lora=False,
+                                device="cpu")
+        model = SkeletonLLM(cfg, renderer=renderer).eval()
+        res = E.recognition(model, [s.sequence("ntu25") for s in seen_clips], data.seen, out / f"seen-{name}",
+                            mode="score", split="seen (held-out)", dataset="synth", method=a.name, seed=a.seed,
+                            progress=False)
+        att = E.attribute_probes(model, seen_clips, data.seen, p.num_frames)
+        ev = {"seen_top1": res["top1"], **{k: att[k] for k in ("movement", "side", "part")}}
+        if a.tokprobe:
+            ev["token_probe_seen"] = _token_probe(model, data.train, seen_clips, p.num_frames)
+        rec["head_start"][name] = ev
+        print(a.name, name, {k: round(v, 3) for k, v in ev.items()}, flush=True)
+    if a.curriculum:
+        from skeletonllm.demo.ablation import train_arm
+        t, c = time.time(), _cpu()
+        run = train_arm("draction", _training_data(data.train, data.ds), out / "draction", pre.backbone_dir,
+                        renderer_options(p, "draction"), p.num_frames, st.curriculum, st.seed, data.ds.split.name,
+                        progress=False, init_renderer=pre.renderer_dir)
+        model = SkeletonLLM.from_pretrained(run.final_dir, device="cpu").eval()
+        res = E.recognition(model, [s.sequence("ntu25") for s in seen_clips], data.seen, out / "seen-final",
+                            mode="score", split="seen (held-out)", dataset="synth", method=a.name, seed=a.seed,
+                            progress=False)
+        rec["curriculum"] = {"seen_top1": res["top1"], "seconds": round(time.time() - t, 1),
+                             "cpu_seconds": round(_cpu() - c, 1),
+                             "stages": {s.stage: {"steps": s.steps, "seconds": round(s.seconds, 1)} for s in run.stages}}
+        print(a.name, "curriculum", rec["curriculum"], flush=True)
+    rec["total_seconds"] = round(time.time() - t0, 1)
+    rec["total_cpu_seconds"] = round(_cpu() - c0, 1)
+    with open(a.log, "a") as f:
+        f.write(json.dumps(rec) + "\n")
+    shutil.rmtree(out, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
