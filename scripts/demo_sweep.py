@@ -33,6 +33,20 @@ def _cpu() -> float:
     return r.ru_utime + r.ru_stime
 
 
+def _code_version() -> str:
+    """The commit the sweep ran on (``+dirty`` when the worktree had changes)."""
+    import subprocess
+    root = Path(__file__).resolve().parents[1]
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True,
+                              check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                               capture_output=True, text=True).stdout.strip()
+        return head + ("+dirty" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
 def _token_probe(model, train, held_out, num_frames: int) -> float:
     """Seen top-1 of a logistic regression on the concatenated visual tokens of a clip."""
     from skeletonllm.demo.probe import SpanLogistic
@@ -86,7 +100,7 @@ def main(argv=None) -> None:
            "head_start_seconds": {k: round(v, 1) for k, v in pre.seconds.items()},
            "head_start_cpu_seconds": round(_cpu() - c0, 1), "load_average": os.getloadavg()[0],
            "command": "python scripts/demo_sweep.py " + " ".join(shlex.quote(x) for x in (argv or sys.argv[1:])),
-           "head_start": {}}
+           "code": _code_version(), "head_start": {}}
     print(a.name, "head start", rec["head_start_seconds"], "cpu", rec["head_start_cpu_seconds"], flush=True)
     p = st.pretrain
     for name in a.renderers.split(","):

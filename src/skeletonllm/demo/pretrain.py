@@ -35,19 +35,23 @@ named, and why not:
 The phases:
 
 1. vision (``vision_steps``): vision tower + projector learn to predict the clip's
-   movement, side, body part and which limbs move, through small linear heads that read the
-   *mean of the RMS-normalised visual tokens*, exactly the summary a language model gets when
-   its attention spreads over them. (Heads read nothing else, so whatever they learn lies in
-   directions the language model can pick up.) The heads are thrown away afterwards.
+   movement, side, body part, which limbs move and (``class_head``) its seen class, through
+   small linear heads that read *every RMS-normalised visual token in its place*
+   (``head_pool="tokens"``: frame order and which token is which are kept, as the language
+   model, which sees each token at its own position, keeps them). Optionally
+   (``pose_weight``) also each frame's 3D joints and each step's motion, read off the
+   skeleton. The heads are thrown away afterwards.
 2. language (``short_steps`` + ``language_steps``): the projector is re-centred and scaled
-   to the text embeddings, vision and projector are frozen, and the language model learns to
-   answer: first one short question per clip ("Describe the movement, the side and the body
-   part." -> ``kick right leg``), where the visual tokens are a large share of the sequence
-   and reading them is learnt quickly; then the project's own prompt formats
+   to the text embeddings, and the language model learns to answer, while the vision tower
+   and projector follow at a small rate (``joint_language``, ``joint_vision_lr``): first one
+   short question per clip ("Describe the movement, the side and the body part." ->
+   ``kick right leg``), where the visual tokens are a large share of the sequence and reading
+   them is learnt quickly; then the project's own prompt formats
    (:mod:`skeletonllm.mllm.prompts`): the description as ``Label: kick right leg``,
    multiple-choice attribute questions answered with ``Label: <option>``, YES/NO attribute
    checks (``disc_prompt``), and recognition over the seen classes (``mqa_prompt``), which a
-   pretrained MLLM can already do.
+   pretrained MLLM can already do. Each batch holds prompts of about one length
+   (:class:`LengthBatches`).
 
 What makes zero-shot recognition possible is that every word is grounded on its own: "left"
 is learnt from left-arm raises, left-leg swings and left-hand touches alike, "kick" from
@@ -160,17 +164,17 @@ class PretrainSettings:
     vocab_size: int = 1024
     vision_steps: int = 2400
     vision_lr: float = 1e-3
-    short_steps: int = 600
-    language_steps: int = 600
+    short_steps: int = 1800
+    language_steps: int = 1800
     language_lr: float = 3e-3
     batch_size: int = 6
     language_batch_size: int | None = None
     visual_scale: float = 8.0
     mqa_items: int = 2
-    head_pool: str = "mean"
-    class_head: bool = False
+    head_pool: str = "tokens"
+    class_head: bool = True
     pose_weight: float = 0.0
-    joint_language: bool = False
+    joint_language: bool = True
     joint_vision_lr: float = 1e-4
 
     def to_dict(self) -> dict:

@@ -64,34 +64,52 @@ class SpanLogistic:
 
     ``fit(X, y)`` then ``log_proba(X) -> (N, K)`` over ``classes``. Equivalent to sklearn's
     ``LogisticRegression(C=C)`` on the standardised features (the L2 optimum lies in that span).
+    ``span``: a :class:`Span` of the same training rows, shared by several regressions (the
+    standardisation and the basis are computed once).
     """
 
     def __init__(self, settings: ProbeSettings = ProbeSettings()):
         self.settings = settings
 
-    def fit(self, X: np.ndarray, y: Sequence[str]) -> "SpanLogistic":
+    def fit(self, X: np.ndarray, y: Sequence[str], span: "Span | None" = None) -> "SpanLogistic":
         from sklearn.linear_model import LogisticRegression
 
-        X = np.asarray(X, dtype=np.float64)
-        self.mean = X.mean(0)
-        self.scale = X.std(0)
-        self.scale[self.scale == 0] = 1.0           # constant pixels (never drawn on): left as zeros
-        Z = (X - self.mean) / self.scale
-        self.basis = span_basis(Z)
+        self.span = span if span is not None else Span(X)
         self.model = LogisticRegression(C=self.settings.C, max_iter=self.settings.max_iter)
-        self.model.fit(Z @ self.basis, list(y))
+        self.model.fit(self.span.coordinates(X), list(y))
         self.classes = [str(c) for c in self.model.classes_]
         return self
 
     def log_proba(self, X: np.ndarray) -> np.ndarray:
-        Z = (np.asarray(X, dtype=np.float64) - self.mean) / self.scale
-        lp = self.model.predict_log_proba(Z @ self.basis)
+        coords = self.span.coordinates(X)
         if len(self.classes) == 1:                  # one class seen: certain
-            lp = np.zeros((len(Z), 1))
-        return lp
+            return np.zeros((len(coords), 1))
+        return self.model.predict_log_proba(coords)
 
     def predict(self, X: np.ndarray) -> list[str]:
         return [self.classes[i] for i in self.log_proba(X).argmax(1)]
+
+
+class Span:
+    """The standardisation (per feature, from the training rows ``X``) and the orthonormal basis
+    of the standardised rows' span; :meth:`coordinates` maps rows into it ``(N, D) -> (N, r)``.
+    The last rows mapped are remembered, so that the regressions sharing a span map a test
+    set once."""
+
+    def __init__(self, X: np.ndarray):
+        X = np.asarray(X, dtype=np.float64)
+        self.mean = X.mean(0)
+        self.scale = X.std(0)
+        self.scale[self.scale == 0] = 1.0           # constant pixels (never drawn on): left as zeros
+        self.basis = span_basis((X - self.mean) / self.scale)
+        self._last: tuple[int, np.ndarray] | None = None
+
+    def coordinates(self, X: np.ndarray) -> np.ndarray:
+        if self._last is not None and self._last[0] == id(X):
+            return self._last[1]
+        coords = ((np.asarray(X, dtype=np.float64) - self.mean) / self.scale) @ self.basis
+        self._last = (id(X), coords)
+        return coords
 
 
 def compose_scores(log_probs: dict[str, tuple[list[str], np.ndarray]], candidates: dict[str, dict[str, str]]) -> np.ndarray:
@@ -134,13 +152,14 @@ def fit_probe(train_X: np.ndarray, train_labels: Sequence[str], train_atts: Sequ
     overlap = set(unseen_classes) & set(train_labels)
     if overlap:
         raise ValueError(f"the probe's training clips include unseen classes: {sorted(overlap)}")
-    classes = SpanLogistic(settings).fit(train_X, train_labels)
+    span = Span(train_X)
+    classes = SpanLogistic(settings).fit(train_X, train_labels, span)
     out = {"seen_top1": _accuracy(classes.predict(seen_X), seen_labels), "attributes": {},
            "num_features": int(train_X.shape[1]), "num_train": len(train_labels), "num_seen": len(seen_labels),
            "num_unseen": len(unseen_labels)}
     log_probs = {}
     for key in attributes:
-        probe = SpanLogistic(settings).fit(train_X, [a[key] for a in train_atts])
+        probe = SpanLogistic(settings).fit(train_X, [a[key] for a in train_atts], span)
         lp = probe.log_proba(unseen_X)
         log_probs[key] = (probe.classes, lp)
         out["attributes"][key] = {
@@ -188,5 +207,5 @@ def pixel_probe(renderer, train, seen_clips, unseen_clips, unseen: Sequence[str]
     return out
 
 
-__all__ = ["PROBE_ATTRIBUTES", "ProbeSettings", "SpanLogistic", "class_attributes", "clip_attributes",
+__all__ = ["PROBE_ATTRIBUTES", "ProbeSettings", "Span", "SpanLogistic", "class_attributes", "clip_attributes",
            "clip_pixels", "compose_scores", "fit_probe", "pixel_probe", "span_basis"]
