@@ -167,10 +167,12 @@ def _load_or_generate(settings: DemoSettings, cache: Path):
     return ds, False
 
 
-def _training_data(train, ds):
+def _training_data(train, ds, split=None):
     """The trainer's view of the training clips: NTU-25 sequences with their id, captions and QA;
     the generator's rationales (the teacher's) and hard negatives (the classes most alike in
-    movement, part and side, mined over all classes; Disc-FT keeps the seen ones)."""
+    movement, part and side, mined over all classes; Disc-FT keeps the seen ones). ``split``:
+    another :class:`~skeletonllm.synth.ClassSplit` than the data set's (a validation split of its
+    seen classes)."""
     from ..synth import similar_classes
     from ..train.trainer import TrainingData
 
@@ -187,9 +189,10 @@ def _training_data(train, ds):
         seqs.append(dataclasses.replace(seq, metadata={**seq.metadata, "sample_id": sid, "qa": qa,
                                                        "captions": captions}))
         rationales[sid] = {"id": sid, "label": s.label, "rationale": s.rationale}
-    classes = list(ds.split.classes)
+    split = split or ds.split
+    classes = list(split.classes)
     neighbors = {c: similar_classes(c, classes, 5) for c in classes}
-    return TrainingData(seqs, classes, list(ds.split.seen), list(ds.split.unseen), rationales, neighbors)
+    return TrainingData(seqs, classes, list(split.seen), list(split.unseen), rationales, neighbors)
 
 
 def _spread(items: list, limit: int | None) -> list:

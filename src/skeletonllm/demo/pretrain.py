@@ -36,22 +36,23 @@ The phases:
 
 1. vision (``vision_steps``): vision tower + projector learn to predict the clip's
    movement, side, body part, which limbs move and (``class_head``) its seen class, through
-   small linear heads that read *every RMS-normalised visual token in its place*
-   (``head_pool="tokens"``: frame order and which token is which are kept, as the language
-   model, which sees each token at its own position, keeps them). Optionally
-   (``pose_weight``) also each frame's 3D joints and each step's motion, read off the
-   skeleton. The heads are thrown away afterwards.
+   small linear heads that read the *mean of the RMS-normalised visual tokens*
+   (``head_pool="mean"``; ``"tokens"`` reads every token in its place). The mean asks every
+   frame's token to carry the clip's attributes where the language model, attending over
+   them, can pick them up; reading tokens in place gave better seen-class numbers but worse
+   zero-shot ones (see :class:`PretrainSettings`). Optionally (``pose_weight``) also each
+   frame's 3D joints and each step's motion, read off the skeleton. The heads are thrown away
+   afterwards.
 2. language (``short_steps`` + ``language_steps``): the projector is re-centred and scaled
-   to the text embeddings, and the language model learns to answer, while the vision tower
-   and projector follow at a small rate (``joint_language``, ``joint_vision_lr``): first one
-   short question per clip ("Describe the movement, the side and the body part." ->
-   ``kick right leg``), where the visual tokens are a large share of the sequence and reading
-   them is learnt quickly; then the project's own prompt formats
-   (:mod:`skeletonllm.mllm.prompts`): the description as ``Label: kick right leg``,
-   multiple-choice attribute questions answered with ``Label: <option>``, YES/NO attribute
-   checks (``disc_prompt``), and recognition over the seen classes (``mqa_prompt``), which a
-   pretrained MLLM can already do. Each batch holds prompts of about one length
-   (:class:`LengthBatches`).
+   to the text embeddings, vision and projector are frozen (``joint_language`` lets them
+   follow at a small rate), and the language model learns to answer: first one short question
+   per clip ("Describe the movement, the side and the body part." -> ``kick right leg``),
+   where the visual tokens are a large share of the sequence and reading them is learnt
+   quickly; then the project's own prompt formats (:mod:`skeletonllm.mllm.prompts`): the
+   description as ``Label: kick right leg``, multiple-choice attribute questions answered
+   with ``Label: <option>``, YES/NO attribute checks (``disc_prompt``), and recognition over
+   the seen classes (``mqa_prompt``), which a pretrained MLLM can already do. Each batch
+   holds prompts of about one length (:class:`LengthBatches`).
 
 What makes zero-shot recognition possible is that every word is grounded on its own: "left"
 is learnt from left-arm raises, left-leg swings and left-hand touches alike, "kick" from
@@ -63,7 +64,13 @@ Why these choices (each measured while building the demo; the tiny model is unfo
 * 28 x 28 frames: one visual token per frame after InternVL's pixel shuffle, whose 256
   channels hold the four 14-pixel quadrants side by side, so *where* something moves becomes
   *which channels* light up, readable by a language model that averages tokens. At 56 and
-  112 pixels the same heads did not learn in the time available.
+  112 pixels the same heads did not learn in the time available. Four tokens per frame
+  (7-px patches) kept more in the tokens but the language model read less of them in the
+  same steps (the sweep of ``scripts/demo_sweep.py``, recorded in ``docs/demo_sweep.jsonl``,
+  and :class:`PretrainSettings` give the numbers).
+* a language phase three times as long as at first (1800 + 1800 steps): the language model,
+  not the vision tower, was what read too little (a probe on the visual tokens named twice
+  as many held-out seen clips as the head start did).
 * standard initialisation (0.02) of the text tower, and a projector whose output is centred:
   with the tiny config's large initialisation the visual tokens were 35x the size of text
   embeddings and nearly identical across clips, and the language model never read them.
@@ -139,12 +146,38 @@ class PretrainSettings:
             alone and from 33.1 % to 53.2 % after the curriculum; the frame bank makes the
             vision steps cheap.
         short_steps / language_steps / language_lr: phase 2 (short question, then the
-            project's prompt formats).
-        batch_size: clips per step.
+            project's prompt formats). The language model was the bottleneck of the earlier
+            head start (600 + 600 steps): a linear probe on its visual tokens named 87-90 % of
+            seed 0's held-out seen clips, the head start itself 43 %; three times the steps
+            took it to 87 % (``docs/demo_sweep.jsonl``). A rate of 1e-2 collapsed it.
+        batch_size / language_batch_size: clips per step of the vision / language phase (the
+            latter defaults to ``batch_size``; 18 clips at 600 + 600 steps read less than 6 at
+            1800 + 1800).
         visual_scale: the projector's output RMS, in units of the text embeddings' RMS.
         mqa_items: recognition questions over the seen classes per clip in the second language
             phase (:func:`language_items`): without them the head start alone answered one class
-            for nearly every clip (the study's renderer-only experiment needs a reader that reads).
+            for nearly every clip (the study's renderer-only experiment needs a reader that reads;
+            measured again on the validation split: 13 % seen without them).
+        layers / patch_size / downsample_ratio / vision_hidden / vision_layers: the backbone
+            (:func:`skeletonllm.mllm.tiny.tiny_config`). 7-px patches (four tokens per frame)
+            kept everything a linear probe reads in the tokens (93-94 % seen) but the language
+            model read less of them in the same steps (70-73 %, against 87 % with one token
+            per frame): the default keeps one token per frame.
+        head_pool / class_head: what the vision phase's heads read (:class:`AttributeHeads`):
+            the mean over the clip's tokens, or every token in its place; and a head over the
+            seen classes. Chosen on zero-shot recognition of eight seen classes held out from
+            the other 23 (``scripts/demo_sweep.py --validation``; no unseen class involved):
+            reading every token in place gave the best seen top-1 but named 29-38 % of the held-out
+            classes after the curriculum; the mean with the class head 42 % (98 % seen), the
+            mean without it 41 % (89 % seen).
+        pose_weight: weight of :class:`PoseHeads` (each frame's 3D joints and each step's
+            motion, read off the skeleton) in the vision phase; 0 = off. On with the other
+            heads it did not raise seen top-1 (90 % against 91 %), and with ``joint_language``
+            the head start collapsed (4 % seen on the validation split).
+        joint_language / joint_vision_lr: vision tower and projector keep learning (at this
+            rate, gradients clipped per group) during the language phase. On seed 0's seen
+            clips it helped (91.9 % against 91.1 %), but on the validation split it twice
+            collapsed the head start (with the mean heads, and with the pose heads): off.
     """
 
     image_size: int = 28
@@ -171,10 +204,10 @@ class PretrainSettings:
     language_batch_size: int | None = None
     visual_scale: float = 8.0
     mqa_items: int = 2
-    head_pool: str = "tokens"
+    head_pool: str = "mean"
     class_head: bool = True
     pose_weight: float = 0.0
-    joint_language: bool = True
+    joint_language: bool = False
     joint_vision_lr: float = 1e-4
 
     def to_dict(self) -> dict:
