@@ -9,7 +9,8 @@ seen-class top-1 (likelihood ranking over the 31 seen classes, the demo's engine
 to the movement / side / part questions; with ``--tokprobe`` a linear probe on its visual
 tokens (what the vision tower keeps); with ``--curriculum`` the DrAction arm's four stages and
 its seen top-1 after them. Appends one JSON line (settings, numbers, wall and CPU seconds, load
-average, the command) to ``--log`` (default ``docs/demo_sweep.jsonl``).
+average, the command) to ``--log`` (default: the file the demo's report reads,
+``src/skeletonllm/demo/backbone_sweep.json``).
 
 ``--validation``: zero-shot measured without any unseen class. Eight of the 31 seen classes
 (:func:`validation_split`: each a new combination of movement, part and side that the other 23
@@ -33,6 +34,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
+
+
+#: The head-start settings each record lists in full (the knobs this sweep turned).
+SETTINGS_SHOWN = ("head_pool", "class_head", "joint_language", "pose_weight", "vision_steps", "short_steps",
+                  "language_steps", "patch_size", "mqa_items", "variants", "language_lr", "language_batch_size")
 
 
 def _cpu() -> float:
@@ -112,6 +118,15 @@ def _probe(renderer, train, held, val_clips, val_classes, num_frames):
             "attributes": {k: {"seen": v["seen"], "zero_shot": v["unseen"]} for k, v in out["attributes"].items()}}
 
 
+def _append(path: Path, record: dict) -> None:
+    """Add one run to the sweep file (``{"what", "script", "runs": [...]}``), atomically."""
+    from skeletonllm.atomic import atomic_write_text
+
+    doc = json.loads(path.read_text()) if path.is_file() else {"script": "scripts/demo_sweep.py", "runs": []}
+    doc["runs"].append(record)
+    atomic_write_text(path, json.dumps(doc, indent=1) + "\n")
+
+
 def main(argv=None) -> None:
     from skeletonllm.demo import evaluate as E
     from skeletonllm.demo.pipeline import DemoData, DemoSettings, _training_data
@@ -129,7 +144,8 @@ def main(argv=None) -> None:
     ap.add_argument("--validation", action="store_true", help="zero-shot on eight seen classes held out")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--work", default="/tmp/skeletonllm-sweep")
-    ap.add_argument("--log", default=str(Path(__file__).resolve().parents[1] / "docs" / "demo_sweep.jsonl"))
+    ap.add_argument("--log", default=str(Path(__file__).resolve().parents[1] / "src" / "skeletonllm" / "demo"
+                                         / "backbone_sweep.json"))
     a = ap.parse_args(argv)
     torch.set_num_threads(1)
     parse = lambda items: {k: json.loads(v) for k, v in (kv.split("=", 1) for kv in items)}  # noqa: E731
@@ -158,7 +174,9 @@ def main(argv=None) -> None:
            "head_start_seconds": {k: round(v, 1) for k, v in pre.seconds.items()},
            "head_start_cpu_seconds": round(_cpu() - c0, 1), "load_average": os.getloadavg()[0],
            "command": "python scripts/demo_sweep.py " + " ".join(shlex.quote(x) for x in (argv or sys.argv[1:])),
-           "code": _code_version(), "head_start": {}}
+           "code": _code_version(), "head_start": {},
+           "settings": {**{k: getattr(st.pretrain, k) for k in SETTINGS_SHOWN}, "length_batches": True,
+                        "recognition_epochs": st.curriculum.recognition_epochs}}
     print(a.name, "head start", rec["head_start_seconds"], "cpu", rec["head_start_cpu_seconds"], flush=True)
     p = st.pretrain
     for name in a.renderers.split(","):
@@ -199,8 +217,7 @@ def main(argv=None) -> None:
         print(a.name, "curriculum", rec["curriculum"], flush=True)
     rec["total_seconds"] = round(time.time() - t0, 1)
     rec["total_cpu_seconds"] = round(_cpu() - c0, 1)
-    with open(a.log, "a") as f:
-        f.write(json.dumps(rec) + "\n")
+    _append(Path(a.log), rec)
     shutil.rmtree(out, ignore_errors=True)
 
 

@@ -91,3 +91,29 @@ def test_no_unseen_class_reaches_the_fit():
     y0[0] = leaked
     with pytest.raises(ValueError, match="unseen"):
         fit_probe(X[0], y0, atts[0], X[1], y[1], atts[1], X[2], y[2], atts[2], unseen)
+
+
+def test_the_shipped_sweep_records_how_the_head_start_was_chosen():
+    """Every run has its command and numbers on seen clips; validation runs held out seen classes only;
+    the demo's present head start is one of the runs."""
+    from skeletonllm.demo.report import Document
+    from skeletonllm.demo.sweep_report import SWEEP_HEADER, is_current, load_sweep, sweep_rows
+    from skeletonllm.synth import get_split
+
+    split = get_split("synth_31_13")
+    runs = load_sweep()
+    assert len(runs) >= 10
+    for r in runs:
+        assert r["command"].startswith("python ") and "--name " + r["name"] in r["command"]
+        assert r["head_start"]["draction"]["seen_top1"] >= 0
+        v = r.get("validation_split")
+        if v:
+            assert set(v["train"]) | set(v["zero_shot"]) == set(split.seen)
+            assert not set(v["zero_shot"]) & set(split.unseen)
+    assert sum(is_current(r) for r in runs) >= 1
+    rows = sweep_rows(runs)
+    assert len(rows) == len(runs) and all(len(row) == len(SWEEP_HEADER) for row in rows)
+    doc = Document("t")
+    from skeletonllm.demo.sweep_report import sweep_section
+    sweep_section(doc, runs)
+    assert "the demo's settings" in doc.to_markdown()

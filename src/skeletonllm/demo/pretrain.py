@@ -66,7 +66,7 @@ Why these choices (each measured while building the demo; the tiny model is unfo
   *which channels* light up, readable by a language model that averages tokens. At 56 and
   112 pixels the same heads did not learn in the time available. Four tokens per frame
   (7-px patches) kept more in the tokens but the language model read less of them in the
-  same steps (the sweep of ``scripts/demo_sweep.py``, recorded in ``docs/demo_sweep.jsonl``,
+  same steps (the sweep of ``scripts/demo_sweep.py``, recorded in ``demo/backbone_sweep.json``,
   and :class:`PretrainSettings` give the numbers).
 * a language phase three times as long as at first (1800 + 1800 steps): the language model,
   not the vision tower, was what read too little (a probe on the visual tokens named twice
@@ -149,7 +149,7 @@ class PretrainSettings:
             project's prompt formats). The language model was the bottleneck of the earlier
             head start (600 + 600 steps): a linear probe on its visual tokens named 87-90 % of
             seed 0's held-out seen clips, the head start itself 43 %; three times the steps
-            took it to 87 % (``docs/demo_sweep.jsonl``). A rate of 1e-2 collapsed it.
+            took it to 87 % (``demo/backbone_sweep.json``). A rate of 1e-2 collapsed it.
         batch_size / language_batch_size: clips per step of the vision / language phase (the
             latter defaults to ``batch_size``; 18 clips at 600 + 600 steps read less than 6 at
             1800 + 1800).

@@ -458,7 +458,10 @@ def write_outputs(out_dir: Path, settings, info: dict, ds, train, test_seen, tes
              f"{len(train)} seen-class training clips, with movement-side-part descriptions only (for many seen "
              "classes the description reads like the class name; no unseen class is ever named): "
              f"{p.vision_steps} steps of the vision tower + projector on movement / side / part / moving-limb "
-             f"heads, then {p.short_steps} + {p.language_steps} steps of the language model answering "
+             + ("/ seen-class " if p.class_head else "")
+             + ("heads reading the mean of the visual tokens" if p.head_pool == "mean"
+                else "heads reading every visual token in its place")
+             + f", then {p.short_steps} + {p.language_steps} steps of the language model answering "
              "part-movement-side questions (short question, then the project's prompt formats: multiple choice with "
              "`Label: <option>`, YES/NO checks"
              + (f", and {p.mqa_items} recognition questions per clip over the seen classes" if p.mqa_items else "")
@@ -476,6 +479,21 @@ def write_outputs(out_dir: Path, settings, info: dict, ds, train, test_seen, tes
              "seed would not fit the demo's ten minutes, and would add backbone-to-backbone variance. The price of "
              "equal shares: each style gets a quarter of the frames. The study's *frozen* rows (section 7) show how "
              "well the head start alone reads each renderer.")
+    from .sweep_report import load_sweep, sweep_section
+    base = next((r for r in load_sweep() if r["name"] == "base"), None)
+    doc.text("**How the backbone and head start were chosen** (issue 19). The frames of every arm carry more than "
+             "the model reads (the linear pixel probe in the table above and in section 7)"
+             + ("" if base is None else
+                f"; the head start before this sweep named {_pct(base['head_start']['draction']['seen_top1'])} of seed "
+                "0's held-out seen clips") + ". "
+             f"The sweep below tried, on seed 0 and the seen classes only, longer "
+             f"language phases, 7-px patches (four tokens per frame), what the vision heads read, a seen-class head, "
+             f"pose targets read off the 3D joints and training the vision tower during the language phase; the "
+             f"zero-shot choices were made on eight seen classes held out from the other 23. Chosen: {p.image_size} px, "
+             f"{p.patch_size}-px patches, {p.num_frames} frames, one token per frame, both towers {p.layers} x "
+             f"{p.hidden}, the heads on the mean of the tokens with a seen-class head, {p.short_steps} + "
+             f"{p.language_steps} language steps.")
+    sweep_section(doc)
     if media.get("loss_head_start"):
         doc.image(media["loss_head_start"], "head start loss (vision phase, then the two language phases)")
     doc.text("What the head start learnt, asked as multiple choice over all values of each attribute, for each "

@@ -171,7 +171,14 @@ def write_study_report(out_dir: Path, stats: dict, numbers: list[dict], info: di
     doc.table(["arm", "evaluated", *(f"unseen {k} %" for k in KINDS)], rows,
               caption="unseen top-1 per kind of class, mean ± sd over seeds")
 
-    doc.heading("8. Settings and timings")
+    doc.heading("8. How the backbone and head start were chosen")
+    doc.text("Every configuration tried for issue 19 (`scripts/demo_sweep.py`, seed 0, seen classes only; the "
+             "validation runs hold eight seen classes out of training to measure zero-shot recognition without any "
+             "unseen class):")
+    from .sweep_report import sweep_section
+    sweep_section(doc)
+
+    doc.heading("9. Settings and timings")
     m = info["machine"]
     doc.text(f"Machine: {m['platform']}, {m.get('processor', '?')}, {m['cpus']} CPUs, torch {m['torch']}; "
              f"{m['workers']} worker processes, "
