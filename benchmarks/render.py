@@ -1,26 +1,39 @@
-"""Benchmark DrAction's rasteriser on CPU (or CUDA with --device cuda).
+"""Benchmark DrAction and its rasteriser on CPU (or CUDA with --device cuda).
 
     python benchmarks/render.py                 # full table (a few minutes on 2 cores)
     python benchmarks/render.py --quick         # headline cases only
+    python benchmarks/render.py --quick --compare /tmp/old/src   # another copy of the package, case by case
     python benchmarks/render.py --threads 1     # torch intra-op threads (default: torch's)
 
 On a shared machine, OpenMP's default busy-waiting makes multi-threaded torch CPU ops
 collapse whenever another process competes for the cores (measured here: 0.55 s instead of
 0.07 s for the 448 fwd+bwd case); run with OMP_WAIT_POLICY=PASSIVE (or --threads 1).
 
-Workload: one NTU body (25 joints, 24 bones -> 265 Gaussians), B = 1, F = 12 frames,
-from tests/data/ntu_skeleton/S001C001P001R001A001.skeleton (the demo figure if the loaders
-are unavailable). Reported:
+Workload: one NTU body (25 joints, 24 bones -> 265 Gaussians), B = 1 (or 8 clips of it),
+F = 12 frames, from tests/data/ntu_skeleton/S001C001P001R001A001.skeleton (the demo figure if
+the loaders are unavailable). Reported:
 
 * DrAction (untrained default, fast rasteriser) forward and forward+backward at 224 and 448:
   the whole renderer (LBS, NFM with GRU, EWA projection, rasterisation), and the rasteriser
-  alone on the same splats;
+  alone on the same splats; DrAction at 448 on 8 clips. The backward is
+  ``frames.backward(G)`` with a fixed random G built before the measurement (seed 0, the same
+  for every package): the dense gradient a vision tower sends back, not a loss of our own
+  (a mean's backward would add a pass over the whole frame tensor to every step);
 * the dense reference rasteriser on one frame, scaled x12;
 * an OpenCV stick figure of the same frames (anti-aliased lines and circles; the
-  non-differentiable floor);
-* how the fast path grows with resolution, frames, Gaussians per bone and persons.
+  non-differentiable floor), the in-run reference that makes figures comparable between
+  machines;
+* the torch profiler's top rows for DrAction 448 fwd+bwd on one thread (self CPU time per step);
+* (full table) how the fast path grows with resolution, frames, Gaussians per bone and persons.
 
-Times are the minimum and median over ``--repeats`` runs after one warm-up. Peak memory is
+``--compare SRC`` runs every case on the package under SRC (e.g. the code before a change,
+``git show`` into a temporary directory) and on this checkout, alternately for ``--rounds``
+rounds, and prints both with the ratio: on a machine shared with other jobs, back-to-back
+runs of the same case see the same load. The load average is printed with every case.
+
+Times are the minimum and median wall-clock time over ``--repeats`` runs after one warm-up,
+and the minimum process CPU time (all threads; less sensitive to other jobs on the machine
+than the wall clock, but it counts OpenMP workers' spinning). Peak memory is
 "peak extra": each case runs in a fresh subprocess; after its inputs are built (nothing
 image-sized allocated yet) the kernel's peak-RSS mark is reset (``/proc/self/clear_refs``)
 and the peak (VmHWM) minus the resident size before is read after the first run. Where the
@@ -107,7 +120,7 @@ def run_case(case: dict) -> dict:
     device = torch.device(case.get("device", "cpu"))
     kind, size, frames = case["kind"], case["size"], case["frames"]
     seq = _sequence(case.get("persons", 1))
-    batch = collate_sequences([seq], num_frames=frames).to(device)
+    batch = collate_sequences([seq] * case.get("clips", 1), num_frames=frames).to(device)
     torch.manual_seed(0)
     model = DrAction(DrActionConfig(image_size=size, bones_samples=case.get("K", 10))).to(device)
     backward = case["backward"]
@@ -138,13 +151,19 @@ def run_case(case: dict) -> dict:
         if device.type == "cuda":
             torch.cuda.synchronize()
 
+    # The loss's gradient: a fixed dense random tensor, as a vision tower sends back (built
+    # here, before the measurement; the same for every package compared).
+    images = op.shape[0] if kind != "dense" else 1
+    upstream = torch.randn(images, 3, H, W, generator=torch.Generator().manual_seed(0)).to(device, op.dtype)
     if kind == "draction":
+        upstream = upstream.view(-1, frames, 3, H, W)
+
         def step():
             model.zero_grad(set_to_none=True)
             with torch.set_grad_enabled(backward):
                 out = model(batch)
                 if backward:
-                    out.mean().backward()
+                    out.backward(upstream)
     elif kind == "raster":
         def step():
             for x in leaves:
@@ -152,7 +171,7 @@ def run_case(case: dict) -> dict:
             with torch.set_grad_enabled(backward):
                 out = R.rasterize_fast(*leaves, depth, H, W, bg)
                 if backward:
-                    out.mean().backward()
+                    out.backward(upstream)
     elif kind == "dense":
         one = [x[:1].detach().clone().requires_grad_(backward) for x in leaves]
 
@@ -160,7 +179,7 @@ def run_case(case: dict) -> dict:
             with torch.set_grad_enabled(backward):
                 out = R.rasterize_dense(*one, depth[:1], H, W, bg)
                 if backward:
-                    out.mean().backward()
+                    out.backward(upstream)
     elif kind == "opencv":
         import cv2
         import numpy as np
@@ -169,13 +188,13 @@ def run_case(case: dict) -> dict:
         cam = model.camera
         j = normalise_depth(batch.joints.float(), batch.present, model.config.depth_threshold,
                             model.config.depth_shift)
-        uv = cam.project_points(j)[0].cpu().numpy()                              # (F, M, J, 2)
+        uv = cam.project_points(j).reshape(-1, *j.shape[2:4], 2).cpu().numpy()  # (clips x F, M, J, 2)
         bones = batch.topology.bones
         thick = max(1, round(size / 112))
 
         def step():
-            imgs = np.zeros((frames, size, size, 3), np.uint8)
-            for f in range(frames):
+            imgs = np.zeros((uv.shape[0], size, size, 3), np.uint8)
+            for f in range(uv.shape[0]):
                 for m in range(uv.shape[1]):
                     p = np.round(uv[f, m] * 16).astype(np.int32)                 # 4 fractional bits
                     for a, b in bones:
@@ -186,6 +205,7 @@ def run_case(case: dict) -> dict:
     else:
         raise ValueError(kind)
 
+    info["kernel_load_s"] = _load_kernel(op)
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats()
         base = torch.cuda.memory_allocated()
@@ -199,24 +219,99 @@ def run_case(case: dict) -> dict:
         peak = (torch.cuda.max_memory_allocated() - base) / 2**20
     else:
         peak = (_status_mb("VmHWM") if hwm else _maxrss_mb()) - rss0
-    times = []
+    times, cpu = [], []
     for _ in range(case.get("repeats", 5)):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         step()
         sync()
         times.append(time.perf_counter() - t)
-    return {**case, **info, "first_s": first, "min_s": min(times), "median_s": statistics.median(times),
-            "peak_mb": peak, "threads": torch.get_num_threads()}
+        cpu.append(time.process_time() - c)
+    out = {**case, **info, "first_s": first, "min_s": min(times), "median_s": statistics.median(times),
+           "cpu_s": min(cpu), "peak_mb": peak, "threads": torch.get_num_threads()}
+    if case.get("profile"):
+        out["profile"] = _profile(step, case["profile"])
+    return out
 
 
-def run_in_subprocess(case: dict, timeout: float = 1800) -> dict:
+def _load_kernel(x) -> float | None:
+    """Load (or compile) the compiled rasteriser kernel for tensors like ``x`` before the
+    measurement, where the package has one: a one-off per process (per machine, if it must
+    compile), not part of a step's time or memory. Returns the seconds it took (None: none)."""
+    try:
+        from skeletonllm.render import rasterize_numba
+    except ImportError:
+        return None
+    t = time.perf_counter()
+    rasterize_numba.usable(x)
+    return time.perf_counter() - t
+
+
+def _profile(step, steps: int, rows: int = 12) -> list:
+    """The torch profiler's top ``rows`` ops by self CPU time: (name, ms per step, calls per step)."""
+    from torch.profiler import ProfilerActivity, profile
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        for _ in range(steps):
+            step()
+    top = sorted(prof.key_averages(), key=lambda e: -e.self_cpu_time_total)[:rows]
+    return [(e.key, e.self_cpu_time_total / 1e3 / steps, e.count / steps) for e in top]
+
+
+def run_in_subprocess(case: dict, src: Path = ROOT / "src", timeout: float = 1800) -> dict:
+    """Run one case in a fresh interpreter that imports skeletonllm from ``src``; the result
+    carries the 1-minute load average before and after."""
     env = dict(os.environ)
-    env["PYTHONPATH"] = str(ROOT / "src") + os.pathsep + env.get("PYTHONPATH", "")
+    env["PYTHONPATH"] = str(src) + os.pathsep + env.get("PYTHONPATH", "")
+    load0 = os.getloadavg()[0]
     proc = subprocess.run([sys.executable, __file__, "--case", json.dumps(case)], capture_output=True, text=True,
                           timeout=timeout, env=env)
+    load = (load0, os.getloadavg()[0])
     if proc.returncode != 0:
-        return {**case, "error": proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else f"rc {proc.returncode}"}
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+        return {**case, "load": load,
+                "error": proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else f"rc {proc.returncode}"}
+    return {**json.loads(proc.stdout.strip().splitlines()[-1]), "load": load}
+
+
+KERNEL_PROBE = """
+import json, time, torch
+from skeletonllm.render import rasterize_numba
+times = {}
+for dtype in (torch.float32, torch.float64):
+    t = time.perf_counter()
+    ok = rasterize_numba.usable(torch.zeros(1, dtype=dtype))
+    times[str(dtype)] = time.perf_counter() - t if ok else None
+print(json.dumps(times))
+"""
+
+
+def kernel_first_call(src: Path) -> list[dict] | None:
+    """Seconds of the compiled rasteriser's first use per dtype (numba import + compile, then
+    + load), in a fresh process with an empty numba cache directory and again in a second
+    process that finds it filled; None where ``src`` has no such kernel."""
+    if not (src / "skeletonllm" / "render" / "rasterize_numba.py").is_file():
+        return None
+    import tempfile
+    with tempfile.TemporaryDirectory() as cache:
+        env = {**os.environ, "PYTHONPATH": str(src) + os.pathsep + os.environ.get("PYTHONPATH", ""),
+               "NUMBA_CACHE_DIR": cache}
+        runs = [subprocess.run([sys.executable, "-c", KERNEL_PROBE], capture_output=True, text=True, env=env,
+                               timeout=600) for _ in range(2)]
+    return [json.loads(r.stdout.strip().splitlines()[-1]) if r.returncode == 0 else {"error": r.stderr[-300:]}
+            for r in runs]
+
+
+def best_of(results: list[dict]) -> dict:
+    """Combine runs of one case: the smallest min and median, the largest peak memory, and
+    the load range seen."""
+    ok = [r for r in results if "error" not in r]
+    if not ok:
+        return results[-1]
+    best = dict(min(ok, key=lambda r: r["min_s"]))
+    best["median_s"] = min(r["median_s"] for r in ok)
+    best["cpu_s"] = min(r["cpu_s"] for r in ok)
+    best["peak_mb"] = max(r["peak_mb"] for r in ok)
+    best["load"] = (min(min(r["load"]) for r in ok), max(max(r["load"]) for r in ok))
+    best["runs"] = len(ok)
+    return best
 
 
 # --------------------------------------------------------------------------------------
@@ -225,13 +320,80 @@ def run_in_subprocess(case: dict, timeout: float = 1800) -> dict:
 def fmt(r: dict, scale: float = 1.0) -> str:
     if "error" in r:
         return f"error: {r['error']}"
-    return f"{r['min_s'] * scale:8.3f} s (median {r['median_s'] * scale:.3f}) {r['peak_mb'] * (scale if scale > 1 else 1):8.0f} MB"
+    return (f"{r['min_s'] * scale:8.3f} s (median {r['median_s'] * scale:.3f}, cpu {r['cpu_s'] * scale:.3f}) "
+            f"{r['peak_mb'] * (scale if scale > 1 else 1):5.0f} MB")
+
+
+def fmt_load(r: dict) -> str:
+    lo, hi = r.get("load", (float("nan"),) * 2)
+    return f"load {lo:.1f}-{hi:.1f}"
+
+
+def headline_cases(common: dict) -> list[tuple[str, tuple, dict]]:
+    """(label, key, case) of the quick table."""
+    cases = []
+    for size in (224, 448):
+        for kind in ("draction", "raster"):
+            for bwd in (False, True):
+                what = "DrAction" if kind == "draction" else "rasteriser only"
+                label = f"{what} {size} {'fwd+bwd' if bwd else 'fwd'}"
+                cases.append((label, (kind, size, bwd, 1), {**common, "kind": kind, "size": size, "frames": 12,
+                                                             "backward": bwd}))
+    for bwd in (False, True):
+        cases.append((f"DrAction 448 {'fwd+bwd' if bwd else 'fwd'}, 8 clips", ("draction", 448, bwd, 8),
+                      {**common, "kind": "draction", "size": 448, "frames": 12, "backward": bwd, "clips": 8}))
+    for size, clips in ((224, 1), (448, 1), (448, 8)):
+        label = f"OpenCV stick figure {size}" + (f", {clips} clips" if clips > 1 else "")
+        cases.append((label, ("opencv", size, False, clips),
+                      {**common, "kind": "opencv", "size": size, "frames": 12, "backward": False, "clips": clips}))
+    return cases
+
+
+def run_sources(case: dict, sources: list[Path], rounds: int) -> list[dict]:
+    """Each source's best of ``rounds`` runs of ``case``, the sources alternating."""
+    runs = [[] for _ in sources]
+    for _ in range(rounds):
+        for i, src in enumerate(sources):
+            runs[i].append(run_in_subprocess(case, src))
+    return [best_of(r) for r in runs]
+
+
+def print_ratios(head: dict, names: list[str]) -> None:
+    print("\nratios against the OpenCV stick figure of the same frames (min times)")
+    for i, name in enumerate(names):
+        parts = []
+        for size, clips in ((224, 1), (448, 1), (448, 8)):
+            cv = head[("opencv", size, False, clips)][i]
+            for kind in ("draction", "raster"):
+                r = head.get((kind, size, True, clips))
+                if r is None or "error" in r[i] or "error" in cv:
+                    continue
+                what = "DrAction" if kind == "draction" else "rasteriser"
+                times = f" x{clips}" if clips > 1 else ""
+                parts.append(f"{what} {size}{times} fwd+bwd {r[i]['min_s'] / cv['min_s']:.1f}x")
+        print(f"  {name}: " + ", ".join(parts))
+
+
+def print_profiles(profiles: list, names: list[str]) -> None:
+    for name, prof in zip(names, profiles):
+        print(f"\ntorch profiler, DrAction 448 fwd+bwd on one thread ({name}): top ops by self CPU time per step")
+        if "error" in prof:
+            print(f"  {fmt(prof)}")
+            continue
+        print(f"  {'op':36s} {'ms/step':>8s} {'calls/step':>10s}   ({fmt_load(prof)})")
+        for op, ms, calls in prof["profile"]:
+            print(f"  {op[:36]:36s} {ms:8.2f} {calls:10.1f}")
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--case", help=argparse.SUPPRESS)
     ap.add_argument("--quick", action="store_true", help="headline cases only")
+    ap.add_argument("--compare", type=Path, default=None, metavar="SRC",
+                    help="also run every case on the skeletonllm package under SRC (a 'src' directory), alternately")
+    ap.add_argument("--rounds", type=int, default=2, help="with --compare: alternating runs per case and package")
+    ap.add_argument("--only", default=None, metavar="TEXT",
+                    help="quick table: only the cases whose label contains TEXT (no ratios, no profile)")
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch default)")
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--device", default="cpu")
@@ -243,46 +405,66 @@ def main():
         return
 
     common = {"threads": args.threads, "repeats": args.repeats, "device": args.device}
-    print(f"DrAction rasteriser benchmark, B=1, F=12, one NTU body; device {args.device}, "
+    sources = [ROOT / "src"] if args.compare is None else [args.compare.resolve(), ROOT / "src"]
+    names = ["this checkout"] if args.compare is None else [f"before ({args.compare})", "after (this checkout)"]
+    rounds = 1 if args.compare is None else args.rounds
+    print(f"DrAction benchmark, F=12, one NTU body (B=1 unless said); device {args.device}, "
           f"threads {args.threads or 'default'}, OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', 'unset')}, "
-          f"{os.cpu_count()} CPUs; min over {args.repeats} runs "
-          f"(median in brackets); memory = peak extra resident memory of the first run\n")
+          f"{os.cpu_count()} CPUs; min over {args.repeats} runs (median in brackets)"
+          + (f", best of {rounds} alternating rounds per package" if rounds > 1 else "")
+          + "; memory = peak extra resident memory of the first run; load = 1-minute load average; "
+          "backward = frames.backward(G), G a fixed random tensor (seed 0) built before the timing")
+    if args.compare is not None:
+        print("\n".join(f"  {n}: {s}" for n, s in zip(names, sources)))
+    print()
     head = {}
-    for size in (224, 448):
-        for kind in ("draction", "raster"):
-            for bwd in (False, True):
-                r = run_in_subprocess({**common, "kind": kind, "size": size, "frames": 12, "backward": bwd})
-                head[(kind, size, bwd)] = r
-                label = f"{'DrAction' if kind == 'draction' else 'rasteriser only'} {size} {'fwd+bwd' if bwd else 'fwd'}"
-                extra = f"  [{r.get('pairs', '?')} pairs, {r.get('gaussians_per_frame', '?')} Gaussians/frame]" if kind == "raster" else ""
-                print(f"{label:32s} {fmt(r)}{extra}")
-    for size in (224, 448):
-        r = run_in_subprocess({**common, "kind": "opencv", "size": size, "frames": 12, "backward": False})
-        head[("opencv", size, False)] = r
-        print(f"{'OpenCV stick figure ' + str(size):32s} {fmt(r)}")
-    dense_cases = [(224, False), (224, True), (448, False)] + ([(448, True)] if args.dense_448_backward else [])
-    for size, bwd in dense_cases:
-        r = run_in_subprocess({**common, "kind": "dense", "size": size, "frames": 1, "backward": bwd,
-                               "repeats": min(args.repeats, 2)})
-        head[("dense", size, bwd)] = r
-        print(f"{'dense reference ' + str(size) + (' fwd+bwd' if bwd else ' fwd') + ' x12':32s} "
-              f"{fmt(r, 12.0) if 'error' not in r else fmt(r)}  (one frame: {r.get('min_s', float('nan')):.3f} s, "
-              f"{r.get('peak_mb', float('nan')):.0f} MB)")
-
-    print("\nratios (min times)")
-    for size in (224, 448):
-        fast = head[("draction", size, True)]
-        ras = head[("raster", size, True)]
-        cv = head[("opencv", size, False)]
-        dn = head.get(("dense", size, True)) or head.get(("dense", size, False))
-        if "error" in fast or "error" in cv:
+    for label, key, case in headline_cases(common):
+        if args.only is not None and args.only not in label:
             continue
-        line = (f"  {size}: DrAction fwd+bwd / OpenCV = {fast['min_s'] / cv['min_s']:.1f}x, "
-                f"rasteriser fwd+bwd / OpenCV = {ras['min_s'] / cv['min_s']:.1f}x")
-        if dn and "error" not in dn:
-            which = "fwd+bwd" if ("dense", size, True) in head else "fwd"
-            line += f", dense ({which}, x12) / fast rasteriser = {dn['min_s'] * 12 / ras['min_s']:.0f}x"
-        print(line)
+        res = run_sources(case, sources, rounds)
+        head[key] = res
+        extra = ""
+        if key[0] == "raster" and "error" not in res[-1]:
+            extra = f"  [{res[-1].get('pairs', '?')} pairs, {res[-1].get('gaussians_per_frame', '?')} Gaussians/frame]"
+        cols = " | ".join(f"{fmt(r)} {fmt_load(r)}" for r in res)
+        ratio = ""
+        if len(res) == 2 and not any("error" in r for r in res):
+            ratio = f" | after/before {res[1]['min_s'] / res[0]['min_s']:.2f}x"
+        print(f"{label:34s} {cols}{ratio}{extra}")
+    if args.only is not None:
+        return
+    if args.compare is None:
+        dense_cases = [(224, False), (224, True), (448, False)] + ([(448, True)] if args.dense_448_backward else [])
+        for size, bwd in dense_cases:
+            r = run_in_subprocess({**common, "kind": "dense", "size": size, "frames": 1, "backward": bwd,
+                                   "repeats": min(args.repeats, 2)})
+            head[("dense", size, bwd, 1)] = [r]
+            print(f"{'dense reference ' + str(size) + (' fwd+bwd' if bwd else ' fwd') + ' x12':34s} "
+                  f"{fmt(r, 12.0) if 'error' not in r else fmt(r)}  (one frame: {r.get('min_s', float('nan')):.3f} s, "
+                  f"{r.get('peak_mb', float('nan')):.0f} MB) {fmt_load(r)}")
+    print_ratios(head, names)
+    if args.compare is None:
+        for size in (224, 448):
+            ras = head[("raster", size, True, 1)][0]
+            dn = (head.get(("dense", size, True, 1)) or head[("dense", size, False, 1)])[0]
+            if "error" not in ras and "error" not in dn:
+                which = "fwd+bwd" if ("dense", size, True, 1) in head else "fwd"
+                print(f"  {size}: dense reference ({which}, x12) / fast rasteriser fwd+bwd = "
+                      f"{dn['min_s'] * 12 / ras['min_s']:.0f}x")
+
+    first = kernel_first_call(sources[-1])
+    if first is not None:
+        fmt_first = lambda d: ", ".join(f"{k.replace('torch.', '')} {v:.1f} s" if isinstance(v, float) else f"{k} {v}"
+                                        for k, v in d.items())  # noqa: E731
+        print(f"\nnumba rasteriser kernel ({names[-1]}), first use per dtype: compile into an empty cache "
+              f"{fmt_first(first[0])}; load from that cache in the next process {fmt_first(first[1])} "
+              f"(load {os.getloadavg()[0]:.1f})")
+
+    # One torch thread: the rows then count each op's own work, not how OpenMP workers were
+    # scheduled on a shared machine.
+    prof_case = {**common, "threads": 1, "kind": "draction", "size": 448, "frames": 12, "backward": True, "repeats": 1,
+                 "profile": 3}
+    print_profiles([run_in_subprocess(prof_case, src) for src in sources], names)
     if args.quick:
         return
 
@@ -292,10 +474,12 @@ def main():
     for name, values in sweeps:
         for v in values:
             case = {**common, "kind": "draction", "size": 448, "frames": 12, "backward": True, name: v}
-            r = run_in_subprocess(case)
-            ras = run_in_subprocess({**case, "kind": "raster"})
-            print(f"  {name}={v:<5} DrAction {fmt(r)} | rasteriser {fmt(ras)}  "
-                  f"[{ras.get('gaussians_per_frame', '?')} Gaussians/frame, {ras.get('pairs', '?')} pairs]")
+            for src, sname in zip(sources, names):
+                r = run_in_subprocess(case, src)
+                ras = run_in_subprocess({**case, "kind": "raster"}, src)
+                print(f"  {name}={v:<5} {sname[:6]:6s} DrAction {fmt(r)} | rasteriser {fmt(ras)}  "
+                      f"[{ras.get('gaussians_per_frame', '?')} Gaussians/frame, {ras.get('pairs', '?')} pairs] "
+                      f"{fmt_load(r)}")
 
 
 if __name__ == "__main__":

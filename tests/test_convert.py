@@ -73,6 +73,12 @@ def test_convert_mixed_folder_to_pyskl_round_trip(mixed, tmp_path):
     assert by_name["kinetics"]["img_shape"] == (256, 340) and by_name["kinetics"]["label_name"] == "abseiling"
     assert by_name["amass"]["coordinates"] == "canonical"
     assert "S001C001P001R001A001" in data["split"]["ntu60_xsub_train"]
+    # mmaction2's and PYSKL's split names (their stock NTU configs read split='xsub_train'); ours stay as aliases
+    assert data["split"]["xsub_train"] == data["split"]["ntu60_xsub_train"] == ["S001C001P001R001A001",
+                                                                              "S001C003P008R002A058"]
+    assert data["split"]["xview_train"] == ["S001C003P008R002A058"] and data["split"]["xview_val"] == [
+        "S001C001P001R001A001"]
+    assert "xsub_val" not in data["split"]      # no sample there: left out, not an empty list
     # raw NTU keypoints are Kinect camera space, as in PYSKL's own NTU files
     raw = skeletonllm.load(DATA / "ntu_skeleton" / "S001C001P001R001A001.skeleton")
     np.testing.assert_allclose(by_name["S001C001P001R001A001"]["keypoint"][0], raw.joints[:, 0] * [-1, 1, 1], atol=1e-6)

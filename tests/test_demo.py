@@ -160,6 +160,23 @@ def test_every_inference_command_reads_real_files_with_the_demo_checkpoint(demo_
     assert got["question"] == "What does the person do?" and "answer" not in got
 
 
+@pytest.mark.parametrize("where", ["", "sugar"], ids=["skeletonllm", "sugar"])
+def test_both_demo_checkpoints_default_to_their_unseen_classes(demo_dir, where):
+    """`recognize FILE --checkpoint DIR` with no candidates: the demo split's unseen classes, which the
+    checkpoint (DIR for SkeletonLLM, DIR/sugar for SUGAR) remembers; the report names both."""
+    from skeletonllm.synth.dataset import SPLITS
+
+    split = SPLITS["synth_31_13"]
+    for extra, want in (([], list(split.unseen)), (["--all-classes"], list(split.classes))):
+        out = CliRunner().invoke(app, ["recognize", str(NTU_FILE), "--checkpoint", str(demo_dir / where),
+                                       "--mode", "score", "--json", *extra])
+        assert out.exit_code == 0, out.output + repr(out.exception)
+        got = json.loads(out.output[out.output.index("{"):])
+        assert got["candidates"] == want and got["label"] in want
+    section = (demo_dir / "report.md").read_text().split("12. Using the checkpoint")[1]
+    assert f"--checkpoint {demo_dir / where} --mode score" in section
+
+
 def test_demo_curriculum_applies_its_recipe(demo_dir, tmp_path):
     from safetensors.torch import load_file
 

@@ -151,3 +151,47 @@ def test_quick_study_end_to_end_resumes_an_arm_at_its_stage(tmp_path):
     assert {p: p.stat().st_mtime_ns for p in stamps} == stamps            # stages 2-3 not trained again
     assert (seed / "runs" / "velocity" / "stage4-recognition" / "final" / "config.json").is_file()
     assert again.statistics["arms"]["draction"] == first.statistics["arms"]["draction"]
+
+
+def test_a_resumed_seed_counts_the_parts_it_finished_before_the_kill(tmp_path, stand_in, monkeypatch):
+    """A seed's seconds are the sum of its parts' durations, the arms finished before the kill included
+    (not only the last session's wall clock)."""
+    import time
+
+    calls, heads, crash = stand_in
+    fake = pipeline.ARM_RUNNERS["curriculum"]
+
+    def slow(job, notify):
+        time.sleep(0.3)
+        return fake(job, notify)
+
+    monkeypatch.setitem(pipeline.ARM_RUNNERS, "curriculum", slow)
+    monkeypatch.setitem(pipeline.ARM_RUNNERS, "sugar", slow)
+    settings = DemoSettings.quick()
+    settings.workers = 1
+    out = tmp_path / "study"
+    crash[(0, "velocity")] = True            # four arms finish, then the study is killed
+    with pytest.raises(KeyboardInterrupt):
+        run_study(out, [0], settings, progress=False, say=lambda _: None)
+    summary = run_study(out, [0], settings, progress=False, say=lambda _: None)
+    record = json.loads((out / "seed-0" / "seed.json").read_text())
+    assert set(record["parts"]) == {"data", "head start", *BASE}
+    assert all(record["parts"][arm] >= 0.3 for arm in BASE)           # the four of the first session too
+    assert record["seconds"] == pytest.approx(sum(record["parts"].values()), abs=0.2) and record["seconds"] >= 1.8
+    assert record["wall_seconds_last_session"] < record["seconds"]    # the last session ran two arms
+    assert "sum of its parts' durations" in summary.report_md.read_text()
+
+
+def test_training_seconds_before_reads_every_session_of_every_stage(tmp_path):
+    from skeletonllm.demo.pipeline import training_seconds_before
+
+    def log(path, records):
+        path.parent.mkdir(parents=True)
+        path.write_text("\n".join(json.dumps(r) for r in records) + "\n{\"time\": 12")   # a line cut by a kill
+
+    log(tmp_path / "stage1" / "log.jsonl", [{"time": 100, "event": "start"}, {"time": 110, "step": 5},
+                                            {"time": 120, "event": "done"}])
+    log(tmp_path / "stage2" / "log.jsonl", [{"time": 130, "event": "start"}, {"time": 145, "step": 3},  # killed
+                                            {"time": 200, "event": "resume"}, {"time": 230, "event": "done"}])
+    assert training_seconds_before(tmp_path, since=200) == 20 + 15       # the resumed session is not before 200
+    assert training_seconds_before(tmp_path, since=1e9) == 20 + 15 + 30

@@ -32,8 +32,9 @@ def test_class_names():
     ucla = class_names("nw_ucla")
     assert len(ucla) == 10 and ucla[0] == "pick up with one hand" and ucla[9] == "carry"
     assert nw_ucla_action_labels()["a08"] == 6 and nw_ucla_action_labels()["a12"] == 9
+    assert len(class_names("kinetics")) == 400          # shipped since the Kinetics-400 list was added
     with pytest.raises(KeyError):
-        class_names("kinetics")
+        class_names("kinetics700")
 
 
 @pytest.mark.parametrize("name,n_unseen", EXPECTED.items())

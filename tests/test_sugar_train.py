@@ -1,6 +1,7 @@
 """SUGAR's Steps 2 and 3 through the project's trainer: configs, kill-and-resume exactness, the report,
 and the demo arm."""
 import json
+import shutil
 import os
 import signal
 import subprocess
@@ -166,6 +167,12 @@ def test_the_demo_arm_runs_end_to_end(tmp_path):
     for v in [r.unseen_top1, r.seen_top1, *r.transfer_top1.values()]:
         assert 0.0 <= v <= 1.0
     assert r.chance_unseen == pytest.approx(1 / 13) and (Path(r.checkpoint) / "config.json").is_file()  # synth_31_13
+    from skeletonllm.sugar.model import SugarModel
+    from skeletonllm.synth import get_split
+    classes = SugarModel.from_pretrained(r.checkpoint, device="cpu").classes   # Step 3 knows its split
+    split = get_split("synth_31_13")
+    assert classes == {"split": "synth_31_13", "classes": list(split.classes), "seen": list(split.seen),
+                       "unseen": list(split.unseen)}
     res = json.loads((tmp_path / "eval").glob("*unseen-ntu25-score/results.json").__next__().read_text())
     assert res["method"].startswith("SUGAR demo") and res["num_samples"] == 8
 
@@ -221,3 +228,29 @@ def test_training_clips_from_real_files_and_a_zero_shot_split():
     split = get_split("pku_46_5")
     assert len(data.clips) == 2 + 7 and data.seen == list(split.seen_names) and data.unseen == list(split.unseen_names)
     assert {label for _, label in data.clips} >= {"drink water", "handshaking"}
+
+
+def test_the_demo_arm_resumes_at_its_step(tmp_path):
+    """A killed arm, run again with resume: a finished Step 2 is read back (not trained again), Step 3 is
+    trained from it, and the numbers are those of the uninterrupted run; another recipe starts over."""
+    import dataclasses
+
+    from skeletonllm.demo.sugar_arm import SugarArmSettings, demo_clips, run_sugar_arm
+
+    train, test_seen, test_unseen, seen, unseen = demo_clips(train_per_class=2, test_per_class=1)
+    settings = dataclasses.replace(SugarArmSettings.quick(), generate=False, transfer=())   # training is tested
+
+    def run(resume, st=settings):
+        return run_sugar_arm(train, test_seen, test_unseen, seen, unseen, tmp_path, settings=st, resume=resume)
+
+    first = run(resume=True)
+    runs = tmp_path / "runs"
+    step2 = runs / "step2-alignment" / "final" / "config.json"
+    stamp = step2.stat().st_mtime_ns
+    shutil.rmtree(runs / "step3-classifier")          # killed during Step 3 (before its first checkpoint)
+    again = run(resume=True)
+    assert step2.stat().st_mtime_ns == stamp            # Step 2 read back
+    assert (runs / "step3-classifier" / "final" / "config.json").is_file()
+    assert (again.unseen_top1, again.seen_top1) == (first.unseen_top1, first.seen_top1)
+    other = run(resume=True, st=dataclasses.replace(settings, step2_lr=settings.step2_lr / 2))
+    assert step2.stat().st_mtime_ns != stamp and other.checkpoint == first.checkpoint   # another recipe: trained anew

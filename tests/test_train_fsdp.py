@@ -3,7 +3,6 @@ sharded checkpoint, resumed, and ends with exactly the weights of a run that was
 The same launcher also runs two-process DDP on CPU (multi-GPU config + `--cpu`)."""
 import json
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -15,122 +14,24 @@ from safetensors.torch import load_file
 
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
-from _runs import checkpoint_steps as _steps, finish, wait_for  # noqa: E402
-from _toy_model import assert_same_final_weights, toy_config  # noqa: E402
+from _runs import ACCELERATE, STAGE_DIR, finish, free_port as _free_port, killed_and_resumed  # noqa: E402
+from _runs import launch_config as _launch_config, launch_train as _launch, stage_log, two_process_run_config  # noqa: E402
+from _toy_model import toy_config  # noqa: E402
 
-from skeletonllm.train import checkpointing as ck  # noqa: E402
-
-STAGE_DIR = "stage1-render_warmup"
-ACCELERATE = str(Path(sys.executable).parent / "accelerate")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _launch_config(tmp_path, name: str, distributed_type: str) -> Path:
-    """An accelerate config for 2 processes on this machine (use_cpu stays false: accelerate's CPU
-    launcher needs mpirun; the processes are put on the CPU by `skeletonllm train --cpu`)."""
-    cfg = {"compute_environment": "LOCAL_MACHINE", "distributed_type": distributed_type, "mixed_precision": "no",
-           "num_machines": 1, "num_processes": 2, "machine_rank": 0, "main_process_ip": "127.0.0.1",
-           "rdzv_backend": "static", "same_network": True, "use_cpu": False}
-    if distributed_type == "FSDP":
-        cfg["fsdp_config"] = {"fsdp_version": 2, "fsdp_auto_wrap_policy": "NO_WRAP",
-                              "fsdp_reshard_after_forward": True, "fsdp_state_dict_type": "FULL_STATE_DICT",
-                              "fsdp_cpu_ram_efficient_loading": False}
-    path = tmp_path / f"{name}.accelerate.yaml"
-    path.write_text(yaml.safe_dump(cfg))
-    return path
-
-
-def _run_config(tmp_path, name, **train):
-    data = toy_config(tmp_path / name, per_device_batch_size=1, save_every=1, keep_last=2, **train)
-    data["stages"]["render_warmup"]["epochs"] = 2  # 8 seen clips / 2 processes x 2 epochs = 8 steps
-    data["stages"]["render_warmup"]["trains"] = ["renderer", "projector", "lora"]
-    path = tmp_path / f"{name}.yaml"
-    path.write_text(yaml.safe_dump(data))
-    return path, Path(data["run"]["output_dir"])
-
-
-def _with_a_fresh_port(accel_cfg: Path) -> Path:
-    """A copy of the accelerate config on a port of its own: two launches that run at the same time (the
-    reference and the run to kill) cannot share the static rendezvous port, and a port just freed by a
-    killed launcher may still be in TIME_WAIT when the resumed one starts."""
-    cfg = yaml.safe_load(accel_cfg.read_text())
-    cfg["main_process_port"] = _free_port()
-    path = accel_cfg.with_name(f"{accel_cfg.stem}-{cfg['main_process_port']}.yaml")
-    path.write_text(yaml.safe_dump(cfg))
-    return path
-
-
-def _launch(accel_cfg, run_cfg, *extra, stage="1", **env):
-    accel_cfg = _with_a_fresh_port(Path(accel_cfg))
-    full_env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]),
-                "OMP_NUM_THREADS": "1", **env}
-    cmd = [ACCELERATE, "launch", "--config_file", str(accel_cfg), "-m", "skeletonllm.cli", "train", str(run_cfg),
-           "--stage", stage, "--cpu", "--quiet", *extra]
-    return subprocess.Popen(cmd, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-
-
-def _kill_tree(proc):
-    """SIGKILL the launcher and every process under it (torch's elastic agent starts the workers
-    in sessions of their own, so a process-group kill would miss them): a crashed node."""
-    import psutil
-    procs = [psutil.Process(proc.pid)]
-    procs += procs[0].children(recursive=True)
-    for p in procs:
-        try:
-            p.kill()
-        except psutil.NoSuchProcess:
-            pass
-    proc.wait(timeout=30)
-    psutil.wait_procs(procs, timeout=30)
-
-
-def _finish(proc):
-    return finish(proc, timeout=300)
-
-
-def _log(out_dir):
-    return [json.loads(line) for line in (out_dir / STAGE_DIR / "log.jsonl").read_text().splitlines()]
+_run_config, _log = two_process_run_config, stage_log
 
 
 def test_fsdp_two_processes_killed_and_resumed_match_an_uninterrupted_run(tmp_path):
-    fsdp = _launch_config(tmp_path, "fsdp", "FSDP")
-    ref_cfg, ref_out = _run_config(tmp_path, "reference")
-    cfg, out = _run_config(tmp_path, "killed")
-    reference = _launch(fsdp, ref_cfg)
-    ckpts = out / STAGE_DIR / "checkpoints"
-    run = _launch(fsdp, cfg, TOY_STEP_SLEEP="0.3")
-    wait_for(lambda: max(_steps(ckpts), default=0) >= 3, run, timeout=240, what="a checkpoint",
-             on_timeout=lambda: _kill_tree(run))
-    _kill_tree(run)  # the launcher and both workers, mid-run
-    killed_at = max(_steps(ckpts))
-    assert 3 <= killed_at < 8
-    latest = ck.latest_checkpoint(ckpts)
-    # Each process wrote its own optimiser shard; the model directory holds the gathered weights.
-    assert {"optimizer_rank0.pt", "optimizer_rank1.pt", "rng_rank0.pt", "rng_rank1.pt", "model"} <= \
-        {p.name for p in latest.iterdir()}
-    shard0 = torch.load(latest / "optimizer_rank0.pt", weights_only=False)["state"]
-    assert shard0, "the optimiser shard is empty"
-
-    _finish(_launch(fsdp, cfg, "--resume"))
-    _finish(reference)
-    assert_same_final_weights(out, ref_out, STAGE_DIR)
-    log = _log(out)
-    assert log[0]["processes"] == 2
-    resumes = [r["step"] for r in log if r.get("event") == "resume"]
-    assert len(resumes) == 1 and resumes[0] >= 3
-    assert [r["step"] for r in log if r.get("event") == "done"] == [8]
-    ref_losses = {r["step"]: r["loss"] for r in _log(ref_out) if "loss" in r}
-    after = [r for r in log[log.index(next(r for r in log if r.get("event") == "resume")):] if "loss" in r]
-    assert after and all(r["loss"] == ref_losses[r["step"]] for r in after)
+    out, ref_out, shards = killed_and_resumed(_launch_config(tmp_path, "fsdp", "FSDP"), tmp_path)
+    assert shards[0]["state"], "the optimiser shard is empty"
     # The weights moved: the stage trained.
     earlier = load_file(str(ref_out / STAGE_DIR / "checkpoints" / "step-00000007" / "model" / "model.safetensors"))
     final = load_file(str(out / STAGE_DIR / "final" / "model.safetensors"))
     assert any(not torch.equal(earlier[k], final[k]) for k in final)
+
+
+def _finish(proc):
+    return finish(proc, timeout=300)
 
 
 @pytest.mark.slow  # ~25-40 s: two processes building the tiny backbone

@@ -10,6 +10,7 @@ from accelerate.utils import set_seed
 sys.path.insert(0, str(Path(__file__).parent))
 from _toy_model import toy_config  # noqa: E402
 
+from skeletonllm.skeleton.splits import class_names, get_split  # noqa: E402
 from skeletonllm.train import checkpointing as ck  # noqa: E402
 from skeletonllm.train.config import config_from_dict  # noqa: E402
 from skeletonllm.train.stages import CURRICULUM, JOINT  # noqa: E402
@@ -52,8 +53,13 @@ def test_four_stages_change_exactly_their_groups(tmp_path, kind):
     out = Path(cfg.run.output_dir)
     for stage, result in zip(CURRICULUM, results):
         assert ck.is_complete(result.final_dir) and result.final_dir == out / stage.dirname / "final"
-        after = snapshot_groups(cls.from_pretrained(result.final_dir))
+        model = cls.from_pretrained(result.final_dir)
+        after = snapshot_groups(model)
         assert _changed(before, after) == set(stage.trains), stage.name
+        if kind == "tiny":   # every stage's checkpoint knows the split it was trained on
+            split = get_split("pku_46_5")
+            assert model.classes == {"split": "pku_46_5", "classes": list(class_names("pku_mmd")),
+                                     "seen": list(split.seen_names), "unseen": list(split.unseen_names)}
         log = [json.loads(l) for l in (out / stage.dirname / "log.jsonl").read_text().splitlines()]
         start = log[0]
         assert start["event"] == "start" and start["trains"] == list(stage.trains)

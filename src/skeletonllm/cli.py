@@ -9,6 +9,8 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import typer  # noqa: E402
 
+from .mllm.prompts import RECOGNITION_MAX_NEW_TOKENS  # noqa: E402  (no torch: prompts only)
+
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="SkeletonLLM: render skeleton sequences of any format for a vision-language model.")
 
@@ -406,7 +408,8 @@ def eval_cmd(
                                "e.g. NTU-60 (2D)"),
     label_map: str = typer.Option("default", "--label-map", help="transfer: JSON {class: candidate text}, a shipped "
                                   "map name (nw_ucla), 'default' (the target's shipped map if any) or 'none'"),
-    max_new_tokens: int = typer.Option(64, "--max-new-tokens", min=1, help="generate mode: answer length limit"),
+    max_new_tokens: int = typer.Option(RECOGNITION_MAX_NEW_TOKENS, "--max-new-tokens", min=1,
+                                       help="generate mode: answer length limit (room for a rationale)"),
     seed: int = typer.Option(0, "--seed", help="random seed (torch, numpy)"),
     resume: bool = typer.Option(True, "--resume/--no-resume", help="reuse predictions already in --out"),
     device: str = typer.Option(None, "--device", help="torch device (default: cuda if available, else cpu)"),
@@ -486,13 +489,14 @@ def _where(r: dict) -> str:
 def recognize_cmd(
     files: list[str] = typer.Argument(..., help="skeleton files of any supported format"),
     checkpoint: str = typer.Option(..., "--checkpoint", help="SkeletonLLM or SUGAR checkpoint directory"),
-    labels: str = typer.Option(None, "--labels", help="candidate actions, comma-separated: \"drink water,throw\", or a file with one class name per line (e.g. a Kinetics-400 class list)"),
-    split: str = typer.Option(None, "--split", help="candidates = this zero-shot split's unseen classes (ntu60_48_12, ...; synth_31_13 for the demo's checkpoint)"),
-    all_classes: bool = typer.Option(False, "--all-classes", help="with --split: every class of its dataset"),
+    labels: str = typer.Option(None, "--labels", help="candidate actions, comma-separated: \"drink water,throw\", a file with one class name per line, or a shipped class list: kinetics400, ntu60, ntu120, pku_mmd, nw_ucla"),
+    split: str = typer.Option(None, "--split", help="candidates = this zero-shot split's unseen classes (ntu60_48_12, ...; synth_31_13 for the demo's checkpoint); without --labels and --split: the unseen classes of the split the checkpoint was trained on"),
+    all_classes: bool = typer.Option(False, "--all-classes", help="every class, seen and unseen: of --split's dataset, or of the checkpoint's split"),
     mode: str = typer.Option("generate", "--mode", help="generate (answer parsed) or score (likelihood ranking)"),
     frames: int = typer.Option(None, "--frames", min=1, help="frames rendered per clip (default: what the checkpoint was trained with)"),
     batch_size: int = typer.Option(8, "--batch-size", min=1, help="clips per forward pass"),
-    max_new_tokens: int = typer.Option(64, "--max-new-tokens", min=1, help="answer length limit"),
+    max_new_tokens: int = typer.Option(RECOGNITION_MAX_NEW_TOKENS, "--max-new-tokens", min=1,
+                                       help="generate mode: answer length limit (room for a rationale)"),
     format: str = typer.Option(None, "--format", help="reader to use (default: detect)"),
     as_json: bool = typer.Option(False, "--json", help="print JSON (one object per clip; a list for several)"),
     device: str = typer.Option(None, "--device", help="torch device (default: cuda if available, else cpu)"),
@@ -501,13 +505,19 @@ def recognize_cmd(
     from .inference import recognition_candidates, recognize
 
     _require_mode(mode)
-    try:
-        recognition_candidates(labels, split, all_classes)
-    except (KeyError, ValueError) as e:
-        typer.echo(f"error: {e.args[0] if isinstance(e, KeyError) else e}", err=True)
-        raise typer.Exit(2)
+
+    def candidates(model=None):
+        try:
+            recognition_candidates(labels, split, all_classes, model=model)
+        except (KeyError, ValueError) as e:
+            typer.echo(f"error: {e.args[0] if isinstance(e, KeyError) else e}", err=True)
+            raise typer.Exit(2)
+
+    if labels is not None or split is not None:
+        candidates()                    # a wrong list fails before the model loads
     clips = _inference_inputs(files, format, whole=False)
     model = _inference_model(checkpoint, device)
+    candidates(model)                   # without labels or a split: the checkpoint's own classes
     results = recognize(model, clips, labels, split, all_classes=all_classes, mode=mode, num_frames=frames,
                         batch_size=batch_size, max_new_tokens=max_new_tokens)
     if as_json:
@@ -795,7 +805,9 @@ def demo_cmd(
     console.print(table)
     console.print(f"Report: {summary.report_md} (and {summary.report_html.name}); results: {summary.results_json}")
     console.print(f"Checkpoint: {summary.out_dir}  (e.g. skeletonllm recognize FILE --checkpoint {summary.out_dir} "
-                  f"--split {settings.split} --mode score: its unseen classes, ranked by likelihood)")
+                  f"--mode score: the unseen classes of {settings.split}, ranked by likelihood)")
+    if (summary.out_dir / "sugar" / "config.json").is_file():
+        console.print(f"SUGAR's checkpoint: {summary.out_dir / 'sugar'}")
 
 
 # -- demo-study (the demo's renderer study over several seeds, with statistics) -----------------

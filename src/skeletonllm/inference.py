@@ -107,14 +107,21 @@ def load_clips(files: PathLike | SkeletonSequence | Iterable, format: str | None
 
 
 def recognition_candidates(labels: Sequence[str] | str | None = None, split: str | None = None,
-                           all_classes: bool = False) -> list[str]:
-    """The candidate list: ``labels`` (a list, ``"a,b,c"``, or a class-list file with one name per
-    line), else the split's unseen class names (with ``all_classes``: every class of the split's dataset)."""
+                           all_classes: bool = False, model=None) -> list[str]:
+    """The candidate list: ``labels`` (a list, ``"a,b,c"``, a class-list file with one name per line,
+    or a dataset whose class list ships with the package: ``kinetics400``, ``ntu60``, ``ntu120``,
+    ``pku_mmd``, ``nw_ucla``), else the split's unseen class names (with ``all_classes``: every class
+    of the split's dataset), else the unseen classes the ``model``'s checkpoint was trained without
+    (with ``all_classes``: all its classes)."""
+    from .skeleton.splits import class_names, is_dataset
+
     if labels is not None and split is not None:
         raise ValueError("give labels or a split, not both")
     if labels is not None:
         if isinstance(labels, (str, os.PathLike)) and Path(labels).is_file():
             labels = read_class_list(labels)
+        elif is_dataset(labels):
+            labels = list(class_names(labels))
         elif isinstance(labels, str):
             labels = labels.split(",")
         out = [l.strip() for l in labels if l.strip()]
@@ -123,7 +130,7 @@ def recognition_candidates(labels: Sequence[str] | str | None = None, split: str
     elif split is not None:
         out = _split_candidates(split, all_classes)
     else:
-        raise ValueError("recognition needs candidates: give labels or a split")
+        out = _checkpoint_candidates(model, all_classes)
     if len({P.normalize_label(c) for c in out}) != len(out):
         raise ValueError(f"candidate labels must be distinct: {out}")
     return out
@@ -131,15 +138,26 @@ def recognition_candidates(labels: Sequence[str] | str | None = None, split: str
 
 def read_class_list(path: PathLike) -> list[str]:
     """Class names from a text file, one per line in label order (blank lines and ``#`` comments
-    skipped; with tab-separated columns, the last one is the name). E.g. the Kinetics-400 list
-    that Kinetics-skeleton's ``label_index`` refers to, which skeletonllm does not ship."""
-    names = []
-    for line in Path(path).read_text(encoding="utf-8").splitlines():
-        if line.strip() and not line.lstrip().startswith("#"):
-            names.append(line.split("\t")[-1].strip())
+    skipped; with tab-separated columns, the last one is the name)."""
+    from .skeleton.splits import parse_class_list
+
+    names = parse_class_list(Path(path).read_text(encoding="utf-8"))
     if not names:
         raise ValueError(f"{path}: the class list is empty")
     return names
+
+
+def _checkpoint_candidates(model, all_classes: bool) -> list[str]:
+    """The classes a checkpoint remembers (``model.classes``): its unseen ones, or all of them."""
+    rec = getattr(model, "classes", None)
+    if rec is None:
+        raise ValueError("recognition needs candidates: give labels or a split"
+                         + ("" if model is None else " (this checkpoint does not name the classes it was trained on)"))
+    out = list(rec["classes"] if all_classes else rec["unseen"])
+    if not out:
+        raise ValueError(f"this checkpoint was trained on {len(rec['seen'])} classes and held none out: pass "
+                         "--all-classes for those, or give labels or a split")
+    return out
 
 
 def _split_candidates(split: str, all_classes: bool) -> list[str]:
@@ -170,13 +188,15 @@ def _batches(clips: list[Clip], batch_size: int):
 
 def recognize(model, files, labels: Sequence[str] | str | None = None, split: str | None = None, *,
               all_classes: bool = False, mode: str = "generate", num_frames: int | None = None, batch_size: int = 8,
-              max_new_tokens: int = 64, format: str | None = None) -> list[dict]:
+              max_new_tokens: int = P.RECOGNITION_MAX_NEW_TOKENS, format: str | None = None) -> list[dict]:
     """Which action each clip shows, chosen among candidate labels.
 
     Args:
         model: a SkeletonLLM.
         files: paths, :class:`Clip` objects or sequences (one path or a list).
-        labels, split, all_classes: the candidates (:func:`recognition_candidates`).
+        labels, split, all_classes: the candidates (:func:`recognition_candidates`); with neither
+            labels nor split, the unseen classes the model's checkpoint was trained without (all its
+            classes with ``all_classes``).
         mode: ``"generate"`` (greedy answer, parsed) or ``"score"`` (likelihood of each
             ``Label: <candidate>``; also returns ``scores``).
     Returns one dict per clip: ``file`` (``clip``, ``frames`` for multi-clip files),
@@ -188,7 +208,7 @@ def recognize(model, files, labels: Sequence[str] | str | None = None, split: st
 
     if mode not in ("generate", "score"):
         raise ValueError(f"mode must be 'generate' or 'score', got {mode!r}")
-    candidates = recognition_candidates(labels, split, all_classes)
+    candidates = recognition_candidates(labels, split, all_classes, model=model)
     num_frames = frames_for(model, num_frames)
     clips = _as_clips(files, format)
     prompt = recognition_prompt(model, candidates)
@@ -280,7 +300,7 @@ def evaluate_checkpoint(checkpoint: str | os.PathLike, data: str | os.PathLike, 
                         num_frames: int | None = None, tsne: bool = False, tsne_seen: bool = False, limit: int | None = None,
                         format: str | None = None, protocol: str | None = None, transfer_from: str | None = None,
                         target: str | None = None, label_map: str | None = "default", to_2d: bool = False,
-                        max_new_tokens: int = 64, seed: int = 0, resume: bool = True, device: str | None = None,
+                        max_new_tokens: int = P.RECOGNITION_MAX_NEW_TOKENS, seed: int = 0, resume: bool = True, device: str | None = None,
                         cache_dir: str | os.PathLike | None = None, method: str | None = None,
                         progress: bool = True) -> dict:
     """Load ``checkpoint``, index ``data`` and evaluate: recognition over ``split``'s unseen

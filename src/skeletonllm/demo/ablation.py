@@ -254,6 +254,7 @@ def train_arm(arm: str, training, out_dir: str | Path, backbone_dir: str | Path,
     if not (initial / "config.json").is_file():        # save_pretrained writes it atomically
         set_seed(stage_seed(seed, table[0]))
         model = SkeletonLLM(model_config)
+        model.classes = training.class_record(split)    # every stage's checkpoint carries it on
         if init_renderer is not None and not fixed:
             _load_renderer_weights(model.renderer, Path(init_renderer))
         model.save_pretrained(initial)

@@ -22,7 +22,9 @@ a body part and a side. Read :func:`run_seed` and :func:`run_demo` top to bottom
 5. ``DIR/report.md`` + ``report.html`` (renders, what training changed in DrAction's pictures,
    loss curves, tables) and ``DIR/results.json``;
 6. ``DIR`` itself is the trained SkeletonLLM checkpoint (DrAction arm):
-   ``SkeletonLLM.from_pretrained(DIR)``, ``skeletonllm recognize FILE --checkpoint DIR ...``.
+   ``SkeletonLLM.from_pretrained(DIR)``, ``skeletonllm recognize FILE --checkpoint DIR ...``;
+   ``DIR/sugar`` is the SUGAR arm's (``skeletonllm recognize FILE --checkpoint DIR/sugar``). Both
+   remember the split's classes: ``recognize`` without candidates offers its unseen ones.
 
 Each arm's outcome is written atomically to ``DIR/arms/<arm>.json``; :func:`run_seed` with
 ``resume`` skips the arms (and the head start, and the arm's finished stages) already done,
@@ -53,6 +55,7 @@ from .workers import ArmWorkers
 
 MARKER = "demo.json"          # marks a directory as a demo output (safe to refresh)
 ARMS_DIR = "arms"             # one atomically written JSON per finished arm
+SUGAR_DIR = "sugar"           # the SUGAR arm's checkpoint, where a user finds it
 
 
 @dataclass
@@ -140,7 +143,7 @@ def _prepare_out_dir(out_dir: Path, refresh: bool = True) -> None:
                               "choose another --out")
     out_dir.mkdir(parents=True, exist_ok=True)
     if refresh:
-        for sub in ("runs", "eval", "media", ARMS_DIR):
+        for sub in ("runs", "eval", "media", ARMS_DIR, SUGAR_DIR):
             shutil.rmtree(out_dir / sub, ignore_errors=True)
     # Marked at once, so that a run that fails half-way can be run again into the same place.
     if not (out_dir / MARKER).is_file():
@@ -408,8 +411,8 @@ def run_sugar_arm_job(job: ArmJob, notify: Callable[[str], None]) -> dict:
     """SUGAR (:mod:`skeletonllm.demo.sugar_arm`) trained on the same training clips and measured
     on the same held-out clips as the curriculum arms: unseen and seen top-1 by likelihood
     ranking, greedy decoding on the unseen clips, and transfer to the other topologies (which
-    SUGAR's NTU-25 graph reads only after retargeting). Restarts from the beginning when resumed
-    (about two and a half minutes)."""
+    SUGAR's NTU-25 graph reads only after retargeting). A killed run resumes at its step: a
+    finished Step 2 or 3 is read back, a step killed half-way continues from its newest checkpoint."""
     from . import evaluate as E
 
     st = job.settings
@@ -419,7 +422,7 @@ def run_sugar_arm_job(job: ArmJob, notify: Callable[[str], None]) -> dict:
                            job.out_dir / "runs" / "sugar", st.seed,
                            dataclasses.replace(st.sugar, eval_limit=None),   # the clips above, all of them
                            st.split, progress=job.progress,
-                           transfer_unseen=_spread(unseen_clips, st.transfer_limit))
+                           transfer_unseen=_spread(unseen_clips, st.transfer_limit), resume=True)
     notify("trained and evaluated")
     res = result.results
     final = {"num_unseen_clips": result.num_unseen, "num_seen_clips": result.num_seen,
@@ -451,12 +454,39 @@ def run_arm(job: ArmJob, events=None) -> dict:
     notify = (lambda what: events.put((job.arm, what))) if events is not None else (lambda what: None)
     t = time.time()
     outcome = ARM_RUNNERS[ARMS[job.arm].kind](job, notify)
-    outcome["seconds"]["total"] = round(time.time() - t, 1)
+    # A resumed arm counts the training its earlier sessions did too (what the arm cost in all).
+    earlier = training_seconds_before(job.out_dir / "runs" / job.arm, t)
+    outcome["seconds"]["total"] = round(time.time() - t + earlier, 1)
+    if earlier:
+        outcome["seconds"]["of which earlier sessions (training)"] = round(earlier, 1)
     path = arm_result_path(job.out_dir, job.arm)
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(path, json.dumps(outcome, default=str) + "\n")
     notify("done")
     return outcome
+
+
+def training_seconds_before(run_dir: Path, since: float) -> float:
+    """Seconds of training logged under ``run_dir`` (every stage's or step's ``log.jsonl``) before
+    ``since`` (a ``time.time()``): each session of a stage, from its start or resume record to its
+    last record before ``since``. A stage killed and resumed counts the part before the kill."""
+    total = 0.0
+    for log in run_dir.rglob("log.jsonl"):
+        first = last = None
+        for line in log.read_text().splitlines():
+            try:
+                rec = json.loads(line)
+                t = float(rec["time"])
+            except (ValueError, KeyError, TypeError):
+                continue                                  # a line cut by the kill
+            if t >= since:
+                break
+            if rec.get("event") in ("start", "resume"):
+                total += (last - first) if first is not None else 0.0
+                first = t
+            last = t
+        total += (last - first) if first is not None else 0.0
+    return total
 
 
 def load_arm_result(out_dir: Path, arm: str) -> dict | None:
@@ -581,6 +611,9 @@ def run_demo(out_dir: str | os.PathLike = "skeletonllm-demo", settings: DemoSett
         say("[5/6] writing the checkpoint, renders, results and report")
         arms = {arm: seed_run.arm_run(arm) for arm in seed_run.curriculum_arms}
         install_checkpoint(arms[MAIN_ARM].final_dir, out_dir)
+        if seed_run.arms.get("sugar"):
+            (out_dir / SUGAR_DIR).mkdir(exist_ok=True)
+            install_checkpoint(Path(seed_run.arms["sugar"]["checkpoint"]), out_dir / SUGAR_DIR)
         media = draw_media(out_dir / "media", data.ds, data.test_unseen, arms, pre, settings)
         timings["report"] = round(time.time() - t, 1)
         total = time.time() - t0

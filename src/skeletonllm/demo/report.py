@@ -620,18 +620,24 @@ def write_outputs(out_dir: Path, settings, info: dict, ds, train, test_seen, tes
     # Using the checkpoint
     doc.heading("12. Using the checkpoint")
     labels = ",".join(split.unseen[:3])
-    commands = [f"skeletonllm recognize S001C001P001R001A001.skeleton --checkpoint {out_dir} --split {split.name} "
-                "--mode score",
+    commands = [f"skeletonllm recognize S001C001P001R001A001.skeleton --checkpoint {out_dir} --mode score",
                 f'skeletonllm recognize 000000.npy --checkpoint {out_dir} --labels "{labels}" --mode score --json',
                 f"skeletonllm caption alphapose-results.json --checkpoint {out_dir}",
                 f'skeletonllm ask S001C001P001R001A001.skeleton "Which side of the body moves?" --options '
                 f'"left,right,both" --mode score --checkpoint {out_dir}',
                 f"python -c \"from skeletonllm.mllm.model import SkeletonLLM; SkeletonLLM.from_pretrained('{out_dir}')\""]
+    sugar_dir = out_dir / "sugar"
+    if evaluation.get("sugar"):
+        commands += [f"skeletonllm recognize S001C001P001R001A001.skeleton --checkpoint {sugar_dir} --mode score",
+                     f"python -c \"from skeletonllm.sugar import SugarModel; SugarModel.from_pretrained('{sugar_dir}')\""]
     doc.code("\n".join(commands))
-    doc.text("The model knows only the demo's world: its tokenizer and words come from the synthetic motions, so "
-             "give it the demo's class names (`--split " + split.name + "` for its unseen classes, `--split "
-             + split.name + " --all-classes` for all) and its kind of questions. `--mode score` ranks the candidates "
-             "by likelihood, the figure this report leads with; greedy answers rarely name a candidate (section 5).")
+    doc.text(f"`{out_dir}` is the SkeletonLLM checkpoint (the DrAction arm)"
+             + (f"; `{sugar_dir}` is SUGAR's (Steps 2 + 3, recognition only)" if evaluation.get("sugar") else "")
+             + f". Each remembers the split it was trained on: `recognize` without `--labels` or `--split` offers "
+             f"its {len(split.unseen)} unseen classes, `--all-classes` all {len(split.classes)}. The model knows only "
+             "the demo's world: its tokenizer and words come from the synthetic motions, so give it the demo's class "
+             "names and its kind of questions. `--mode score` ranks the candidates by likelihood, the figure this "
+             "report leads with; greedy answers rarely name a candidate (section 5).")
     doc.text("Files: `results.json` (every result above, schema of `skeletonllm.eval.report`), `eval/` (predictions and "
              "confusion matrices per arm), `runs/` (the backbone, each arm's stages with their logs and final weights), "
              "`media/` (renders and curves), `data/` (the cached synthetic set).")

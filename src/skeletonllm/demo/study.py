@@ -83,6 +83,15 @@ def seed_numbers(seed: int, arms: dict[str, dict], chance_unseen: float, chance_
     return out
 
 
+def seed_parts(run) -> dict[str, float]:
+    """A seed's parts and their durations in seconds: data, head start and every arm, each counted in
+    full when the seed was resumed (an arm read back keeps the time it took; a resumed arm adds its
+    earlier sessions' training). Arms that ran side by side in several processes are each counted."""
+    parts = {"data": run.timings.get("data", 0.0), "head start": run.timings.get("head start", 0.0)}
+    parts.update({arm: float(outcome["seconds"].get("total", 0.0)) for arm, outcome in run.arms.items()})
+    return parts
+
+
 # -- statistics over seeds -----------------------------------------------------------------------
 
 def _values(seeds: list[dict], arm: str, phase: str, key: str = "unseen") -> dict[int, float]:
@@ -226,13 +235,15 @@ def run_study(out_dir: str | os.PathLike, seeds: Sequence[int], settings: DemoSe
             _prepare_out_dir(seed_dir, refresh=False)
             t = time.time()
             run = run_seed(seed_dir, st, extras=False, resume=True, progress=progress, say=say, label=label)
-            record = {"seconds": round(time.time() - t, 1),
+            parts = seed_parts(run)
+            record = {"seconds": round(sum(parts.values()), 1), "parts": parts,
+                      "wall_seconds_last_session": round(time.time() - t, 1),
                       "timings": run.timings, "machine": _machine(settings),
                       "load_average_at_end": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
                       "numbers": seed_numbers(seed, run.arms, 1.0 / len(run.data.unseen), 1.0 / len(run.data.seen))}
             atomic_write_text(done, json.dumps(record, indent=1, default=str) + "\n")
             numbers.append(record["numbers"])
-            say(f"{label}done in {record['seconds']:.0f} s")
+            say(f"{label}done in {record['wall_seconds_last_session']:.0f} s ({record['seconds']:.0f} s of parts in all)")
     finally:
         torch.set_num_threads(threads_before)
     stats = study_statistics(numbers)

@@ -182,9 +182,9 @@ def write_study_report(out_dir: Path, stats: dict, numbers: list[dict], info: di
     m = info["machine"]
     doc.text(f"Machine: {m['platform']}, {m.get('processor', '?')}, {m['cpus']} CPUs, torch {m['torch']}; "
              f"{m['workers']} worker processes, "
-             f"{m['torch_threads']} torch thread(s) each. Seconds per seed (each seed timed when it ran; a resumed "
-             "seed counts only its last part): " + ", ".join(f"{k}: {v:.0f}" for k, v in info["seed_seconds"].items())
-             + ".")
+             f"{m['torch_threads']} torch thread(s) each. Seconds per seed, the sum of its parts' durations (data, "
+             "head start, every arm; parts finished before a resume included; arms that ran side by side each "
+             "counted): " + ", ".join(f"{k}: {v:.0f}" for k, v in info["seed_seconds"].items()) + ".")
     doc.code(json.dumps(s, indent=1))
     doc.text("Files: `results.json` (every number above, per seed and aggregated), `seed-N/` (each seed: `arms/` the "
              "per-arm outcomes, `eval/` the predictions, `runs/` the backbone and every stage's weights).")

@@ -98,8 +98,9 @@ class SugarArmSettings:
         ``step3_candidates="unseen"`` (default: the split's unseen classes)."""
         from ..sugar.config import config_from_dict
 
+        # A checkpoint every 100 steps: a killed arm resumes inside the step it was in (cheap: tiny weights).
         train = {"weight_decay": 0.0004, "warmup_ratio": 0.05, "max_grad_norm": None, "mixed_precision": "no",
-                 "log_every": 5, "save_every": 0, "keep_last": 1, "tensorboard": False}
+                 "log_every": 5, "save_every": 100, "keep_last": 1, "tensorboard": False}
         tiny = {"hidden": self.llm_hidden, "layers": 2, "heads": 4, "vocab_size": 800}
         return config_from_dict({
             "run": {"name": "sugar_demo", "output_dir": str(out_dir), "seed": seed},
@@ -160,10 +161,22 @@ def _spread(items: list, limit: int | None) -> list:
     return list(items) if limit is None else subsample(items, limit)
 
 
+def _keep_or_clear_runs(runs: Path, cfg) -> None:
+    """Keep the steps an earlier run of the same recipe left in ``runs`` (to resume); anything
+    written by another recipe is removed."""
+    import yaml
+
+    saved = runs / "config.yaml"
+    if saved.is_file() and yaml.safe_load(saved.read_text()) == yaml.safe_load(yaml.safe_dump(cfg.to_dict(),
+                                                                                              sort_keys=False)):
+        return
+    shutil.rmtree(runs, ignore_errors=True)
+
+
 def run_sugar_arm(train: Sequence, test_seen: Sequence, test_unseen: Sequence, seen: Sequence[str],
                   unseen: Sequence[str], out_dir: str | Path, seed: int = 0, settings: SugarArmSettings | None = None,
                   split: str = DEMO_SPLIT, progress: bool = False,
-                  transfer_unseen: Sequence | None = None) -> SugarArmResult:
+                  transfer_unseen: Sequence | None = None, resume: bool = False) -> SugarArmResult:
     """Train SUGAR on ``train`` and measure it; see the module docstring.
 
     Args:
@@ -174,6 +187,10 @@ def run_sugar_arm(train: Sequence, test_seen: Sequence, test_unseen: Sequence, s
             ``eval/`` (predictions and results files of every measurement).
         transfer_unseen: the unseen clips the transfer measures (default: the unseen clips
             measured in NTU-25).
+        resume: keep what an interrupted run of the same recipe trained in ``runs/``: a finished
+            Step 2 (or 3) is not trained again, a step killed half-way continues from its newest
+            checkpoint (every 100 steps). Without it (and for another recipe) ``runs/`` starts over.
+            The measurements are always made again.
     """
     from ..eval.recognition import run_mqa_evaluation
     from ..sugar.knowledge import load_knowledge
@@ -182,16 +199,19 @@ def run_sugar_arm(train: Sequence, test_seen: Sequence, test_unseen: Sequence, s
 
     st = settings or SugarArmSettings()
     out_dir = Path(out_dir)
-    for sub in ("runs", "eval"):   # the arm's own outputs of an earlier run are replaced
-        shutil.rmtree(out_dir / sub, ignore_errors=True)
+    cfg = st.run_config(out_dir / "runs", seed, split, num_unseen=len(unseen))
+    shutil.rmtree(out_dir / "eval", ignore_errors=True)      # the measurements are made again
+    if resume:
+        _keep_or_clear_runs(out_dir / "runs", cfg)
+    else:
+        shutil.rmtree(out_dir / "runs", ignore_errors=True)
     t0 = time.time()
     threads = torch.get_num_threads()
     torch.set_num_threads(st.threads)
     timings = {}
     try:
-        cfg = st.run_config(out_dir / "runs", seed, split, num_unseen=len(unseen))
         data = SugarTrainingData([(s.sequence("ntu25"), s.label) for s in train], list(seen), list(unseen))
-        run_sugar(cfg, "all", resume=False, progress=progress, cpu=True, data=data, knowledge=load_knowledge("synth"))
+        run_sugar(cfg, "all", resume=resume, progress=progress, cpu=True, data=data, knowledge=load_knowledge("synth"))
         timings["train"] = round(time.time() - t0, 1)
         t = time.time()
         ckpt = final_checkpoint(cfg)

@@ -37,9 +37,11 @@ from typing import Sequence
 import numpy as np
 
 from ..errors import ConfigError
+from ..mllm.prompts import RECOGNITION_MAX_NEW_TOKENS
 from ..skeleton.sequence import SkeletonSequence
 from ..skeleton.topology import Topology
-from .recognition import DATASET_NAMES, run_mqa_evaluation
+from .mqa_engine import run_mqa_evaluation
+from .recognition import DATASET_NAMES
 
 #: The topology each training dataset's files have (recorded as the result's ``source_format``).
 DATASET_FORMATS = {"ntu60": "ntu25", "ntu120": "ntu25", "pku_mmd": "ntu25", "nw_ucla": "kinect_v1_20",
@@ -162,7 +164,7 @@ def evaluate_transfer(model, data, source: str, target: str, candidates: Sequenc
                       to_2d_input: bool | None = None, out_dir: str | os.PathLike = "eval", mode: str = "generate",
                       batch_size: int = 8, num_frames: int = 12, seed: int = 0, resume: bool = True,
                       tsne: bool = False, progress: bool = True, limit: int | None = None,
-                      max_new_tokens: int = 64, checkpoint: str | os.PathLike | None = None,
+                      max_new_tokens: int = RECOGNITION_MAX_NEW_TOKENS, checkpoint: str | os.PathLike | None = None,
                       method: str | None = None, split_name: str | None = None, settings: dict | None = None) -> dict:
     """Evaluate a checkpoint trained on ``source`` on ``target`` data, with no fine-tuning.
 
@@ -212,7 +214,7 @@ def evaluate_transfer(model, data, source: str, target: str, candidates: Sequenc
 
     def finish(result: dict) -> None:
         if not seen_formats:  # every clip came from the predictions log: read the format off one clip
-            from .recognition import as_samples
+            from .samples import as_samples
             transform(as_samples(data)[0].load())
         result["target_format"] = ",".join(sorted(seen_formats))
 

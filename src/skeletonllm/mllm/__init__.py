@@ -5,6 +5,8 @@
     tiny        tiny random backbones of both classes + an offline tokenizer (tests, demo)
     lora        LoRA on the language model only (peft)
     model       ``SkeletonLLM`` / ``SkeletonLLMConfig``: renderer + backbone, loss, generate, scoring
+    scoring     candidate answers scored on one copy of the prompt's KV cache
+    precision   trainable weights kept in float32 beside a bf16 / fp16 backbone
     checkpoint  ``save_pretrained`` / ``from_pretrained`` directories
 
 Imports are lazy so that ``from skeletonllm.mllm import prompts`` does not load transformers.

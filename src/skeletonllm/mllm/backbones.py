@@ -506,6 +506,8 @@ def load_backbone(source: str | os.PathLike, dtype: str | torch.dtype | None = "
                   attn_implementation: str | None = None):
     """``(model, tokenizer)`` from a local directory or hub id.
 
+    The weights go straight to ``device`` in ``dtype`` (``device_map``: each shard is read and
+    placed there; an 8B bf16 model is not first materialised in host memory, once per process).
     Uses the ordinary ``AutoModelForImageTextToText`` / ``AutoTokenizer`` path, so
     ``HF_HUB_OFFLINE=1`` and the HF cache behave as usual. ``trust_remote_code`` stays off
     unless asked for: the supported families are native ``transformers`` classes.
@@ -518,12 +520,17 @@ def load_backbone(source: str | os.PathLike, dtype: str | torch.dtype | None = "
     kwargs = {"dtype": resolve_dtype(dtype), "trust_remote_code": trust_remote_code}
     if attn_implementation:
         kwargs["attn_implementation"] = attn_implementation
+    if device is not None:
+        kwargs["device_map"] = {"": str(device)}
     model = AutoModelForImageTextToText.from_pretrained(source, **kwargs)
     tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=trust_remote_code)
-    if device is not None:
-        model.to(device)
     return model, tokenizer
 
 
+def default_device(device: str | torch.device | None = None) -> str:
+    """``device``, or CUDA when available, else CPU."""
+    return str(device) if device is not None else ("cuda" if torch.cuda.is_available() else "cpu")
+
+
 __all__ = ["ADAPTERS", "BackboneAdapter", "InternVLAdapter", "Qwen25VLAdapter", "VisualTokens", "backbone_kind",
-           "load_backbone", "make_adapter", "read_image_stats", "resolve_dtype"]
+           "default_device", "load_backbone", "make_adapter", "read_image_stats", "resolve_dtype"]

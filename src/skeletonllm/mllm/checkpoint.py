@@ -3,7 +3,8 @@
 Layout (written atomically: a reader sees the old checkpoint or the new one, never a mix)::
 
     config.json              {"format": "skeletonllm", "version": 1, "config": SkeletonLLMConfig,
-                              "base": {"source", "embedded", "kind", "dtype"}, "saved_groups": [...]}
+                              "base": {"source", "embedded", "kind", "dtype"}, "saved_groups": [...],
+                              "classes": {"split", "classes", "seen", "unseen"} (when trained on a split)}
     renderer_config.json     the renderer (DrAction.save_pretrained)
     renderer.safetensors
     projector.safetensors    the vision-to-language projector (always: it is trained in stages 2-4)
@@ -29,8 +30,9 @@ from torch import nn
 
 from ..atomic import atomic_directory
 from ..errors import ConfigError
-from .backbones import load_backbone
+from .backbones import default_device, load_backbone
 from .lora import is_lora_parameter, save_lora
+from .precision import keep_fp32
 
 FORMAT, VERSION = "skeletonllm", 1
 CONFIG_FILE = "config.json"
@@ -39,6 +41,27 @@ ADAPTER_DIR = "adapter"
 BASE_DIR = "base"
 #: Backbones smaller than this are embedded in the checkpoint by default.
 EMBED_BELOW = 50_000_000
+
+
+def class_record(split: str | None, classes, seen, unseen) -> dict:
+    """What a checkpoint remembers of the classes it was trained on: the split's name (None when the
+    data named none), all its classes in label order, the seen (trained) and the unseen (held-out)
+    ones. ``recognize`` without candidates offers the unseen ones (all with ``all_classes``)."""
+    seen, unseen = [str(c) for c in seen], [str(c) for c in unseen]
+    classes = [str(c) for c in classes] if classes else seen + unseen
+    return {"split": split, "classes": classes, "seen": seen, "unseen": unseen}
+
+
+def read_classes(meta: dict, path) -> dict | None:
+    """A checkpoint's class record (:func:`class_record`), checked; None when it has none."""
+    rec = meta.get("classes")
+    if rec is None:
+        return None
+    ok = isinstance(rec, dict) and all(isinstance(rec.get(k), list) and all(isinstance(c, str) for c in rec[k])
+                                       for k in ("classes", "seen", "unseen"))
+    if not ok:
+        raise ConfigError(path, "classes", "must hold lists of class names: classes, seen, unseen")
+    return rec
 
 
 def _clean_backbone_state(backbone: nn.Module) -> dict[str, torch.Tensor]:
@@ -85,6 +108,8 @@ def save_checkpoint(model, directory: str | os.PathLike, embed_base: bool | None
                  "kind": model.adapter.kind, "dtype": str(backbone.dtype).replace("torch.", "")},
         "saved_groups": saved_groups,
     }
+    if getattr(model, "classes", None) is not None:
+        meta["classes"] = model.classes
     directory = Path(directory)
     with atomic_directory(directory) as tmp:
         if hasattr(model.renderer, "save_pretrained"):
@@ -156,7 +181,8 @@ def load_checkpoint(model_class, directory: str | os.PathLike, device: str | Non
         config.dtype = dtype
     base = meta["base"]
     source = directory / BASE_DIR if base["embedded"] else base["source"]
-    backbone = load_backbone(source, dtype=config.dtype, trust_remote_code=config.trust_remote_code,
+    backbone = load_backbone(source, dtype=config.dtype, device=default_device(config.device),
+                             trust_remote_code=config.trust_remote_code,
                              attn_implementation=config.attn_implementation)
     renderer = _load_renderer(directory, config.renderer, config.renderer_options)
     adapter_dir = directory / ADAPTER_DIR
@@ -164,11 +190,14 @@ def load_checkpoint(model_class, directory: str | os.PathLike, device: str | Non
         raise FileNotFoundError(f"{directory}: config has lora=true but there is no {ADAPTER_DIR}/ directory")
     model = model_class(config, renderer=renderer, backbone=backbone,
                         lora_dir=adapter_dir if config.lora else None)
+    # Groups trained in float32 beside a bf16 backbone are read back in float32, not rounded.
+    keep_fp32(model, (p for g in meta.get("saved_groups", []) for p in model.parameter_groups()[g]))
     for name in [PROJECTOR_FILE] + [f"{g}.safetensors" for g in meta.get("saved_groups", [])]:
         path = directory / name
         _load_into(model.backbone, load_file(str(path)), path)
     model.trained_groups |= set(meta.get("saved_groups", []))
+    model.classes = read_classes(meta, directory / CONFIG_FILE)
     return model
 
 
-__all__ = ["load_checkpoint", "read_meta", "save_checkpoint"]
+__all__ = ["class_record", "load_checkpoint", "read_classes", "read_meta", "save_checkpoint"]

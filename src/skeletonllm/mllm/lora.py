@@ -24,7 +24,10 @@ from pathlib import Path
 from peft import LoraConfig, inject_adapter_in_model, set_peft_model_state_dict
 from peft.utils import get_peft_model_state_dict
 from safetensors.torch import load_file, save_file
+import torch
 from torch import nn
+
+from .precision import keep_fp32
 
 ADAPTER_CONFIG = "adapter_config.json"
 ADAPTER_WEIGHTS = "adapter_model.safetensors"
@@ -91,6 +94,9 @@ def load_lora(model: nn.Module, directory: str | os.PathLike) -> LoraConfig:
     cfg = LoraConfig.from_pretrained(str(directory))
     inject_adapter_in_model(cfg, model)
     state = load_file(str(directory / ADAPTER_WEIGHTS))
+    # An adapter trained in float32 beside a bf16 base (mllm.precision) is read back in float32.
+    if any(v.dtype == torch.float32 for v in state.values()):
+        keep_fp32(model, (p for n, p in model.named_parameters() if is_lora_parameter(n)))
     state = {k[len(_PEFT_PREFIX):] if k.startswith(_PEFT_PREFIX) else k: v for k, v in state.items()}
     result = set_peft_model_state_dict(model, state, adapter_name="default")
     missing = [k for k in result.missing_keys if is_lora_parameter(k)]

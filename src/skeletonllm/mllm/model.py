@@ -14,7 +14,6 @@ side (chat formatting and batching), then the tasks: ``forward`` (loss), ``gener
 from __future__ import annotations
 
 import contextlib
-import copy
 import os
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Iterable, Sequence
@@ -26,9 +25,11 @@ from torch import nn
 from ..errors import ConfigError
 from ..skeleton.batch import SkeletonBatch
 from . import prompts as P
-from .backbones import BackboneAdapter, VisualTokens, load_backbone, make_adapter, resolve_dtype
+from .backbones import BackboneAdapter, VisualTokens, default_device, load_backbone, make_adapter, resolve_dtype
 from .checkpoint import load_checkpoint, save_checkpoint
 from .lora import LoraSettings, add_lora, is_lora_parameter, load_lora
+from .precision import keep_trainable_fp32
+from .scoring import score_answers
 
 #: Parameter groups, in the order the curriculum talks about them (SPEC §5).
 GROUPS = ("renderer", "vision", "projector", "language", "lora")
@@ -172,9 +173,10 @@ class SkeletonLLM(nn.Module):
         self._stop_ids = self._find_stop_ids()
         #: groups that have been trainable at some point: checkpoints save their weights.
         self.trained_groups: set[str] = set()
+        #: the classes it was trained on (:func:`~.checkpoint.class_record`), saved with it; None if unknown.
+        self.classes: dict | None = None
         self.set_trainable(("renderer", "projector", "lora") if self.lora_config else ("renderer", "projector"))
-        device = config.device or ("cuda" if torch.cuda.is_available() else "cpu")
-        self.to(device)
+        self.to(default_device(config.device))   # the renderer; the backbone is there already
 
     @staticmethod
     def _load_backbone(config: SkeletonLLMConfig):
@@ -188,11 +190,11 @@ class SkeletonLLM(nn.Module):
             from .presets import build_backbone
             dtype = resolve_dtype(config.dtype)
             return build_backbone(config.backbone, dtype=torch.float32 if dtype == "auto" else dtype,
-                                  seed=int(config.tiny_options.get("seed", 0)),
+                                  device=default_device(config.device), seed=int(config.tiny_options.get("seed", 0)),
                                   corpus=config.tiny_options.get("corpus", ()),
                                   tiny=bool(config.tiny_options.get("tiny", False)))
-        return load_backbone(config.backbone, dtype=config.dtype, trust_remote_code=config.trust_remote_code,
-                             attn_implementation=config.attn_implementation)
+        return load_backbone(config.backbone, dtype=config.dtype, device=default_device(config.device),
+                             trust_remote_code=config.trust_remote_code, attn_implementation=config.attn_implementation)
 
     @property
     def device(self) -> torch.device:
@@ -206,11 +208,18 @@ class SkeletonLLM(nn.Module):
         run the renderer's projections, blending and compositing in bf16 (an 8-bit mantissa:
         sub-pixel positions and long transmittance products lose their precision). Autocast
         is switched off around the renderer; the frames enter the backbone as float32 and
-        are cast there.
+        are cast there. DeepSpeed's bf16 mode stores every weight in bf16, the renderer's too:
+        then the renderer runs on float32 copies of its weights (gradients still reach the
+        stored ones), since it cannot be kept out of DeepSpeed's cast.
         """
         device = next(self.renderer.parameters(), self.backbone.get_input_embeddings().weight).device
         with torch.autocast(device_type=device.type, enabled=False):
-            return self.renderer(skeletons.to(device))
+            state = dict(self.renderer.named_parameters())
+            state.update(self.renderer.named_buffers())
+            if all(not t.is_floating_point() or t.dtype == torch.float32 for t in state.values()):
+                return self.renderer(skeletons.to(device))
+            state = {k: t.float() if t.is_floating_point() else t for k, t in state.items()}
+            return torch.func.functional_call(self.renderer, state, (skeletons.to(device),))
 
     def encode_frames(self, frames: torch.Tensor) -> VisualTokens:
         """Frames -> projected visual tokens (resize, normalise, vision tower, projector)."""
@@ -434,7 +443,8 @@ class SkeletonLLM(nn.Module):
         The answer is scored with its end-of-turn token, exactly as trained, so a candidate
         that is a prefix of another (``"pick up"`` / ``"pick up with one hand"``) is not
         favoured. The frames, vision encoder and prompt run once; the prompt's KV cache is
-        shared by all candidates (``chunk_size`` candidates per pass bound the memory).
+        shared by all candidates without being copied (:mod:`skeletonllm.mllm.scoring`:
+        ``chunk_size`` candidates are packed into one pass after it).
         ``normalize="mean"`` divides by the answer's token count.
         """
         if normalize not in ("sum", "mean"):
@@ -449,28 +459,10 @@ class SkeletonLLM(nn.Module):
             ids, mask = self._prompt_batch(self._per_sample(prompt, B, "prompts"), num_frames)
             out = self.language_forward(ids, mask, self.encode_frames(frames), logits_to_keep=1, use_cache=True)
             first = torch.log_softmax(out.logits[:, -1].float(), dim=-1)  # (B, V): the answer's first token
-            scores = torch.empty(B, len(candidates), device=self.device)
-            for lo in range(0, len(candidates), chunk_size):
-                chunk = answers[lo:lo + chunk_size]
-                C = len(chunk)
-                ans = self._pad(chunk, "right", self._pad_id)                # (C, La)
-                ans_mask = self._pad([[1] * len(a) for a in chunk], "right", 0)
-                logp = first.gather(1, ans[:, 0].repeat(B, 1))              # (B, C)
-                if ans.shape[1] > 1:
-                    cache = copy.deepcopy(out.past_key_values)
-                    cache.batch_repeat_interleave(C)
-                    steps = ans.shape[1] - 1
-                    full_mask = torch.cat([mask.repeat_interleave(C, 0), ans_mask[:, :-1].repeat(B, 1)], dim=1)
-                    pos = self.adapter.next_positions(out.position_ids, steps).repeat_interleave(C, dim=-2)
-                    step_out = self.backbone(input_ids=ans[:, :-1].repeat(B, 1), attention_mask=full_mask,
-                                             position_ids=pos, past_key_values=cache, use_cache=True)
-                    rest = torch.log_softmax(step_out.logits.float(), dim=-1)
-                    rest = rest.gather(2, ans[:, 1:].repeat(B, 1).unsqueeze(-1)).squeeze(-1)  # (B*C, La-1)
-                    rest = (rest * ans_mask[:, 1:].repeat(B, 1)).sum(dim=1).view(B, C)
-                    logp = logp + rest
-                if normalize == "mean":
-                    logp = logp / ans_mask.sum(dim=1).to(logp.dtype)
-                scores[:, lo:lo + C] = logp
+            scores = score_answers(self.backbone, out.past_key_values, mask, first, answers,
+                                   lambda steps: self.adapter.next_positions(out.position_ids, steps), chunk_size)
+            if normalize == "mean":
+                scores = scores / torch.tensor([len(a) for a in answers], device=scores.device, dtype=scores.dtype)
         return scores
 
     # -- parameter groups (the curriculum trains different ones per stage) -------------------
@@ -498,7 +490,12 @@ class SkeletonLLM(nn.Module):
         return groups
 
     def set_trainable(self, groups: Iterable[str]) -> None:
-        """Unfreeze exactly ``groups`` (names from :data:`GROUPS`); freeze everything else."""
+        """Unfreeze exactly ``groups`` (names from :data:`GROUPS`); freeze everything else.
+
+        Trainable parameters are kept in float32 whatever the backbone's dtype
+        (:mod:`skeletonllm.mllm.precision`): in bf16 most updates at the paper's learning
+        rate would round away.
+        """
         groups = set(groups)
         unknown = groups - set(GROUPS)
         if unknown:
@@ -508,6 +505,7 @@ class SkeletonLLM(nn.Module):
         for name, params in self.parameter_groups().items():
             for p in params:
                 p.requires_grad_(name in groups)
+        keep_trainable_fp32(self)
         self.trained_groups |= groups
 
     def trainable_groups(self) -> list[str]:

@@ -22,7 +22,6 @@ Select one by file stem (``internvl3-1b-hf``), name (``InternVL3-1B-hf``) or hub
 """
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 from dataclasses import dataclass
@@ -200,7 +199,8 @@ def build_backbone(preset: Preset | str, dtype: torch.dtype = torch.float32, dev
                    seed: int = 0, tokenizer: bool = True, corpus: Iterable[str] = (), tiny: bool = False):
     """``(model, tokenizer)`` of ``preset`` with random weights.
 
-    ``device="meta"`` builds it without allocating any weight (accelerate's
+    The weights are initialised on ``device`` in ``dtype`` directly (no float32 or host copy
+    first; the same seed gives other values on a GPU than on the CPU). ``device="meta"`` builds it without allocating any weight (accelerate's
     ``init_empty_weights``): enough to count parameters and walk the module tree of an 8B
     model on a laptop. ``tokenizer=False`` skips the tokenizer (returns None for it).
     ``tiny``: see :func:`preset_config`.
@@ -210,7 +210,7 @@ def build_backbone(preset: Preset | str, dtype: torch.dtype = torch.float32, dev
     preset = get_preset(preset) if isinstance(preset, str) else preset
     config = preset_config(preset, tiny=tiny)
     cls = model_class(preset)
-    ctx = init_empty_weights() if device == "meta" else contextlib.nullcontext()
+    ctx = init_empty_weights() if device == "meta" else torch.device(device)
     previous = torch.get_default_dtype()
     with ctx, torch.random.fork_rng():
         torch.manual_seed(seed)

@@ -19,6 +19,12 @@ YES, NO = "YES", "NO"
 
 LABEL_PREFIX = "Label:"
 
+#: Generation budget of a recognition answer. CR-Distill (stage 3) teaches the model to write the
+#: teacher's rationale (a summary, then a numbered body-part chain) before its ``Label:`` line;
+#: 64 tokens, the budget once used, cut such an answer off before the label. Short answers stop at
+#: the end-of-turn token, so the room costs nothing when it is not used.
+RECOGNITION_MAX_NEW_TOKENS = 512
+
 _FRAMES_ARE = (
     "The frames above are pseudo-images rendered from a human skeleton sequence, in time order. "
     "They are not photographs: coloured blobs mark the joints and the bones between them, colour "
@@ -186,5 +192,5 @@ def parse_label(text: str, candidates: Sequence[str] | None = None, fuzzy: bool 
     return None
 
 
-__all__ = ["LABEL_PREFIX", "NO", "YES", "caption_prompt", "disc_prompt", "mqa_prompt", "mqa_target",
+__all__ = ["LABEL_PREFIX", "NO", "RECOGNITION_MAX_NEW_TOKENS", "YES", "caption_prompt", "disc_prompt", "mqa_prompt", "mqa_target",
            "normalize_label", "parse_label", "qa_prompt", "raw_label", "student_prompt", "teacher_prompt"]

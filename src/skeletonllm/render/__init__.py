@@ -6,10 +6,11 @@
 >>> write_frames(frames, "seq.gif")
 
 Modules: gaussians (canonical Gaussians, descriptors, scales), skinning (LBS, SO(3)
-projection), nfm (Neural Feature Modulator), colormap, camera, projection (EWA),
-rasterize (dense reference + fast path), draction (the module), fixed (ablation
-renderers), video (GIF / MP4 / contact sheet), files (render a file), demo (a procedural
-figure for any built-in topology).
+projection), mat3 (batched 3x3 algebra for it), nfm (Neural Feature Modulator), colormap,
+camera, projection (EWA), rasterize (dense reference + torch fast path), rasterize_numba and
+raster_kernels (the compiled CPU rasteriser, optional), draction (the module),
+fixed (ablation renderers), video (GIF / MP4 / contact sheet), files (render a file), demo
+(a procedural figure for any built-in topology).
 """
 from .draction import CONFIG_NAME, WEIGHTS_NAME, DrAction, DrActionConfig, render_grouped
 from .fixed import JTMRenderer, ProjectionRenderer, VelocityRenderer, build_renderer

@@ -37,9 +37,9 @@ from .colormap import depth_colors
 from .gaussians import (DESCRIPTOR_DIM, GaussianLayout, build_layout, canonical_frame_index, canonical_joints,
                         canonical_scales)
 from .nfm import NeuralFeatureModulator
-from .projection import project_gaussians
+from .projection import Splats, project_gaussians, project_rotated_gaussians
 from .rasterize import rasterize
-from .skinning import covariances, joint_rotations, skin
+from .skinning import covariances, joint_rotations, project_so3, project_so3_svd, skin
 
 WEIGHTS_NAME = "renderer.safetensors"
 CONFIG_NAME = "renderer_config.json"
@@ -69,6 +69,12 @@ class DrActionConfig:
     ``frame_fill`` of the view. ``depth_range_min`` is the smallest depth span the colormap
     stretches over. ``use_orientations`` uses joint orientation quaternions when the batch
     has them (full LBS); otherwise translation-only.
+
+    ``rasterizer``: ``"fast"`` (default; on CPU the compiled rasteriser kernel where numba
+    is there, else the pure-torch fast path), ``"torch"`` (the pure-torch fast path always) or
+    ``"dense"``, the reference implementations throughout (dense rasteriser, SVD rotation fit,
+    3x3 covariances and matmul projection); dense evaluates every Gaussian at every pixel, so
+    only for tests on tiny images.
     """
 
     image_size: int = 448
@@ -105,8 +111,8 @@ class DrActionConfig:
             raise ConfigError(None, "background", f"need 3 values, got {self.background}")
         if self.image_size < 1:
             raise ConfigError(None, "image_size", f"must be positive, got {self.image_size}")
-        if self.rasterizer not in ("fast", "dense"):
-            raise ConfigError(None, "rasterizer", f"'{self.rasterizer}' is not one of fast, dense")
+        if self.rasterizer not in ("fast", "torch", "dense"):
+            raise ConfigError(None, "rasterizer", f"'{self.rasterizer}' is not one of fast, torch, dense")
 
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
@@ -211,15 +217,13 @@ class DrAction(nn.Module):
             q = batch.orientations.to(device=device, dtype=dtype)
             f0 = canonical_frame_index(present).view(B, 1, M, 1, 1).expand(B, 1, M, J, 4)
             rotations = joint_rotations(q, q.gather(1, f0).squeeze(1))
-        means, R = skin(joints, canon, layout, rotations)                         # (B, F, M, N, 3)
+        reference = c.rasterizer == "dense"
+        means, R = skin(joints, canon, layout, rotations, so3=project_so3_svd if reference else project_so3)
 
         _, base, log_scale = self.appearance_of(layout)
         scales = canonical_scales(canon, layout, c.alpha, c.beta, c.min_scale)    # (B, M, N)
-        scales3 = scales.unsqueeze(-1) * torch.exp(log_scale)                     # (B, M, N, 3)
-        covs = covariances(scales3.unsqueeze(1), R)                               # (B, F|1, M, N, 3, 3)
-        covs = covs.expand(B, F, M, N, 3, 3)
-        if c.bone_overlap > 0:
-            covs = self._stretch_bones(covs, joints, layout)
+        scales3 = (scales.unsqueeze(-1) * torch.exp(log_scale)).unsqueeze(1)      # (B, 1, M, N, 3)
+        widen = self._bone_widening(joints, layout) if c.bone_overlap > 0 else None
 
         colour, opacity, gate = self._appearance(joints, present, canon, layout, base)  # (B,F,M,N,3), (B,F,M,N) x2
         # Depth colour over the sequence's joint depth range (constant per sequence).
@@ -240,22 +244,31 @@ class DrAction(nn.Module):
             opacity = opacity * gate
         opacity = opacity * present.unsqueeze(-1).to(dtype)
 
-        splats = project_gaussians(means.reshape(B * F, M * N, 3), covs.reshape(B * F, M * N, 3, 3), cam)
+        if reference:
+            covs = covariances(scales3, R).expand(B, F, M, N, 3, 3)
+            if widen is not None:
+                d, target = widen
+                along = (d.unsqueeze(-2) @ covs @ d.unsqueeze(-1))[..., 0, 0]
+                covs = covs + torch.relu(target - along)[..., None, None] * (d.unsqueeze(-1) * d.unsqueeze(-2))
+            splats = project_gaussians(means, covs, cam)
+        else:
+            splats = project_rotated_gaussians(means, R, scales3, cam, widen)
+        splats = Splats(*(x.reshape(B * F, M * N, *x.shape[4:]) for x in (splats.means2d, splats.cov2d,
+                                                                          splats.conics, splats.depths, splats.valid)))
         img = rasterize(splats, colour.reshape(B * F, M * N, 3), opacity.reshape(B * F, M * N), S, S,
                         background=c.background, method=c.rasterizer)
         return img.view(B, F, 3, S, S)
 
-    def _stretch_bones(self, covs, joints, layout):
-        """Add variance along each bone's current direction where the along-bone standard
-        deviation is below ``bone_overlap`` x spacing: ``(B, F, M, N, 3, 3)``."""
-        a, b = layout.joint_a, layout.joint_b
-        vec = joints[..., b, :] - joints[..., a, :]                                # 0 for joint Gaussians
+    def _bone_widening(self, joints, layout):
+        """Each Gaussian's current bone direction d ``(B, F, M, N, 3)`` and the variance m
+        ``(B, F, M, N)`` its covariance must reach along it: (``bone_overlap`` x the current
+        spacing L / (K + 1))^2 (0 for joint Gaussians, whose d is 0)."""
+        p_a, p_b = layout.ends(joints)
+        vec = p_b - p_a                                                            # 0 for joint Gaussians
         length2 = vec.square().sum(-1)
         d = vec / (length2 + 1e-12).sqrt().unsqueeze(-1)
         target = (self.config.bone_overlap / (self.config.bones_samples + 1)) ** 2 * length2
-        along = (d.unsqueeze(-2) @ covs @ d.unsqueeze(-1))[..., 0, 0]
-        extra = torch.relu(target - along)
-        return covs + extra[..., None, None] * (d.unsqueeze(-1) * d.unsqueeze(-2))
+        return d, target
 
     def _appearance(self, joints, present, canon, layout, base):
         """Colour ``(B, F, M, N, 3)`` in [0, 1] before depth blending, opacity ``(B, F, M, N)``
@@ -280,11 +293,9 @@ class DrAction(nn.Module):
         vel = torch.zeros_like(rel)
         both = (present[:, 1:] & present[:, :-1]).to(joints.dtype).view(B, F - 1, M, 1, 1)
         vel[:, 1:] = (rel[:, 1:] - rel[:, :-1]) * both
-        a, b = layout.joint_a, layout.joint_b
         t = layout.t.to(joints.dtype)[:, None]
-        pos_i = (1 - t) * rel[..., a, :] + t * rel[..., b, :]
-        vel_i = (1 - t) * vel[..., a, :] + t * vel[..., b, :]
-        d_col, d_op, g = self.nfm(pos_i, vel_i, base)
+        pos_vel = torch.lerp(*layout.ends(torch.cat([rel, vel], -1)), t)         # (B, F, M, N, 6)
+        d_col, d_op, g = self.nfm(pos_vel[..., :3], pos_vel[..., 3:], base)
         colour = torch.sigmoid(base[:, :3] + d_col)
         return colour, torch.sigmoid(base[:, 3] + d_op), torch.sigmoid(g)
 

@@ -7,7 +7,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from ..errors import SkeletonFormatError
 from ..skeleton.batch import collate_sequences
+from ..skeleton.sampling import segment_indices
 from ..skeleton.sequence import SkeletonSequence
 from .draction import DrAction, DrActionConfig
 from .fixed import RENDERERS, build_renderer
@@ -49,6 +51,18 @@ def render_sequence(renderer: nn.Module, seq: SkeletonSequence, num_frames: int 
     return renderer(batch)[0].cpu()
 
 
+def _check_not_blank(path, seq: SkeletonSequence, num_frames: int) -> None:
+    """Refuse a clip whose ``num_frames`` evenly sampled frames show no body: all would be blank."""
+    idx = segment_indices(seq.num_frames, num_frames)
+    if seq.present[idx].any():
+        return
+    have = [int(t) for t in seq.present.any(axis=1).nonzero()[0]]
+    where = f"frame {have[0]}" if len(have) == 1 else f"{len(have)} frames between {have[0]} and {have[-1]}"
+    raise SkeletonFormatError(path, f"every one of the {num_frames} frames sampled from its {seq.num_frames} is "
+                              f"empty (a body is present only in {where}): the render would be blank; sample "
+                              f"more frames (--frames {seq.num_frames}) or cut the clip to where the body is")
+
+
 def render_file(path: str | os.PathLike, out: str | os.PathLike, renderer: str = "draction", num_frames: int = 12,
                 image_size: int | None = None, checkpoint: str | os.PathLike | None = None,
                 format: str | None = None, sample: int | None = None, auto_frame: bool | None = None,
@@ -57,7 +71,8 @@ def render_file(path: str | os.PathLike, out: str | os.PathLike, renderer: str =
 
     ``sample`` picks one sample of a multi-sample file (``skeletonllm.load_all``: PYSKL
     pickles, the labelled clips of a PKU-MMD recording); by default the whole file is one
-    sequence (``skeletonllm.load``).
+    sequence (``skeletonllm.load``). A clip whose sampled frames hold no body at all (a body
+    present only between them) is an error naming the file, not a blank picture.
     """
     from ..skeleton.io import load, load_all
 
@@ -68,6 +83,7 @@ def render_file(path: str | os.PathLike, out: str | os.PathLike, renderer: str =
         if not 0 <= sample < len(seqs):
             raise IndexError(f"{path}: sample {sample} requested, the file holds {len(seqs)} (0..{len(seqs) - 1})")
         seq = seqs[sample]
+    _check_not_blank(path, seq, num_frames)
     model = load_renderer(renderer, checkpoint, image_size, auto_frame, device)
     frames = render_sequence(model, seq, num_frames)
     return write_frames(frames, out, fps=fps)

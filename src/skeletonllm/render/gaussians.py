@@ -65,6 +65,12 @@ class GaussianLayout:
     def is_bone(self) -> torch.Tensor:
         return self.bone >= 0
 
+    def ends(self, x: torch.Tensor, dim: int = -2) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-joint values ``x`` (J along ``dim``) at each Gaussian's ``joint_a`` and
+        ``joint_b``: two tensors with N along ``dim`` (one ``index_select``)."""
+        both = x.index_select(dim, torch.cat([self.joint_a, self.joint_b]))
+        return both.split(self.num_gaussians, dim)
+
     def to(self, device) -> "GaussianLayout":
         return GaussianLayout(self.topology, self.bones_samples, self.joint_a.to(device),
                               self.joint_b.to(device), self.t.to(device), self.bone.to(device),

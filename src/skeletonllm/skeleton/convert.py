@@ -9,7 +9,8 @@ process (``workers``; 1 = in this process) and its samples are written at once, 
 to a part file in ``<out>.parts/`` (or, if it failed, a small JSON with the reason; files
 that are not skeleton data, such as label or caption files, are recorded as skipped). A
 run that is interrupted keeps its parts, and the next run with the same output parses only
-the sources without one (a source whose size or mtime changed is parsed again). The final
+the sources without one (a source is parsed again when a file its reader used changed, as in
+the dataset cache: :mod:`.reads`). The final
 output is assembled from the parts and written atomically; then the parts are removed and
 ``<out>.report.json`` lists every converted, failed and skipped source.
 
@@ -24,7 +25,9 @@ metres. Extra keys let :mod:`.formats.pyskl` read every annotation back exactly:
 ``topology`` (a built-in name or the full definition), ``coordinates`` (``kinect``,
 ``pixels`` or ``canonical``), ``fps``, ``label_name``, and for pixels ``pixel_origin`` /
 ``metres_per_pixel``. ``split`` holds ``all`` and, for samples that a standard protocol
-covers (NTU, PKU-MMD names), ``<protocol>_train`` / ``<protocol>_val`` lists. Labels keep
+covers (NTU, PKU-MMD names), the lists mmaction2's and PYSKL's NTU configs read (``xsub_train``,
+``xsub_val``, ``xview_train``, ``xview_val``, and NTU-120's ``xset_train``, ``xset_val``) and
+ours, ``<protocol>_train`` / ``<protocol>_val`` (``ntu60_xsub_train``, ``pku_xview_val``, ...). Labels keep
 each source dataset's own class ids: converting several datasets into one file mixes
 their label spaces (``label_name`` tells them apart). Orientations are not stored.
 
@@ -50,11 +53,12 @@ import numpy as np
 
 from ..atomic import atomic_write_bytes, atomic_write_text
 from ..errors import SkeletonLLMError
-from .dataset import find_sources, source_signature
+from .dataset import find_sources
 from .formats import explain_unknown, get_format, sniff_format
 from .formats._common import kinect_to_canonical
 from .formats._people import metres_to_pixels
 from .packing import read_header, read_npz, write_npz
+from .reads import loader_version, note_file, note_folder, recording, signature, unchanged
 from .sequence import SkeletonSequence
 from .splits import PROTOCOLS, protocol_part
 from .topology import BUILTIN_TOPOLOGIES, NTU25
@@ -86,11 +90,12 @@ def _part_base(parts: Path, source: Path, format: str | None, options: dict) -> 
     return parts / hashlib.sha1(key.encode()).hexdigest()[:20]
 
 
-def _signature(source: Path) -> list[int]:
-    return list(source_signature(source))
+def _fresh(saved) -> bool:
+    """Whether a part's ``signature`` (the readers' version, the files the reader used) still holds."""
+    return isinstance(saved, list) and len(saved) == 2 and saved[0] == loader_version() and unchanged(saved[1])
 
 
-def _write_status(base: Path, status: str, why: str, signature: list[int]) -> None:
+def _write_status(base: Path, status: str, why: str, signature: list) -> None:
     # No fsync (also for the .npz parts below): a part damaged by a power cut fails to read
     # and its source is parsed again (_read_part).
     atomic_write_text(base.with_suffix(".json"), json.dumps({"status": status, "why": why, "signature": signature}),
@@ -102,18 +107,25 @@ def convert_one(source: str, base: str, format: str | None, options: dict) -> tu
     """Parse ``source`` and write its part (``base`` + ``.npz``, or ``.json`` if it failed or is
     not skeleton data). Returns ``(status, samples, message)``; runs in a worker process."""
     src, base = Path(source), Path(base)
-    sig = _signature(src)
-    try:
-        name = format or sniff_format(src)
-        if name is None:
-            why = f"not skeleton data: {explain_unknown(src)}"
-            _write_status(base, "skipped", why, sig)
-            return "skipped", 0, why
-        seqs = get_format(name).read(src, **options)
-    except Exception as exc:  # one bad file never stops the run: record why, go on
-        why = str(exc) if isinstance(exc, SkeletonLLMError) else f"{src}: {type(exc).__name__}: {exc}"
+    name, seqs, why = None, None, None
+    # A part is keyed like the dataset cache: on every file the reader used (a failure too: an .asf
+    # that was missing may appear) and on the readers' version.
+    with recording() as reads:
+        (note_folder if src.is_dir() else note_file)(src)
+        try:
+            name = format or sniff_format(src)
+            if name is not None:
+                seqs = get_format(name).read(src, **options)
+        except Exception as exc:  # one bad file never stops the run: record why, go on
+            why = str(exc) if isinstance(exc, SkeletonLLMError) else f"{src}: {type(exc).__name__}: {exc}"
+    sig = [loader_version(), signature(reads)]
+    if why is not None:
         _write_status(base, "failed", why, sig)
         return "failed", 0, why
+    if name is None:
+        why = f"not skeleton data: {explain_unknown(src)}"
+        _write_status(base, "skipped", why, sig)
+        return "skipped", 0, why
     write_npz(base.with_suffix(".npz"), {"source": str(src), "format": name, "signature": sig}, seqs, fsync=False)
     base.with_suffix(".json").unlink(missing_ok=True)
     return "ok", len(seqs), ""
@@ -122,16 +134,15 @@ def convert_one(source: str, base: str, format: str | None, options: dict) -> tu
 def _read_part(base: Path, source: Path, header_only: bool = False) -> tuple[str, object] | None:
     """``("ok", (format, seqs))``, ``("failed"|"skipped", why)``, or None if missing or stale
     (``header_only``: ``("ok", None)``, without reading the arrays)."""
-    sig = _signature(source)
     try:
         if base.with_suffix(".npz").is_file():
             if header_only:
-                return ("ok", None) if read_header(base.with_suffix(".npz")).get("signature") == sig else None
+                return ("ok", None) if _fresh(read_header(base.with_suffix(".npz")).get("signature")) else None
             header, seqs = read_npz(base.with_suffix(".npz"))
-            return ("ok", (header["format"], seqs)) if header.get("signature") == sig else None
+            return ("ok", (header["format"], seqs)) if _fresh(header.get("signature")) else None
         if base.with_suffix(".json").is_file():
             rec = json.loads(base.with_suffix(".json").read_text())
-            return (rec["status"], rec["why"]) if rec.get("signature") == sig else None
+            return (rec["status"], rec["why"]) if _fresh(rec.get("signature")) else None
     except Exception:  # a damaged part is parsed again
         return None
     return None
@@ -167,13 +178,23 @@ def to_pyskl(seq: SkeletonSequence, frame_dir: str) -> dict:
     return ann
 
 
+#: The split names mmaction2's and PYSKL's stock NTU configs read (``split='xsub_train'``), and the
+#: protocol each comes from. NTU-120's cross-subject lists extend NTU-60's (the same subjects train), so
+#: ``xsub_*`` is one list for either dataset: NTU-60's on NTU-60 files, NTU-120's on NTU-120 files.
+MMACTION_SPLITS = {"xsub": "ntu120_xsub", "xview": "ntu60_xview", "xset": "ntu120_xset"}
+
+
 def _splits(names: list[str]) -> dict[str, list[str]]:
+    """``all``, mmaction2's names (``xsub_train``, ``xsub_val``, ``xview_*``, ``xset_*``) and ours
+    (``ntu60_xsub_train`` ... ``pku_xview_val``) for the samples each protocol covers. A part with no
+    sample is left out (mmaction2 stops on an empty list with an obscure error; a missing name is a
+    plain ``KeyError: 'xsub_val'``)."""
     split = {"all": list(names)}
-    for proto in PROTOCOLS:
+    for prefix, proto in [(p, p) for p in PROTOCOLS] + list(MMACTION_SPLITS.items()):
         for name in names:
             part = protocol_part(proto, name)
             if part is not None:
-                split.setdefault(f"{proto}_{'train' if part == 'train' else 'val'}", []).append(name)
+                split.setdefault(f"{prefix}_{'train' if part == 'train' else 'val'}", []).append(name)
     return split
 
 

@@ -9,9 +9,13 @@ the file name, PKU-MMD clips from the label file); PYSKL pickles are opened to c
 their annotations. PKU-MMD recordings expand into one item per labelled clip.
 
 Cache: with ``cache_dir``, each source file's parsed samples are stored as one ``.npz``
-(arrays plus a JSON header; no pickles), written atomically. The header records the
-source's size and mtime, so an edited source is parsed again; a cache file that cannot be
-read is ignored and rewritten.
+(arrays plus a JSON header; no pickles), written atomically, under a name derived from the
+source, the format and the reader options. The header records every file the reader used
+(the source, and e.g. an ``.amc``'s ``.asf``, a PKU-MMD label file, a HumanML3D caption file,
+each frame file of an OpenPose folder, a class list given as an option; also the places it
+looked for one and found none), the options, and the readers' version (:mod:`.reads`): when any
+of these changed, the source is parsed again. A cache file that cannot be read is ignored and
+rewritten.
 """
 from __future__ import annotations
 
@@ -25,11 +29,13 @@ import numpy as np
 
 from ..errors import SkeletonFormatError
 from .formats import FORMATS, get_format, kinetics, pku_mmd, sniff_format
+from .missing import has_missing_skeleton
+from .reads import loader_version, note_file, note_folder, recording, signature, unchanged
 from .sequence import SkeletonSequence
 from .splits import get_split, nw_ucla_action_labels, parse_ntu_name, protocol_part
 from .packing import unpack, write_npz
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2   # 2: keyed on every file the reader used and on the readers' version
 
 
 @dataclass(frozen=True)
@@ -58,11 +64,14 @@ class SkeletonDataset:
             ``"ntu120_xsub"``, ``"ntu120_xset"``, ``"pku_xsub"``, ``"pku_xview"``) and
             ``"train"`` or ``"test"``.
         options: keyword arguments for the reader (e.g. ``{"max_bodies": 2}``).
+        keep_missing_skeletons: keep the NTU samples that the dataset's authors list as
+            having missing or incomplete skeletons (:mod:`.missing`); by default they are
+            left out, as CTR-GCN and PYSKL do, and counted in ``excluded``.
     """
 
     def __init__(self, root, format: str | None = None, cache_dir=None, split: str | None = None,
                  subset: str | None = None, class_ids=None, protocol: str | None = None, part: str | None = None,
-                 options: dict | None = None):
+                 options: dict | None = None, keep_missing_skeletons: bool = False):
         self.root = Path(root)
         if not self.root.exists():
             raise FileNotFoundError(f"{self.root}: no such file or folder")
@@ -85,18 +94,29 @@ class SkeletonDataset:
             ids = {int(c) for c in class_ids}
             allowed = ids if allowed is None else allowed & ids
         self.skipped: list[Path] = []  # files that are not skeleton data
+        self.excluded: list[str] = []  # NTU samples on the authors' missing-skeleton lists
+        # before indexing: a PYSKL pickle is parsed (through the memo and cache) to count its annotations
+        self._memo: tuple[Path, list[SkeletonSequence]] | None = None
         items = []
         for path in self._files():
             for it in self._describe(path):
+                if not keep_missing_skeletons and self._on_missing_list(it):
+                    continue
                 if allowed is not None and it.label_id not in allowed:
                     continue
-                if protocol is not None and protocol_part(protocol, it.name) != part:
+                if protocol is not None and protocol_part(protocol, it.name, keep_missing_skeletons) != part:
                     continue
                 items.append(it)
         self.items: list[Item] = items
-        self._memo: tuple[Path, list[SkeletonSequence]] | None = None
 
     # -- indexing ------------------------------------------------------------------------
+    def _on_missing_list(self, item: Item) -> bool:
+        """Whether ``item`` is an NTU sample with a missing skeleton (then noted in ``excluded``)."""
+        if has_missing_skeleton(item.name):
+            self.excluded.append(item.name)
+            return True
+        return False
+
     def _files(self) -> list[Path]:
         cache = self.cache_dir.resolve() if self.cache_dir else None
         return find_sources(self.root, skip=cache)
@@ -154,11 +174,11 @@ class SkeletonDataset:
         seqs = None
         cache = self._cache_path(path, fmt)
         if cache is not None:
-            seqs = read_cache(cache, path)
+            seqs = read_cache(cache, path, fmt, self.options)
         if seqs is None:
-            seqs = get_format(fmt).read(path, **self.options)
+            seqs, reads = parse_recording_reads(path, fmt, self.options)
             if cache is not None:
-                write_cache(cache, path, fmt, seqs)
+                write_cache(cache, path, fmt, seqs, reads, self.options)
         self._memo = (path, seqs)
         return seqs
 
@@ -218,33 +238,38 @@ def load_dataset(dataset: str, root, subset: str = "train", split: str | None = 
 
 
 # -- cache files ------------------------------------------------------------------------------
-def source_signature(source: Path) -> tuple[int, int]:
-    """``(size, mtime_ns)`` of a source file; for a folder source (OpenPose output), the total
-    size and latest mtime of its files, so adding, removing or editing a frame file shows."""
-    if not source.is_dir():
-        st = source.stat()
-        return st.st_size, st.st_mtime_ns
-    stats = [p.stat() for p in source.iterdir() if p.is_file()]
-    st = source.stat()
-    return sum(x.st_size for x in stats) + len(stats), max([st.st_mtime_ns] + [x.st_mtime_ns for x in stats])
+def parse_recording_reads(source: Path, fmt: str, options: dict) -> tuple[list[SkeletonSequence], list]:
+    """``format``'s reader on ``source``, and the files it used (:func:`.reads.recording`; the source
+    itself always among them)."""
+    with recording() as reads:
+        (note_folder if source.is_dir() else note_file)(source)
+        seqs = get_format(fmt).read(source, **options)
+    return seqs, reads
 
 
-def write_cache(cache: Path, source: Path, fmt: str, seqs: list[SkeletonSequence]) -> None:
-    """Store parsed sequences of ``source`` in one ``.npz`` (atomic write)."""
-    size, mtime = source_signature(source)
-    write_npz(cache, {"version": CACHE_VERSION, "source": str(source.resolve()), "size": size, "mtime_ns": mtime,
-                      "format": fmt}, seqs)
+def _options_key(options: dict) -> str:
+    return json.dumps(options, sort_keys=True, default=str)
 
 
-def read_cache(cache: Path, source: Path) -> list[SkeletonSequence] | None:
-    """The cached sequences, or None if the cache is missing, stale or unreadable."""
+def write_cache(cache: Path, source: Path, fmt: str, seqs: list[SkeletonSequence], reads: list,
+                options: dict | None = None) -> None:
+    """Store parsed sequences of ``source`` in one ``.npz`` (atomic write), keyed on the files the
+    reader used (``reads``, from :func:`parse_recording_reads`), the options and the readers' version."""
+    write_npz(cache, {"version": CACHE_VERSION, "loader": loader_version(), "source": str(source.resolve()),
+                      "format": fmt, "options": _options_key(options or {}), "reads": signature(reads)}, seqs)
+
+
+def read_cache(cache: Path, source: Path, fmt: str, options: dict | None = None) -> list[SkeletonSequence] | None:
+    """The cached sequences, or None if the cache is missing, stale (a file the reader used
+    changed, or the options, or the readers' version) or unreadable."""
     if not cache.is_file():
         return None
     try:
-        size, mtime = source_signature(source)
         with np.load(cache, allow_pickle=False) as z:
             header = json.loads(z["header"].tobytes().decode("utf-8"))
-            if header.get("version") != CACHE_VERSION or header.get("size") != size or header.get("mtime_ns") != mtime:
+            if (header.get("version") != CACHE_VERSION or header.get("loader") != loader_version()
+                    or header.get("source") != str(source.resolve()) or header.get("format") != fmt
+                    or header.get("options") != _options_key(options or {}) or not unchanged(header["reads"])):
                 return None
             return unpack(header["sequences"], z, str(cache))
     except Exception:  # any damage (truncated zip, bad JSON, wrong shapes) means: parse the source again

@@ -5,7 +5,8 @@ from the project's reference files (provenance: ``tests/data/splits/PROVENANCE.m
 
 * ``zero_shot_splits.json``: the open-vocabulary splits (NTU-60 55/5, 48/12, 40/20, 30/30;
   NTU-120 110/10, 96/24, 80/40, 60/60; PKU-MMD 46/5, 39/12). Seen = complement of unseen.
-* ``*_class_names.txt``: class names of NTU-60, NTU-120, PKU-MMD and NW-UCLA.
+* ``*_class_names.txt``: class names of NTU-60, NTU-120, PKU-MMD, NW-UCLA and Kinetics-400 (in
+  ``label_index`` order, the st-gcn release's list that Kinetics-skeleton files refer to).
 * ``pku_mmd_cross_subject.txt`` / ``pku_mmd_cross_view.txt``: the official PKU-MMD lists.
 
 All class indices are 0-based (NTU A001 -> 0, PKU-MMD label 1 -> 0, NW-UCLA label 1 -> 0).
@@ -17,6 +18,8 @@ import json
 import re
 from dataclasses import dataclass
 from importlib import resources
+
+from .missing import has_missing_skeleton
 
 # Official NTU RGB+D training lists (Shahroudy et al. 2016; Liu et al. 2019, NTU-120).
 # Cross-subject: these performers train, the rest test. Cross-view (NTU-60): cameras 2
@@ -34,7 +37,10 @@ _DATASET_ALIASES = {
     "ntu60": "ntu60", "ntu-60": "ntu60", "ntu": "ntu120", "ntu120": "ntu120", "ntu-120": "ntu120",
     "pku": "pku_mmd", "pku51": "pku_mmd", "pku_mmd": "pku_mmd", "pku-mmd": "pku_mmd",
     "nw_ucla": "nw_ucla", "nw-ucla": "nw_ucla", "ucla": "nw_ucla",
+    "kinetics400": "kinetics400", "kinetics-400": "kinetics400", "kinetics": "kinetics400",
 }
+#: The datasets :func:`class_names` knows, by their canonical names.
+DATASETS = ("ntu60", "ntu120", "pku_mmd", "nw_ucla", "kinetics400")
 _DATASET_OF_SPLIT = {"NTU-60": "ntu60", "NTU-120": "ntu120"}
 
 
@@ -42,18 +48,25 @@ def _data_text(name: str) -> str:
     return resources.files("skeletonllm").joinpath("data", name).read_text(encoding="utf-8")
 
 
+def is_dataset(name) -> bool:
+    """Whether ``name`` names a dataset whose class list ships with the package (``kinetics400``, ...)."""
+    return isinstance(name, str) and name.lower() in _DATASET_ALIASES
+
+
 @functools.lru_cache(maxsize=None)
 def class_names(dataset: str) -> tuple[str, ...]:
-    """Class names in 0-based label order: ``ntu60``, ``ntu120``, ``pku_mmd``, ``nw_ucla``."""
+    """Class names in 0-based label order: ``ntu60``, ``ntu120``, ``pku_mmd``, ``nw_ucla``, ``kinetics400``."""
     key = _DATASET_ALIASES.get(dataset.lower())
     if key is None:
-        raise KeyError(f"unknown dataset '{dataset}': expected one of ntu60, ntu120, pku_mmd, nw_ucla")
-    names = []
-    for line in _data_text(f"{key}_class_names.txt").splitlines():
-        if not line.strip() or line.startswith("#"):
-            continue
-        names.append(line.split("\t")[-1].strip())  # last column is the name in every file
-    return tuple(names)
+        raise KeyError(f"unknown dataset '{dataset}': expected one of {', '.join(DATASETS)}")
+    return tuple(parse_class_list(_data_text(f"{key}_class_names.txt")))
+
+
+def parse_class_list(text: str) -> list[str]:
+    """Class names from a class-list text, one per line in label order: blank lines and ``#`` comments
+    skipped; with tab-separated columns (``A001<TAB>drink water``) the last one is the name."""
+    return [line.split("\t")[-1].strip() for line in text.splitlines()
+            if line.strip() and not line.lstrip().startswith("#")]
 
 
 @functools.lru_cache(maxsize=None)
@@ -147,11 +160,14 @@ def _pku_lists(kind: str) -> dict[str, frozenset[str]]:
     return {k: frozenset(v) for k, v in out.items()}
 
 
-def protocol_part(protocol: str, sample_name: str) -> str | None:
+def protocol_part(protocol: str, sample_name: str, keep_missing_skeletons: bool = False) -> str | None:
     """``"train"`` or ``"test"`` for a sample under a standard protocol; None if it is not in it.
 
     ``sample_name`` is an NTU file stem (``S001C001P001R001A001``) or a PKU-MMD recording
-    name (``0036-L``). NTU-60 protocols only cover actions A001..A060 and setups 1..17.
+    name (``0036-L``). NTU-60 protocols only cover actions A001..A060 and setups 1..17, and
+    no NTU protocol holds the samples the dataset's authors list as having missing or
+    incomplete skeletons (:mod:`skeletonllm.skeleton.missing`), as in CTR-GCN and PYSKL,
+    unless ``keep_missing_skeletons``.
     """
     if protocol not in PROTOCOLS:
         raise KeyError(f"unknown protocol '{protocol}': expected one of {list(PROTOCOLS)}")
@@ -164,7 +180,7 @@ def protocol_part(protocol: str, sample_name: str) -> str | None:
                 return part
         return None
     info = parse_ntu_name(sample_name)
-    if info is None:
+    if info is None or (not keep_missing_skeletons and has_missing_skeleton(sample_name)):
         return None
     if protocol.startswith("ntu60") and (info["action"] > 60 or info["setup"] > 17):
         return None

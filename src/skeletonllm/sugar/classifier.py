@@ -11,11 +11,10 @@ The skeleton tokens enter as embeddings between the instruction and the response
 (:mod:`skeletonllm.sugar.prompts`); no placeholder token is added to the vocabulary.
 Recognition works as SkeletonLLM's: greedy generation (the ``Label:`` line is parsed), or
 likelihood ranking of each candidate's label line, the prompt's KV cache shared by all
-candidates.
+candidates without a copy (:mod:`skeletonllm.mllm.scoring`).
 """
 from __future__ import annotations
 
-import copy
 import os
 from dataclasses import asdict, dataclass, field
 from typing import Any, Sequence
@@ -24,6 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..mllm.scoring import score_answers
 from . import prompts as SP
 
 TINY_PREFIX = "tiny:"
@@ -112,8 +112,13 @@ def _torch_dtype(name: str):
         raise ValueError(f"dtype must be float32, bfloat16, float16 or auto, got '{name}'") from None
 
 
-def load_llm(config: ClassifierConfig, corpus: Sequence[str] = (), source: str | os.PathLike | None = None):
-    """``(model, tokenizer)``: ``source`` (default ``config.source``) loaded, or a tiny one built."""
+def load_llm(config: ClassifierConfig, corpus: Sequence[str] = (), source: str | os.PathLike | None = None,
+             device: str | None = None):
+    """``(model, tokenizer)``: ``source`` (default ``config.source``) loaded, or a tiny one built.
+
+    A checkpoint is loaded straight onto ``device`` in its dtype (``device_map``), not into host
+    memory first; ``None`` leaves it on the CPU.
+    """
     source = str(source or config.source)
     if source.startswith(TINY_PREFIX):
         opts = dict(config.tiny_options)
@@ -126,6 +131,8 @@ def load_llm(config: ClassifierConfig, corpus: Sequence[str] = (), source: str |
     kw = {"dtype": _torch_dtype(config.dtype), "trust_remote_code": config.trust_remote_code}
     if config.attn_implementation:
         kw["attn_implementation"] = config.attn_implementation
+    if device is not None:
+        kw["device_map"] = {"": str(device)}
     model = AutoModelForCausalLM.from_pretrained(source, **kw)
     tok = AutoTokenizer.from_pretrained(source, trust_remote_code=config.trust_remote_code)
     return model.eval(), tok
@@ -272,26 +279,9 @@ class LLMClassifier(nn.Module):
         """``(B, C)`` log-likelihoods of each answer text (``with_end``: followed by the end token)."""
         seqs = [self._ids(a) + ([self.eos_id] if with_end else []) for a in answers]
         out, mask, last = self._prompt_pass(tokens, instructions)
-        B = tokens.shape[0]
         first = torch.log_softmax(out.logits[:, -1].float(), dim=-1)
-        scores = torch.empty(B, len(seqs), device=self.device)
-        for lo in range(0, len(seqs), chunk_size):
-            chunk = seqs[lo:lo + chunk_size]
-            C, width = len(chunk), max(len(s) for s in chunk)
-            ans = torch.tensor([s + [self.pad_id] * (width - len(s)) for s in chunk], device=self.device)
-            valid = torch.tensor([[1] * len(s) + [0] * (width - len(s)) for s in chunk], device=self.device)
-            logp = first.gather(1, ans[:, 0].repeat(B, 1))
-            if width > 1:
-                cache = copy.deepcopy(out.past_key_values)
-                cache.batch_repeat_interleave(C)
-                full_mask = torch.cat([mask.repeat_interleave(C, 0), valid[:, :-1].repeat(B, 1)], dim=1)
-                pos = last.repeat_interleave(C, 0) + torch.arange(1, width, device=self.device)
-                step = self.llm(input_ids=ans[:, :-1].repeat(B, 1), attention_mask=full_mask, position_ids=pos,
-                                past_key_values=cache, use_cache=True)
-                rest = torch.log_softmax(step.logits.float(), dim=-1)
-                rest = rest.gather(2, ans[:, 1:].repeat(B, 1).unsqueeze(-1)).squeeze(-1)
-                logp = logp + (rest * valid[:, 1:].repeat(B, 1)).sum(dim=1).view(B, C)
-            scores[:, lo:lo + C] = logp
+        steps = lambda n: last + torch.arange(1, n + 1, device=self.device)  # noqa: E731
+        scores = score_answers(self.llm, out.past_key_values, mask, first, seqs, steps, chunk_size)
         return scores
 
 

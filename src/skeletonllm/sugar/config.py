@@ -28,7 +28,7 @@ from typing import Any, Literal
 import yaml
 
 from ..errors import ConfigError
-from ..train.config import RunSection, TrainSection, _set_dotted, from_dict
+from ..train.config import DataSource, RunSection, TrainSection, _set_dotted, from_dict
 from .classifier import ClassifierConfig
 from .encoder import EncoderConfig
 from .tqp import BridgeConfig
@@ -36,35 +36,31 @@ from .text import TextEncoderConfig
 
 
 @dataclass
-class SugarDataSection:
-    """Training clips: exactly one of ``dataset`` + ``root``, ``files`` or ``synth``.
+class SugarDataSection(DataSource):
+    """Training clips: a :class:`~skeletonllm.train.config.DataSource` (exactly one of
+    ``dataset`` + ``root``, ``files`` or ``synth``; ``split``, a zero-shot split such as
+    ``ntu60_48_12``: train on its seen classes only), checked as the curriculum checks its own.
 
     Attributes:
         dataset: ``ntu60``, ``ntu120``, ``pku_mmd`` or ``nw_ucla``: the class list labels index
             into. ``ntu60`` keeps actions A001-A060 only (a folder may hold all of NTU-120).
-        root: the dataset's folder (searched recursively).
-        files: skeleton files or globs (labelled clips).
-        synth: the procedural motion set: ``split`` (synth_24_6), ``topology`` (ntu25),
-            ``num_per_class`` (8), ``seed`` (the run's).
-        split: a zero-shot split (``ntu60_48_12``): train on its seen classes only.
+        files: labelled clips.
         protocol: ``default`` (cross-subject for NTU / PKU-MMD), ``none`` (every clip), or a
             protocol name (``ntu60_xview``, ``ntu120_xset`` ...).
         part: the protocol's part to train on.
         max_bodies: persons read per NTU clip.
         max_samples: use the first N clips only (smoke runs).
         cache_dir: parsed-file cache of the dataset index.
+        max_bad_files: training files that may fail to parse (each skipped and listed in
+            ``<output_dir>/bad_files.jsonl``) before the run stops.
     """
 
-    dataset: str | None = None
-    root: str | None = None
-    files: list[str] | None = None
-    synth: dict[str, Any] | None = None
-    split: str | None = None
     protocol: str = "default"
     part: Literal["train", "test"] = "train"
     max_bodies: int = 2
     max_samples: int | None = None
     cache_dir: str | None = None
+    max_bad_files: int = 20
 
 
 @dataclass
@@ -142,12 +138,7 @@ class SugarRunConfig:
 
 def _check(cfg: SugarRunConfig) -> None:
     src, d = cfg.source, cfg.data
-    sources = [k for k in ("dataset", "files", "synth") if getattr(d, k) is not None]
-    if len(sources) != 1:
-        raise ConfigError(src, "data", "give exactly one data source: 'dataset' (+ 'root'), 'files' or 'synth'"
-                          + (f" (got {', '.join(sources)})" if sources else ""))
-    if d.dataset is not None and d.root is None:
-        raise ConfigError(src, "data.root", f"is required with data.dataset '{d.dataset}'")
+    d.check_source(src)
     for key, value in (("step2.lr", cfg.step2.lr), ("step3.lr", cfg.step3.lr), ("step2.temperature", cfg.step2.temperature)):
         if not value > 0:
             raise ConfigError(src, key, f"must be > 0, got {value}")
@@ -167,6 +158,8 @@ def _check(cfg: SugarRunConfig) -> None:
     if cfg.step2.train.mixed_precision != cfg.step3.train.mixed_precision:
         raise ConfigError(src, "step3.train.mixed_precision", "must equal step2.train.mixed_precision (one "
                                                               "accelerator serves both steps)")
+    if d.max_bad_files < 0:
+        raise ConfigError(src, "data.max_bad_files", f"must be >= 0, got {d.max_bad_files}")
     for group, lr in (cfg.step3.group_lr or {}).items():
         if group not in cfg.step3.trains or not lr > 0:
             raise ConfigError(src, f"step3.group_lr.{group}", "must name a trained group (step3.trains) with a "

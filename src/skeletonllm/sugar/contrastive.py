@@ -10,9 +10,11 @@ each CLIP-encoded, projected and normalised. The loss (the paper's equation) is:
 
 where ``P(i)`` holds the clips of the batch with ``i``'s class (``i`` itself included): a
 skeleton is positive with every text of its class, and the texts of every other clip are
-its negatives. A motion description is six sentences, one per body part; CLIP reads at
-most 77 tokens, so each sentence is encoded on its own and the six embeddings are averaged
-into ``m``.
+its negatives. The batch is the *global* one: in a multi-process run each process's clips
+meet the texts of every process's clips (:func:`global_mil_nce`), as on the paper's two GPUs
+with a batch of 200, and the loss equals the single-process loss on the union. A motion
+description is six sentences, one per body part; CLIP reads at most 77 tokens, so each
+sentence is encoded on its own and the six embeddings are averaged into ``m``.
 """
 from __future__ import annotations
 
@@ -30,6 +32,7 @@ from torch import nn
 
 from ..atomic import atomic_directory
 from ..skeleton.batch import SkeletonBatch
+from ..train.distributed import gather_objects, gather_rows, global_share, row_counts
 from .encoder import CTRGCN, EncoderConfig
 from .text import TextEncoder, TextEncoderConfig, load_text_encoder
 
@@ -41,9 +44,9 @@ def mil_nce(skeleton: torch.Tensor, texts: torch.Tensor, positives: torch.Tensor
     """The MIL-NCE loss.
 
     Args:
-        skeleton: ``(B, D)`` skeleton embeddings ``s_i``.
-        texts: ``(B, N, D)`` the ``N`` texts ``t_{j,n}`` of every clip ``j``.
-        positives: ``(B, B)`` bool, ``positives[i, j]`` when clip ``j``'s texts are positives of clip ``i``.
+        skeleton: ``(b, D)`` skeleton embeddings ``s_i`` (this process's clips).
+        texts: ``(B, N, D)`` the ``N`` texts ``t_{j,n}`` of every clip ``j`` (``B >= b``: all clips).
+        positives: ``(b, B)`` bool, ``positives[i, j]`` when clip ``j``'s texts are positives of clip ``i``.
         temperature: ``tau``.
     Returns the scalar mean over the batch of ``-log(positive mass / total mass)``.
     """
@@ -52,6 +55,22 @@ def mil_nce(skeleton: torch.Tensor, texts: torch.Tensor, positives: torch.Tensor
     pos = positives.repeat_interleave(N, dim=1)
     positive = torch.logsumexp(logits.masked_fill(~pos, float("-inf")), dim=1)
     return (torch.logsumexp(logits, dim=1) - positive).mean()
+
+
+def global_mil_nce(skeleton: torch.Tensor, texts: torch.Tensor, classes: Sequence[str],
+                   temperature: float) -> torch.Tensor:
+    """MIL-NCE of this process's ``(b, D)`` clips against the ``(B, N, D)`` texts of every
+    process's clips (:mod:`skeletonllm.train.distributed`); one process: :func:`mil_nce`.
+
+    The returned loss is scaled so that the mean over processes is the mean over all ``B``
+    clips, and DDP's averaged gradient is that of the loss on the union.
+    """
+    counts = row_counts(skeleton.shape[0], skeleton.device)
+    all_texts = gather_rows(texts, counts)
+    all_classes = gather_objects(list(classes))
+    _, scale = global_share(counts)
+    positives = torch.tensor([[a == b for b in all_classes] for a in classes], device=skeleton.device)
+    return mil_nce(skeleton, all_texts, positives, temperature) * (skeleton.shape[0] * scale)
 
 
 @dataclass
@@ -149,9 +168,7 @@ class SkeletonTextAligner(nn.Module):
             raise ValueError(f"every clip needs the same number of texts, got {sorted(n)}")
         s = self.embed_skeletons(skeletons)
         t = self.embed_texts([g for clip in texts for g in clip]).view(B, n.pop(), -1)
-        cls = list(classes)
-        positives = torch.tensor([[a == b for b in cls] for a in cls], device=s.device)
-        loss = mil_nce(s, t.to(s.dtype), positives, self.config.temperature)
+        loss = global_mil_nce(s, t.to(s.dtype), list(classes), self.config.temperature)
         return SimpleNamespace(loss=loss, skeleton=s, texts=t)
 
     # -- parameter groups -----------------------------------------------------------------

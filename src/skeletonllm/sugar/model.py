@@ -15,7 +15,8 @@ ranking; top-5 comes from it). SUGAR answers recognition questions only (``tasks
 Checkpoint (``save_pretrained``, written atomically; ``config.json`` says the method)::
 
     config.json          {"format": "skeletonllm-sugar", "version": 1, "method": "sugar", "config": {...},
-                          "base": {"source", "embedded"}, "trained_groups": [...]}
+                          "base": {"source", "embedded"}, "trained_groups": [...],
+                          "classes": {"split", "classes", "seen", "unseen"} (when trained on a split)}
     encoder.safetensors  CTR-GCN (from Step 2)
     bridge.safetensors   the bridge
     adapter/             LoRA in peft's format
@@ -38,6 +39,9 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from ..atomic import atomic_directory
+from ..mllm.backbones import default_device
+from ..mllm.checkpoint import read_classes
+from ..mllm.precision import keep_trainable_fp32
 from ..skeleton.batch import SkeletonBatch
 from . import prompts as SP
 from .classifier import ClassifierConfig, LLMClassifier, load_llm
@@ -91,6 +95,7 @@ class SugarModel(nn.Module):
         llm: an already loaded ``(model, tokenizer)`` (default: loaded / built from ``config.llm``).
         lora_dir: load this adapter instead of adding a fresh LoRA.
         corpus: texts a ``tiny:`` language model's tokenizer learns from (class names, descriptions).
+        device: where a language model loaded from a checkpoint is placed as it is read.
     """
 
     config_class = SugarConfig
@@ -99,16 +104,19 @@ class SugarModel(nn.Module):
     #: Row label in reports when none is given.
     report_name = "SUGAR (this run)"
 
-    def __init__(self, config: SugarConfig, llm=None, lora_dir=None, corpus: Sequence[str] = ()):
+    def __init__(self, config: SugarConfig, llm=None, lora_dir=None, corpus: Sequence[str] = (),
+                 device: str | None = None):
         super().__init__()
         if config.retarget not in ("auto", "refuse"):
             raise ValueError(f"retarget must be 'auto' or 'refuse', got '{config.retarget}'")
         self.config = config
         self.encoder = CTRGCN(config.encoder)
-        model, tok = llm if llm is not None else load_llm(config.llm, corpus)
+        model, tok = llm if llm is not None else load_llm(config.llm, corpus, device=device)
         self.classifier = LLMClassifier(config.llm, model, tok, lora_dir=lora_dir)
         self.bridge = build_bridge(config.bridge, self.encoder.out_dim, self.classifier.hidden_size)
         self.trained_groups: set[str] = set()
+        #: the classes it was trained on (:func:`skeletonllm.mllm.checkpoint.class_record`); None if unknown.
+        self.classes: dict | None = None
         self._warned: set[str] = set()
         self.set_trainable(("bridge", "lora") if self.classifier.lora_config is not None else ("bridge",))
 
@@ -206,6 +214,7 @@ class SugarModel(nn.Module):
         for name, params in self.parameter_groups().items():
             for p in params:
                 p.requires_grad_(name in groups)
+        keep_trainable_fp32(self)   # LoRA on a bf16 LLM would otherwise train in bf16
         self.trained_groups |= groups
 
     def train(self, mode: bool = True):
@@ -230,6 +239,8 @@ class SugarModel(nn.Module):
         meta = {"format": FORMAT, "version": VERSION, "method": METHOD, "config": self.config.to_dict(),
                 "base": {"source": "base" if embed_base else self.config.llm.source, "embedded": bool(embed_base)},
                 "trained_groups": sorted(self.trained_groups)}
+        if self.classes is not None:
+            meta["classes"] = self.classes
         with atomic_directory(directory) as tmp:
             save_file(_state(self.encoder), str(tmp / "encoder.safetensors"))
             save_file(_state(self.bridge), str(tmp / "bridge.safetensors"))
@@ -253,7 +264,8 @@ class SugarModel(nn.Module):
         if dtype is not None:
             config.llm.dtype = dtype
         base = meta["base"]
-        llm = load_llm(config.llm, source=directory / "base" if base["embedded"] else base["source"])
+        device = default_device(device)
+        llm = load_llm(config.llm, source=directory / "base" if base["embedded"] else base["source"], device=device)
         adapter = directory / "adapter"
         if config.llm.lora and not adapter.is_dir():
             raise FileNotFoundError(f"{directory}: config has llm.lora true but there is no adapter/ directory")
@@ -263,10 +275,12 @@ class SugarModel(nn.Module):
         if (directory / "language.safetensors").is_file():
             model.classifier.llm.load_state_dict(load_file(str(directory / "language.safetensors")), strict=False)
         model.trained_groups |= set(meta.get("trained_groups", []))
-        return model.to(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        model.classes = read_classes(meta, directory / "config.json")
+        return model.to(device)
 
     @classmethod
-    def from_aligner(cls, aligner_dir: str | os.PathLike, config: SugarConfig, corpus: Sequence[str] = ()) -> "SugarModel":
+    def from_aligner(cls, aligner_dir: str | os.PathLike, config: SugarConfig, corpus: Sequence[str] = (),
+                     device: str | None = None) -> "SugarModel":
         """A fresh SUGAR (new bridge and LoRA) whose encoder comes from a Step 2 checkpoint."""
         aligner_dir = Path(aligner_dir)
         meta = read_meta(aligner_dir, "skeletonllm-sugar-aligner")
@@ -274,7 +288,7 @@ class SugarModel(nn.Module):
         if trained != config.encoder:
             raise ValueError(f"{aligner_dir}: its encoder config {trained} differs from this model's {config.encoder}; "
                              "Step 3 must use the encoder Step 2 trained")
-        model = cls(config, corpus=corpus)
+        model = cls(config, corpus=corpus, device=device)
         model.encoder.load_state_dict(load_file(str(aligner_dir / "encoder.safetensors")))
         return model
 

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..eval.recognition import DATASET_NAMES, run_mqa_evaluation
+from ..mllm.prompts import RECOGNITION_MAX_NEW_TOKENS
 
 
 @dataclass(frozen=True)
@@ -86,7 +87,7 @@ def protocol_dataset(protocol: Protocol, data: str | os.PathLike, cache_dir=None
 def evaluate_protocol(model, data, protocol: str | Protocol, out_dir: str | os.PathLike, *, mode: str = "score",
                       batch_size: int = 8, limit: int | None = None, seed: int = 0, resume: bool = True,
                       cache_dir=None, format: str | None = None, method: str | None = None,
-                      checkpoint: str | None = None, max_new_tokens: int = 64, progress: bool = True) -> dict:
+                      checkpoint: str | None = None, max_new_tokens: int = RECOGNITION_MAX_NEW_TOKENS, progress: bool = True) -> dict:
     """Evaluate ``model`` on ``protocol``'s test clips under ``data`` (a folder) or on a
     :class:`SkeletonDataset` / clips already chosen; returns the result (also ``out_dir/results.json``)."""
     from ..skeleton.splits import class_names

@@ -9,7 +9,8 @@ scheduler, RNG and the position in the data), and a ``final/`` directory::
 
 Step 2 trains the encoder (and the projection heads) with MIL-NCE and SGD; Step 3 starts
 from Step 2's encoder, freezes it, and trains the bridge and LoRA with AdamW. In a
-multi-process run the MIL-NCE negatives are the texts of each process's own batch.
+multi-process run the MIL-NCE negatives are the texts of the whole global batch (every
+process's clips, gathered: :func:`skeletonllm.sugar.contrastive.global_mil_nce`).
 """
 from __future__ import annotations
 
@@ -21,10 +22,12 @@ import torch
 from ..atomic import atomic_write_text
 from ..errors import ConfigError
 from ..train import checkpointing as ck
-from ..train.stages import Stage
+from ..train.accelerator import make_accelerator
+from ..train.data import load_files, split_name
+from ..train.optim import optimizer_groups
+from ..train.stages import Stage, StageOrderError
 from ..train.tasks import ClassGuard, TaskCollator
-from ..train.trainer import (StageOrderError, StageResult, load_files, make_accelerator, optimizer_groups,
-                             stage_to_run, train_stage)
+from ..train.trainer import StageResult, stage_to_run, train_stage, with_classes
 from .config import SugarRunConfig
 from .knowledge import Knowledge, load_knowledge
 
@@ -69,6 +72,11 @@ class SugarTrainingData:
     def guard(self) -> ClassGuard:
         return ClassGuard(self.seen, self.unseen)
 
+    def class_record(self, split: str | None, classes=None) -> dict:
+        """What the Step 3 checkpoint remembers of these classes (``classes``: all, in label order)."""
+        from ..mllm.checkpoint import class_record
+        return class_record(split, classes, self.seen, self.unseen)
+
 
 def _synth_data(options: dict, seed: int, max_samples: int | None) -> SugarTrainingData:
     from ..synth import SyntheticMotionSet
@@ -84,22 +92,22 @@ def _synth_data(options: dict, seed: int, max_samples: int | None) -> SugarTrain
     return SugarTrainingData(clips[:max_samples], list(ds.split.seen), list(ds.split.unseen))
 
 
-def _dataset_data(d) -> tuple[list, list[str]]:
+def _dataset_data(d, bad_files=None) -> tuple[list, list[str]]:
     from ..skeleton.dataset import DEFAULT_PROTOCOL, SkeletonDataset
     from ..skeleton.splits import class_names
+    from ..train.data import LazyClips
 
     names = list(class_names(d.dataset))
     protocol = DEFAULT_PROTOCOL.get(d.dataset) if d.protocol == "default" else (None if d.protocol == "none" else d.protocol)
     kw = {"options": {"max_bodies": d.max_bodies}} if d.dataset in ("ntu60", "ntu120") else {}
     ds = SkeletonDataset(d.root, cache_dir=d.cache_dir, class_ids=range(len(names)), protocol=protocol,
                          part=d.part if protocol else None, **kw)
-    clips = [((lambda i=i: ds[i]), names[label] if label is not None and label < len(names) else None)
-             for i, label in enumerate(ds.label_ids)]
-    return clips, names
+    return [(clip, clip.label) for clip in LazyClips(ds, names, bad_files).clips()], names
 
 
-def load_sugar_data(cfg: SugarRunConfig) -> SugarTrainingData:
-    """The clips and split ``cfg.data`` names (dataset clips are loaded when used)."""
+def load_sugar_data(cfg: SugarRunConfig, bad_files=None) -> SugarTrainingData:
+    """The clips and split ``cfg.data`` names (dataset clips are loaded when used); files that
+    fail to parse go to ``bad_files`` (:class:`~skeletonllm.train.data.BadFileLog`)."""
     d = cfg.data
     if d.synth is not None:
         return _synth_data(d.synth, cfg.run.seed, d.max_samples)
@@ -108,11 +116,11 @@ def load_sugar_data(cfg: SugarRunConfig) -> SugarTrainingData:
         from ..skeleton.splits import get_split
         split = get_split(d.split)
     if d.files is not None:
-        seqs = load_files(d.files, d.max_bodies)
+        seqs = load_files(d.files, d.max_bodies, bad_files)
         clips = [(s, s.label) for s in seqs]
         names = sorted({s.label for s in seqs if s.label is not None})
     else:
-        clips, names = _dataset_data(d)
+        clips, names = _dataset_data(d, bad_files)
     clips = clips[:d.max_samples] if d.max_samples is not None else clips
     if not clips:
         raise ConfigError(cfg.source, "data", "the configured data source holds no clips")
@@ -154,6 +162,17 @@ def final_checkpoint(cfg: SugarRunConfig) -> Path:
     return step_dir(cfg, 3) / "final"
 
 
+def _all_classes(d) -> list[str] | None:
+    """Every class of the data's dataset or split, in label order (None: seen + unseen will do)."""
+    if d.split is not None:
+        from ..skeleton.splits import class_names, get_split
+        return list(class_names(get_split(d.split).dataset))
+    if d.synth is not None:
+        from ..synth import get_split as synth_split
+        return list(synth_split(d.synth.get("split", "synth_24_6")).classes)
+    return None
+
+
 def _tokenizer_corpus(data: SugarTrainingData, knowledge: Knowledge | None) -> list[str]:
     """Texts a tiny language model's tokenizer learns its merges from: seen classes and their descriptions."""
     out = list(data.seen)
@@ -190,7 +209,9 @@ def run_sugar(cfg: SugarRunConfig, step: str | int = "all", resume: bool = False
     need_knowledge = bool(set(cfg.step2.texts) & {"motion", "visual"}) or cfg.llm.describe
     if knowledge is None and need_knowledge:
         knowledge = load_knowledge(cfg.knowledge)
-    data = data or load_sugar_data(cfg)
+    from ..train.data import BadFileLog
+    bad_files = BadFileLog(out / "bad_files.jsonl", cfg.data.max_bad_files)
+    data = data or load_sugar_data(cfg, bad_files)
     guard = data.guard()
     if knowledge is not None:
         knowledge.require(guard.seen.values())
@@ -237,10 +258,13 @@ def run_sugar(cfg: SugarRunConfig, step: str | int = "all", resume: bool = False
             scfg, corpus = cfg.sugar_config(), _tokenizer_corpus(data, knowledge)
 
             def init(prev=prev, scfg=scfg, corpus=corpus):
-                return SugarModel.from_aligner(prev, scfg, corpus=corpus).to(device)
+                return SugarModel.from_aligner(prev, scfg, corpus=corpus, device=device).to(device)
 
             def load(path):
                 return SugarModel.from_pretrained(path, device=device)
+
+            classes = data.class_record(split_name(cfg.data), _all_classes(cfg.data))
+            init, load = with_classes(init, classes), with_classes(load, classes)
 
             collator, opt = TaskCollator(cfg.encoder.num_frames, cfg.data.max_bodies), None
         if len(task) == 0:

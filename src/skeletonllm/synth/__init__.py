@@ -1,6 +1,9 @@
 """Procedural motions: a world in which render -> VLM -> text can learn on a CPU in minutes.
 
 * ``body``    a canonical articulated body posed by joint angles (forward kinematics).
+* ``program`` the motion-program machinery: phases, keyframes, the builder the classes write into.
+* ``movements`` the class builders, one module per movement family (arms, legs, whole body,
+              depiction pairs, two-person interactions).
 * ``actions`` 60 action classes, each a motion program composed of movement x part x side
               (14 of them in pairs told apart only by depth, speed or depth order).
 * ``emit``    the posed body as a SkeletonSequence of any topology (NTU-25, Kinect v1-20,

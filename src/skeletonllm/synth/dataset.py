@@ -25,9 +25,10 @@ import numpy as np
 from ..atomic import atomic_directory
 from ..errors import SkeletonFormatError
 from ..skeleton import BUILTIN_TOPOLOGIES, SkeletonSequence, Topology, get_topology
-from .actions import ACTION_CLASSES, CORE_CLASSES, DEPICTION_CLASSES, MotionProgram, build_program, get_action
+from .actions import ACTION_CLASSES, CORE_CLASSES, DEPICTION_CLASSES, build_program, get_action
 from .body import BodyMotion, BodyShape, Placement, pose_body, pose_bodies
 from .emit import View2D, emit_sequence
+from .program import MotionProgram
 from .text import QAItem, captions, qa_items, rationale
 
 FORMAT_NAME = "skeletonllm-synthetic-motion"

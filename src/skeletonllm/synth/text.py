@@ -1,6 +1,6 @@
 """Captions, rationales and QA read off a motion program.
 
-Everything here is derived from :class:`~skeletonllm.synth.actions.Phase` s, so the words
+Everything here is derived from :class:`~skeletonllm.synth.program.Phase` s, so the words
 always match the motion: which part moved, which side, in what order, how fast, how many
 times and why. Randomness (template choice, option order) comes from the generator passed
 in, so a sample's text is fixed by its seed.
@@ -18,9 +18,9 @@ from typing import Sequence
 
 import numpy as np
 
-from .actions import (BOTH_PEOPLE, PERSON, ActionClass, MotionProgram, Phase, build_program, get_action,
-                      similar_classes)
+from .actions import ActionClass, build_program, get_action, similar_classes
 from .body import BodyShape, Placement
+from .program import BOTH_PEOPLE, PERSON, MotionProgram, Phase
 
 QA_TYPES = ("temporal", "causal", "fine-grained", "contrastive")
 

@@ -194,15 +194,30 @@ def load_trainer_state(path: Path, accelerator, optimizer, scheduler, sharded_op
     if saved_procs != accelerator.num_processes:
         raise RuntimeError(f"{path}: written by {saved_procs} process(es), resumed with {accelerator.num_processes}; "
                            "resume with the same number of processes (the data order depends on it)")
-    if sharded_optimizer:
-        opt_state = torch.load(path / f"optimizer_rank{accelerator.process_index}.pt", map_location="cpu",
-                               weights_only=False)
+    from accelerate.utils import DistributedType
+    if sharded_optimizer and accelerator.distributed_type == DistributedType.DEEPSPEED:
+        _load_zero_optimizer(path, optimizer, saved_procs)
+    elif sharded_optimizer:
+        optimizer.load_state_dict(torch.load(path / f"optimizer_rank{accelerator.process_index}.pt",
+                                             map_location="cpu", weights_only=False))
     else:
-        opt_state = state["optimizer"]
-    optimizer.load_state_dict(opt_state)
+        optimizer.load_state_dict(state["optimizer"])
     scheduler.load_state_dict(state["scheduler"])
     set_rng_state(torch.load(path / f"rng_rank{accelerator.process_index}.pt", weights_only=False))
     return state
+
+
+def _load_zero_optimizer(path: Path, optimizer, num_processes: int) -> None:
+    """Restore a DeepSpeed ZeRO optimiser from the shards every process wrote.
+
+    DeepSpeed's ZeRO loader takes the list of all saved partitions (it picks its own by rank, and
+    needs the others when a checkpoint was written with another partitioning); the fp32 master
+    weights come back from the checkpoint too, not re-derived from the model's weights (which
+    loses precision under bf16). ``optimizer`` is accelerate's wrapper around the ZeRO optimiser.
+    """
+    shards = [torch.load(path / f"optimizer_rank{r}.pt", map_location="cpu", weights_only=False)
+              for r in range(num_processes)]
+    optimizer.optimizer.load_state_dict(shards, load_from_fp32_weights=True)
 
 
 def write_final(accelerator, path: Path, model, info: dict[str, Any]) -> None:

@@ -43,8 +43,11 @@ class RunSection:
 
 
 @dataclass
-class DataSection:
-    """Training data.
+class DataSource:
+    """Where the training clips come from, and their class split: the ``data`` keys that the
+    curriculum's :class:`DataSection` and SUGAR's
+    :class:`~skeletonllm.sugar.config.SugarDataSection` share, checked the same way for both
+    (:meth:`check_source`).
 
     Exactly one source: ``dataset`` + ``root`` (a dataset known to
     :mod:`skeletonllm.skeleton.dataset`), ``files`` (skeleton files or globs, read with
@@ -52,8 +55,41 @@ class DataSection:
     :mod:`skeletonllm.synth`).
 
     Attributes:
+        dataset: the dataset's name (``ntu60``, ``ntu120``, ``pku_mmd``, ``nw_ucla`` ...).
+        root: the dataset's folder (searched recursively).
+        files: skeleton files or globs.
+        synth: options of the procedural set: ``split`` (``synth_24_6``), ``topology``
+            (``ntu25``), ``num_per_class`` (8), ``seed`` (run seed); its clips carry their
+            own captions, QA and rationales.
         split: a class split of :mod:`skeletonllm.skeleton.splits` (``ntu60_55_5``); training
-            uses only its seen classes. ``None`` for caption/QA data without classes (and for
+            uses only its seen classes.
+    """
+
+    dataset: str | None = None
+    root: str | None = None
+    files: list[str] | None = None
+    synth: dict[str, Any] | None = None
+    split: str | None = None
+
+    def check_source(self, source: str) -> None:
+        """Exactly one data source, and a ``root`` with a ``dataset``; else a
+        :class:`~skeletonllm.errors.ConfigError` naming the config ``source``."""
+        sources = [k for k in ("dataset", "files", "synth") if getattr(self, k) is not None]
+        if len(sources) != 1:
+            raise ConfigError(source, "data", "give exactly one data source: 'dataset' (+ 'root'), 'files' or 'synth'"
+                              + (f" (got {', '.join(sources)})" if sources else ""))
+        if self.dataset is not None and self.root is None:
+            raise ConfigError(source, "data.root",
+                              f"is required with data.dataset '{self.dataset}' (the dataset's directory)")
+
+
+@dataclass
+class DataSection(DataSource):
+    """Training data: a :class:`DataSource` (``dataset`` + ``root``, ``files`` or ``synth``, and
+    ``split``) and how the curriculum reads it.
+
+    Attributes:
+        split: as in :class:`DataSource`; ``None`` for caption/QA data without classes (and for
             procedural data, whose classes are all seen).
         subset: which part of the dataset to read (``train``; the dataset index decides what
             that means for the split's protocol).
@@ -63,18 +99,13 @@ class DataSection:
             ``None`` draws negatives uniformly from the other seen classes.
         rationales: teacher-rationale cache (JSONL) for CR-Distill.
         max_samples: use only the first N clips (smoke runs).
-        cache_dir: where ``dataset`` sources keep parsed files (``.npz``), so later runs
-            skip the text parsing.
-        synth: options of the procedural set: ``split`` (``synth_24_6``), ``topology``
-            (``ntu25``), ``num_per_class`` (8), ``seed`` (run seed); its clips carry their
-            own captions, QA and rationales.
+        cache_dir: where ``dataset`` sources keep parsed files (``.npz``), so a file is
+            parsed once, not in every epoch, process and run (the paper configs set one).
+        max_bad_files: training files that may fail to parse before the run stops; each is
+            skipped (another clip of its class takes its place in the batch) and listed in
+            ``<output_dir>/bad_files.jsonl`` (:mod:`skeletonllm.train.data`).
     """
 
-    dataset: str | None = None
-    root: str | None = None
-    files: list[str] | None = None
-    synth: dict[str, Any] | None = None
-    split: str | None = None
     subset: str = "train"
     num_frames: int = 12
     max_bodies: int | None = 2
@@ -82,6 +113,7 @@ class DataSection:
     rationales: str | None = None
     max_samples: int | None = None
     cache_dir: str | None = None
+    max_bad_files: int = 20
 
 
 @dataclass
@@ -263,12 +295,8 @@ def _check_values(cfg: RunConfig) -> None:
     positive(d.num_frames, "data.num_frames")
     positive(d.max_bodies, "data.max_bodies")
     positive(d.max_samples, "data.max_samples")
-    sources = [k for k in ("dataset", "files", "synth") if getattr(d, k) is not None]
-    if len(sources) != 1:
-        raise ConfigError(src, "data", "give exactly one data source: 'dataset' (+ 'root'), 'files' or 'synth'"
-                          + (f" (got {', '.join(sources)})" if sources else ""))
-    if d.dataset is not None and d.root is None:
-        raise ConfigError(src, "data.root", f"is required with data.dataset '{d.dataset}' (the dataset's directory)")
+    positive(d.max_bad_files, "data.max_bad_files", allow_zero=True)
+    d.check_source(src)
     for name, o in cfg.stages.items():
         if name not in STAGE_NAMES:
             raise ConfigError(src, f"stages.{name}", f"unknown stage (known: {', '.join(STAGE_NAMES)})")

@@ -9,7 +9,9 @@ DeepSpeed ZeRO-2 and FSDP.
 
 The memory model (bytes per device, N processes, B clips per device):
 
-* weights: every parameter at its dtype (LoRA and renderer always fp32). FSDP shards them
+* weights: every parameter at its dtype; the renderer, the projector, LoRA and any other
+  group the run trains are float32 whatever the backbone's dtype (``mllm.precision``: bf16
+  updates at the paper's learning rate would round away). FSDP shards them
   (/N) but gathers one decoder layer at a time; ZeRO-2 keeps them whole and, in bf16, casts
   *all* of them to bf16 with an fp32 master copy of the trainable ones (sharded);
 * gradients of the trainable parameters (fp32): DDP keeps them plus its communication
@@ -208,8 +210,8 @@ def _activation_bytes(s: _Shape, batch: int, text_tokens: int, elem: int, checkp
 def _strategy_bytes(params: dict, strategy: str, precision: str, n: int, largest_layer: int) -> dict[str, float]:
     """Weights, gradients and optimiser state per device (bytes).
 
-    ``params``: ``total``, ``trainable`` and ``fp32_always`` (LoRA + renderer, fp32 whatever
-    the backbone's dtype) parameter counts.
+    ``params``: ``total``, ``trainable`` and ``fp32_always`` (renderer, projector, LoRA and the
+    trained groups: fp32 whatever the backbone's dtype) parameter counts.
     """
     total, trainable, fp32_always = params["total"], params["trainable"], params["fp32_always"]
     wbytes = 4 if precision == "fp32" else 2
@@ -251,7 +253,8 @@ def make_plan(request: PlanRequest) -> Plan:
     s = _shape(backbone, adapter, request.num_frames)
     checkpointing = model_cfg.gradient_checkpointing if request.gradient_checkpointing is None \
         else request.gradient_checkpointing
-    params = {"total": total, "trainable": trainable, "fp32_always": groups["lora"] + groups["renderer"]}
+    fp32_groups = {"renderer", "projector", "lora", *request.trains}
+    params = {"total": total, "trainable": trainable, "fp32_always": sum(groups[g] for g in fp32_groups)}
     from ..mllm.presets import find_preset
     preset = None if model_cfg.backbone.startswith("tiny:") else find_preset(model_cfg.backbone)
     published = (preset.published_parameters, preset.published_source) if preset else None

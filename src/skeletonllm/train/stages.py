@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Sequence
 
-from ..errors import ConfigError
+from ..errors import ConfigError, SkeletonLLMError
 
 #: Parameter groups a model exposes (``SkeletonLLM.parameter_groups()`` keys).
 PARAMETER_GROUPS = ("renderer", "vision", "projector", "language", "lora")
@@ -133,3 +133,8 @@ def select_stages(spec: str | int | None, stages: Sequence[Stage] = CURRICULUM) 
         raise ConfigError("--stage", "stage",
                           f"'{spec}' is not a range of stages {min(by_index)}..{max(by_index)}")
     return [by_index[i] for i in range(a, b + 1)]
+
+
+class StageOrderError(SkeletonLLMError, RuntimeError):
+    """A stage cannot start: its predecessor has not finished, or its directory is already used."""
+

@@ -5,11 +5,11 @@ plainly, or under ``accelerate launch --config_file skeletonllm/configs/accelera
 -m skeletonllm.cli train ...`` (shipped: one GPU, 8-GPU DDP, 8-GPU ZeRO-2), or under
 ``torchrun --nproc_per_node N -m skeletonllm.cli train ... --cpu`` for DDP over gloo on
 CPUs. Checked here: one CPU process, two-process CPU DDP (torchrun and ``accelerate
-launch``) and two-process CPU FSDP v2 over gloo (``accelerate launch`` with an FSDP config;
-see :func:`_fsdp_on_cpu`), including a kill and resume. FSDP v1 trains on CPU but its
-checkpoint save fails there (safetensors: "invalid shape, data type, or offset"); the GPU
-and ZeRO-2 paths follow accelerate's documented API but are not run on this machine. Per
-stage (:mod:`skeletonllm.train.stages`) it
+launch``), two-process CPU FSDP v2 and DeepSpeed ZeRO-2 over gloo (``accelerate launch`` with
+an FSDP or DeepSpeed config; see :mod:`skeletonllm.train.accelerator`), each with
+a kill and resume. FSDP v1 trains on CPU but its checkpoint save fails there (safetensors:
+"invalid shape, data type, or offset"); the GPU paths follow accelerate's documented API but
+are not run on this machine. Per stage (:mod:`skeletonllm.train.stages`) it
 
 1. starts from the previous stage's final weights (stage 1 and the joint ablation from a
    freshly built model), or from the stage's newest checkpoint with ``resume``;
@@ -25,164 +25,45 @@ Data order is a pure function of (seed, epoch): each epoch is one seeded permuta
 the stage's items, split into global batches (per-device batch x processes x
 accumulation) and dealt to processes, so a resumed run skips exactly the batches already
 consumed and sees the same ones afterwards, and all processes agree without talking.
+
+This module holds the loop (:func:`train_stage`) and the run over the stages
+(:func:`run_training`); the parts they are made of live beside it, and every name that used
+to be defined here is still importable from here:
+
+* :mod:`~skeletonllm.train.data`           what a run trains on, the stage's dataset, the data order
+* :mod:`~skeletonllm.train.optim`          AdamW over the stage's groups, warm-up + cosine schedule
+* :mod:`~skeletonllm.train.accelerator`    the accelerate set-up (FSDP / DeepSpeed on CPU), replica check
+* :mod:`~skeletonllm.train.checkpointing`  checkpoints written atomically, resumed from exactly
+* :mod:`~skeletonllm.train.runlog`         ``log.jsonl`` and TensorBoard
 """
 from __future__ import annotations
 
 import dataclasses
 import inspect
-import json
 import logging
 import math
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
 from ..atomic import atomic_write_text
-from ..errors import ConfigError, SkeletonLLMError
+from ..mllm.precision import keep_trainable_fp32
 from . import checkpointing as ck
+from .accelerator import (_deepspeed_batch_fields, _deepspeed_on_cpu, _fsdp_on_cpu, _sharded, check_replicas,
+                          keep_renderer_fp32, make_accelerator, trainable_digest)
 from .config import RunConfig, TrainSection
-from .stages import Stage
+from .data import (BadFileLog, TrainingData, build_stage_data, epoch_plan, load_files, load_training_data,
+                   split_name, steps_per_epoch)
+from .optim import WarmupCosine, build_optimizer, build_scheduler, optimizer_groups, snapshot_groups
+from .runlog import RunLogger
+from .stages import Stage, StageOrderError
 from .tasks import TaskCollator
 
 log = logging.getLogger(__name__)
-
-
-# -- data order -----------------------------------------------------------------------------
-
-def epoch_plan(num_items: int, seed: int, epoch: int, num_processes: int, rank: int,
-               batch_size: int, accumulation: int) -> list[list[int]]:
-    """This process's micro-batches (lists of item indices) for one epoch.
-
-    The epoch is a permutation of all items seeded by (seed, epoch), wrapped around to a
-    whole number of optimiser steps (each step takes ``batch_size * num_processes *
-    accumulation`` items), so every process does the same number of micro-batches and
-    every optimiser step is complete. Micro-batch ``k`` of process ``r`` is slice
-    ``[(k * P + r) * B, (k * P + r + 1) * B)`` of the permutation.
-    """
-    if num_items < 1:
-        raise ValueError("a stage needs at least one training item")
-    per_step = batch_size * num_processes * accumulation
-    steps = math.ceil(num_items / per_step)
-    order = np.random.default_rng([seed, epoch]).permutation(num_items)
-    order = np.resize(order, steps * per_step)  # wraps around: a few items twice in the last step
-    micro = []
-    for k in range(steps * accumulation):
-        start = (k * num_processes + rank) * batch_size
-        micro.append(order[start:start + batch_size].tolist())
-    return micro
-
-
-def steps_per_epoch(num_items: int, batch_size: int, num_processes: int, accumulation: int) -> int:
-    return math.ceil(num_items / (batch_size * num_processes * accumulation))
-
-
-# -- optimiser ------------------------------------------------------------------------------
-
-def build_optimizer(model, stage: Stage, train: TrainSection, group_lr: dict[str, float] | None = None):
-    """AdamW over the stage's trainable groups; no weight decay on 1-D tensors (biases, norm scales)."""
-    return torch.optim.AdamW(optimizer_groups(model, stage, train, group_lr), lr=stage.lr,
-                             betas=tuple(train.adam_betas), eps=train.adam_eps)
-
-
-def optimizer_groups(model, stage: Stage, train: TrainSection, group_lr: dict[str, float] | None = None) -> list[dict]:
-    """Optimiser parameter groups of the stage's trainable groups: each at its learning rate
-    (``group_lr`` or the stage's), ``train.weight_decay`` except on 1-D tensors."""
-    groups = model.parameter_groups()
-    missing = [g for g in stage.trains if g not in groups]
-    if missing:
-        raise ValueError(f"stage '{stage.name}' trains group(s) {missing} that the model does not have "
-                         f"(it has {sorted(groups)})")
-    param_groups, seen = [], set()
-    for gname in stage.trains:
-        lr = (group_lr or {}).get(gname, stage.lr)
-        decay, no_decay = [], []
-        for p in groups[gname]:
-            if id(p) in seen or not p.requires_grad:
-                continue
-            seen.add(id(p))
-            (no_decay if p.ndim < 2 else decay).append(p)
-        for params, wd in ((decay, train.weight_decay), (no_decay, 0.0)):
-            if params:
-                param_groups.append({"params": params, "lr": lr, "weight_decay": wd, "name": f"{gname}"})
-    if not param_groups:
-        raise ValueError(f"stage '{stage.name}': the groups {list(stage.trains)} have no parameters to train")
-    return param_groups
-
-
-class WarmupCosine:
-    """LR multiplier at optimiser step ``s``: ``s / W`` during warm-up, then a half cosine to 0 at ``total``.
-
-    (The schedule of the Hugging Face trainer's ``cosine`` option, written out here because
-    importing ``transformers.optimization`` costs seconds per process.) Picklable, so the
-    scheduler's ``state_dict`` round-trips.
-    """
-
-    def __init__(self, warmup: int, total: int):
-        self.warmup, self.total = warmup, total
-
-    def __call__(self, s: int) -> float:
-        if s < self.warmup:
-            return s / max(1, self.warmup)
-        progress = (s - self.warmup) / max(1, self.total - self.warmup)
-        return max(0.0, 0.5 * (1.0 + math.cos(math.pi * progress)))
-
-
-def build_scheduler(optimizer, total_steps: int, warmup_ratio: float):
-    """Linear warm-up over ``ceil(warmup_ratio * total)`` steps, then cosine decay to 0."""
-    warmup = math.ceil(warmup_ratio * total_steps)
-    return torch.optim.lr_scheduler.LambdaLR(optimizer, WarmupCosine(warmup, total_steps))
-
-
-def snapshot_groups(model) -> dict[str, dict[str, torch.Tensor]]:
-    """A CPU copy of every parameter, by group (for checking which groups a stage changed)."""
-    out = {}
-    for gname, params in model.parameter_groups().items():
-        out[gname] = {str(i): p.detach().float().cpu().clone() for i, p in enumerate(params)}
-    return out
-
-
-# -- logging --------------------------------------------------------------------------------
-
-class RunLogger:
-    """JSONL log (one object per line, appended and flushed) plus TensorBoard when available."""
-
-    def __init__(self, path: Path, tensorboard: bool, enabled: bool):
-        self.enabled = enabled
-        self.path = path
-        self.tb = None
-        if not enabled:
-            return
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if tensorboard:
-            try:
-                import importlib.util
-                if importlib.util.find_spec("tensorboard") is not None:
-                    from torch.utils.tensorboard import SummaryWriter
-                    self.tb = SummaryWriter(str(path.parent / "tensorboard"))
-            except Exception as e:  # TensorBoard is optional; the JSONL log is the record
-                log.warning("TensorBoard logging disabled: %s", e)
-
-    def write(self, record: dict[str, Any]) -> None:
-        if not self.enabled:
-            return
-        record = {"time": round(time.time(), 3), **record}
-        with open(self.path, "a", encoding="utf-8") as fh:
-            fh.write(json.dumps(record, default=str) + "\n")
-            fh.flush()
-        if self.tb is not None and "step" in record:
-            for k, v in record.items():
-                if k not in ("step", "time") and isinstance(v, (int, float)) and not isinstance(v, bool):
-                    self.tb.add_scalar(k, v, record["step"])
-
-    def close(self) -> None:
-        if self.tb is not None:
-            self.tb.close()
 
 
 # -- one stage ------------------------------------------------------------------------------
@@ -198,99 +79,9 @@ class StageResult:
     last_loss: float | None
 
 
-def trainable_digest(model) -> str:
-    """SHA-256 of every trainable parameter's bytes, in order (frozen ones cannot drift)."""
-    import hashlib
-    h = hashlib.sha256()
-    for name, p in model.named_parameters():
-        if p.requires_grad:
-            h.update(name.encode())
-            h.update(p.detach().float().cpu().contiguous().numpy().tobytes())
-    return h.hexdigest()
-
-
-def check_replicas(accelerator, model) -> bool | None:
-    """Whether all processes hold bit-identical trainable weights (None: one process, or
-    sharded weights under FSDP). Logged at the end of each stage; a mismatch is an error,
-    since the final weights are written by process 0 alone."""
-    from accelerate.utils import DistributedType, gather_object
-    if accelerator.num_processes == 1 or accelerator.distributed_type == DistributedType.FSDP:
-        return None
-    digests = gather_object([trainable_digest(model)])
-    if len(set(digests)) != 1:
-        raise RuntimeError(f"the {accelerator.num_processes} processes ended the stage with different weights "
-                           f"(digests {digests}); the data-parallel replicas diverged")
-    return True
-
-
 def stage_seed(seed: int, stage: Stage) -> int:
     """The global seed set before a stage builds its model (so a fresh model is reproducible)."""
     return seed * 1000 + stage.index
-
-
-def make_accelerator(train: TrainSection, cpu: bool = False):
-    """An :class:`accelerate.Accelerator` for ``train``: bf16 when ``auto`` and the GPU supports it."""
-    from accelerate import Accelerator
-    from accelerate.utils import DistributedDataParallelKwargs
-
-    mp = train.mixed_precision
-    if mp == "auto":
-        mp = "bf16" if (torch.cuda.is_available() and torch.cuda.is_bf16_supported() and not cpu) else "no"
-    accelerator = Accelerator(mixed_precision=mp, cpu=cpu, gradient_accumulation_steps=train.gradient_accumulation_steps,
-                              kwargs_handlers=[DistributedDataParallelKwargs(
-                                  find_unused_parameters=train.find_unused_parameters)])
-    _fsdp_on_cpu(accelerator)
-    return accelerator
-
-
-def _fsdp_on_cpu(accelerator) -> None:
-    """Honour an FSDP launch config on CPU processes (gloo).
-
-    accelerate 1.15 turns ``ACCELERATE_USE_FSDP`` into FSDP only for accelerator devices; on
-    CPU processes it silently falls back to DDP (``MULTI_CPU``). torch's FSDP runs on CPU
-    tensors over gloo, so the state is promoted here and the same FSDP code path runs: this
-    is how the FSDP path is tested on machines without a GPU.
-    """
-    from accelerate.state import PartialState
-    from accelerate.utils import DistributedType, FullyShardedDataParallelPlugin
-    state = accelerator.state
-    if os.environ.get("ACCELERATE_USE_FSDP", "false").lower() != "true" \
-            or state.distributed_type != DistributedType.MULTI_CPU:
-        return
-    plugin = FullyShardedDataParallelPlugin()  # reads the FSDP_* variables accelerate launch sets
-    if accelerator.mixed_precision != "no":
-        plugin.set_mixed_precision(accelerator.mixed_precision)
-    state.distributed_type = DistributedType.FSDP
-    state.fsdp_plugin = plugin
-    # AcceleratorState re-reads PartialState's shared fields whenever it is instantiated again,
-    # as accelerate itself does after choosing FSDP.
-    PartialState._shared_state["distributed_type"] = DistributedType.FSDP
-    # MULTI_CPU names the device "cpu:<rank>"; FSDP v1 compares device_id with its compute
-    # device ("cpu") and refuses the indexed form.
-    state.device = torch.device("cpu")
-
-
-def keep_renderer_fp32(accelerator, model) -> None:
-    """Under FSDP v2 with mixed precision, shard the renderer as a unit of its own that computes in float32.
-
-    FSDP's mixed-precision policy gathers every parameter of a unit in bf16 for the forward; the
-    renderer would otherwise sit in the root unit and rasterise with bf16 weights (autocast being
-    off around it does not help). Called before the optimiser is built, so that it holds the
-    renderer's sharded parameters.
-    """
-    from accelerate.utils import DistributedType
-    renderer = getattr(model, "renderer", None)
-    if (accelerator.distributed_type != DistributedType.FSDP or accelerator.mixed_precision == "no"
-            or getattr(accelerator.state.fsdp_plugin, "fsdp_version", 1) != 2
-            or renderer is None or not any(True for _ in renderer.parameters())):
-        return
-    from torch.distributed.fsdp import MixedPrecisionPolicy, fully_shard
-    fully_shard(renderer, mp_policy=MixedPrecisionPolicy(param_dtype=torch.float32, reduce_dtype=torch.float32))
-
-
-def _sharded(accelerator) -> bool:
-    from accelerate.utils import DistributedType
-    return accelerator.distributed_type in (DistributedType.DEEPSPEED, DistributedType.FSDP)
 
 
 def train_stage(stage: Stage, dataset: Dataset, init_model: Callable[[], Any], load_model: Callable[[Path], Any],
@@ -329,6 +120,7 @@ def train_stage(stage: Stage, dataset: Dataset, init_model: Callable[[], Any], l
     set_seed(stage_seed(seed, stage))
     model = load_model(resume_from / "model") if resume_from is not None else init_model()
     model.set_trainable(stage.trains)
+    keep_trainable_fp32(model)   # any model class: updates of bf16 weights round away (mllm.precision)
     keep_renderer_fp32(accelerator, model)
 
     n_items = len(dataset)
@@ -339,14 +131,7 @@ def train_stage(stage: Stage, dataset: Dataset, init_model: Callable[[], Any], l
         total = min(total, train.max_steps)
     optimizer = (optimizer_fn or build_optimizer)(model, stage, train, group_lr)
     scheduler = build_scheduler(optimizer, total, train.warmup_ratio)
-    ds_plugin = getattr(accelerator.state, "deepspeed_plugin", None)
-    if ds_plugin is not None:
-        # Our data loader is not accelerate's, so DeepSpeed learns the batch geometry here.
-        ds_plugin.deepspeed_config["train_micro_batch_size_per_gpu"] = B
-        ds_plugin.deepspeed_config["gradient_accumulation_steps"] = A
-        # DeepSpeed checks train_batch_size == micro batch x accumulation x processes at start-up.
-        ds_plugin.deepspeed_config["train_batch_size"] = B * A * P
-        ds_plugin.deepspeed_config["gradient_clipping"] = float(train.max_grad_norm or 0.0)
+    _deepspeed_batch_fields(accelerator, train)
     model, optimizer = accelerator.prepare(model, optimizer)
     sharded = _sharded(accelerator)
 
@@ -364,6 +149,7 @@ def train_stage(stage: Stage, dataset: Dataset, init_model: Callable[[], Any], l
         logger.write({"event": "start", "stage": stage.name, "items": n_items, "steps": total,
                       "steps_per_epoch": per_epoch, "epochs": stage.epochs, "lr": stage.lr,
                       "trains": list(stage.trains), "tasks": list(stage.tasks), "processes": P,
+                      "distributed_type": accelerator.distributed_type.value,
                       "mixed_precision": accelerator.mixed_precision, **(extra_log or {})})
 
     def state_dict() -> dict:
@@ -459,10 +245,6 @@ def train_stage(stage: Stage, dataset: Dataset, init_model: Callable[[], Any], l
 
 # -- a whole run from a config --------------------------------------------------------------
 
-class StageOrderError(SkeletonLLMError, RuntimeError):
-    """A stage cannot start: its predecessor has not finished, or its directory is already used."""
-
-
 def _model_factories(cfg: RunConfig, device: torch.device):
     """(fresh, load) builders for the configured model class, placed on ``device`` directly
     (so that eight processes do not all first load an 8B model onto GPU 0)."""
@@ -484,140 +266,17 @@ def _model_factories(cfg: RunConfig, device: torch.device):
     return fresh, load
 
 
-@dataclass
-class TrainingData:
-    """What a run trains on.
+def with_classes(build: Callable, classes: dict | None) -> Callable:
+    """``build`` (a model factory), with the model's ``classes`` set, so that its checkpoints carry them."""
+    if classes is None:
+        return build
 
-    Attributes:
-        sequences: the clips (all classes; tasks drop the unseen ones and count them).
-        classes: the dataset's full class list (for validating a negatives file).
-        seen, unseen: the split's class names; ``seen`` None when there is no split.
-        rationales: a rationale source (``get(sample_id)``) that comes with the data
-            (procedural sets write their own), else None (then ``data.rationales`` is read).
-        neighbors: hard negatives ``{class: [names]}`` that come with the data, likewise.
-    """
+    def built(*args):
+        model = build(*args)
+        model.classes = classes
+        return model
 
-    sequences: list
-    classes: list[str] | None = None
-    seen: list[str] | None = None
-    unseen: list[str] = dataclasses.field(default_factory=list)
-    rationales: Any = None
-    neighbors: dict[str, list[str]] | None = None
-
-    def guard(self):
-        from .tasks import ClassGuard
-        return None if self.seen is None else ClassGuard(self.seen, self.unseen)
-
-
-def _load_file(path: str, max_bodies: int | None) -> list:
-    """Every clip of one skeleton file (``skeletonllm.load_all``); ``max_bodies`` for formats that take it."""
-    from ..skeleton.io import detect_format, load_all
-    if detect_format(path) in ("ntu", "ntu_npy"):
-        return load_all(path, max_bodies=max_bodies)
-    return load_all(path)
-
-
-def _synthetic_data(options: dict, seed: int) -> TrainingData:
-    """The procedural motion set (:mod:`skeletonllm.synth`): its seen clips, split, rationales and
-    hard negatives (the 5 most similar classes by the generator's own motion programs, mined
-    over all classes like a teacher would; Disc-FT keeps the seen ones)."""
-    from ..synth import SyntheticMotionSet, similar_classes
-
-    options = dict(options)
-    split = options.pop("split", "synth_24_6")
-    topology = options.pop("topology", "ntu25")
-    num_per_class = options.pop("num_per_class", 8)
-    set_seed_ = options.pop("seed", seed)
-    if options:
-        raise ConfigError(None, f"data.synth.{next(iter(options))}",
-                          "unknown key (known: split, topology, num_per_class, seed)")
-    ds = SyntheticMotionSet.for_split(split, num_per_class=num_per_class, seed=set_seed_, topologies=(topology,))
-    seqs, rationales = [], {}
-    for i in ds.seen_indices():
-        sample = ds[i]
-        seq = sample.sequence(topology)
-        sid = f"synth-{split}-{set_seed_}-{i}"
-        qa = [{"question": q.question, "options": list(q.options), "answer": q.options[q.answer]} for q in sample.qa]
-        seqs.append(dataclasses.replace(seq, metadata={**seq.metadata, "sample_id": sid, "qa": qa}))
-        rationales[sid] = {"id": sid, "label": sample.label, "rationale": sample.rationale}
-    classes = list(ds.split.classes)
-    neighbors = {c: similar_classes(c, classes, 5) for c in classes}
-    return TrainingData(seqs, classes, list(ds.split.seen), list(ds.split.unseen), rationales, neighbors)
-
-
-def load_files(patterns, max_bodies: int | None) -> list:
-    """Every clip of the files that ``patterns`` (paths or globs, ``data.files``) name, in order."""
-    import glob
-    paths = []
-    for pattern in patterns:
-        hits = sorted(glob.glob(os.path.expanduser(pattern)))
-        if not hits:
-            raise FileNotFoundError(f"data.files: nothing matches '{pattern}'")
-        paths.extend(hits)
-    return [seq for p in paths for seq in _load_file(p, max_bodies)]
-
-
-def load_training_data(data, seed: int = 0) -> TrainingData:
-    """The clips, classes and split that ``data`` (a :class:`~.config.DataSection`) names."""
-    if data.synth is not None:
-        out = _synthetic_data(data.synth, seed)
-    else:
-        if data.files is not None:
-            seqs = load_files(data.files, data.max_bodies)
-        else:
-            from ..skeleton.dataset import load_dataset
-            options = {"max_bodies": data.max_bodies} if data.dataset in ("ntu60", "ntu120") else None
-            ds = load_dataset(data.dataset, data.root, subset=data.subset, split=data.split,
-                              cache_dir=data.cache_dir, options=options)
-            seqs = [ds[i] for i in range(len(ds))]
-        out = TrainingData(seqs)
-        if data.split is not None:
-            from ..skeleton.splits import class_names, get_split
-            split = get_split(data.split)
-            out.classes = list(class_names(split.dataset))
-            out.seen, out.unseen = list(split.seen_names), list(split.unseen_names)
-        else:  # no split: every labelled class is a training class
-            labels = sorted({s.label for s in seqs if s.label is not None})
-            out.classes, out.seen = (labels, labels) if labels else (None, None)
-    if data.max_samples is not None:
-        out.sequences = out.sequences[:data.max_samples]
-    if not out.sequences:
-        raise ConfigError(None, "data", "the configured data source holds no clips")
-    return out
-
-
-def build_stage_data(stage: Stage, training: TrainingData, data, seed: int):
-    """The stage's dataset (its tasks, mixed) and per-task statistics for the log."""
-    from .tasks import MixedTasks, build_task
-    neighbors, rationales = training.neighbors, None
-    if "disc" in stage.tasks and data.negatives is not None:
-        from .negatives import load_negatives
-        if training.classes is None:
-            raise StageOrderError("data.negatives needs the dataset's class list: set data.split")
-        neighbors = load_negatives(data.negatives, training.classes)
-    if "cr_distill" in stage.tasks:
-        if data.rationales is not None and Path(data.rationales).is_file():
-            from .rationales import RationaleCache
-            rationales = RationaleCache(data.rationales)
-        elif training.rationales is not None:
-            rationales = training.rationales
-        else:
-            raise StageOrderError(
-                f"stage '{stage.name}' needs teacher rationales, but data.rationales "
-                f"({data.rationales!r}) is not a file. Generate them from frames rendered by the "
-                "stage-2 model (paper, appendix E.3.3), then run the remaining stages.")
-    guard = training.guard()
-    sequences = training.sequences
-    tasks, stats = [], {}
-    for name in stage.tasks:
-        task = build_task(name, sequences, guard, neighbors=neighbors, rationales=rationales, seed=seed,
-                          num_frames=data.num_frames, train=True)
-        stats[name] = {"items": len(task), "clips": task.stats.clips, "skipped": task.stats.skipped}
-        if len(task) == 0:
-            raise ConfigError(None, "data", f"stage '{stage.name}': task '{name}' has no items "
-                                            f"({task.stats.clips} clips; skipped: {task.stats.skipped})")
-        tasks.append(task)
-    return (tasks[0] if len(tasks) == 1 else MixedTasks(tasks)), stats
+    return built
 
 
 def stage_to_run(stage: Stage, stage_dir: Path, resume: bool) -> bool:
@@ -658,8 +317,11 @@ def run_training(cfg: RunConfig, stages: str | int | None = "all", resume: bool 
         out.mkdir(parents=True, exist_ok=True)
         atomic_write_text(out / "config.yaml", yaml.safe_dump(cfg.to_dict(), sort_keys=False))
     fresh, load = _model_factories(cfg, accelerator.device)
+    bad_files = BadFileLog(out / "bad_files.jsonl", cfg.data.max_bad_files)
     if training is None:
-        training = load_training_data(cfg.data, cfg.run.seed)
+        training = load_training_data(cfg.data, cfg.run.seed, bad_files)
+    classes = training.class_record(split_name(cfg.data))
+    fresh, load = with_classes(fresh, classes), with_classes(load, classes)
     results = []
     for stage in selected:
         stage_dir = out / stage.dirname
@@ -680,4 +342,20 @@ def run_training(cfg: RunConfig, stages: str | int | None = "all", resume: bool 
         results.append(train_stage(stage, dataset, init, load, stage_dir, cfg.train, collator, accelerator,
                                    seed=cfg.run.seed, resume=resume, group_lr=group_lr, progress=progress,
                                    extra_log={"tasks_data": stats}))
+    if accelerator.is_main_process and bad_files.files():
+        log.warning("%d training files failed to parse and were skipped: %s", len(bad_files.files()), bad_files.path)
     return results
+
+
+__all__ = [
+    # this module: one stage, a whole run
+    "StageResult", "run_training", "stage_seed", "stage_to_run", "train_stage", "with_classes",
+    # re-exported from where they live now
+    "StageOrderError",                                                                     # .stages
+    "TrainingData", "build_stage_data", "epoch_plan", "load_files", "load_training_data",  # .data
+    "split_name", "steps_per_epoch",
+    "WarmupCosine", "build_optimizer", "build_scheduler", "optimizer_groups", "snapshot_groups",  # .optim
+    "RunLogger",                                                                           # .runlog
+    "_deepspeed_batch_fields", "_deepspeed_on_cpu", "_fsdp_on_cpu", "_sharded", "check_replicas",  # .accelerator
+    "keep_renderer_fp32", "make_accelerator", "trainable_digest",
+]

@@ -22,13 +22,16 @@ from pathlib import Path
 import numpy as np
 
 from ...errors import SkeletonFormatError
+from ..reads import note_file
 
 PathLike = str | os.PathLike
 
 
 def check_file(path: PathLike) -> Path:
-    """The path as a ``Path``; a clear error if it is missing, a folder, or empty."""
+    """The path as a ``Path``; a clear error if it is missing, a folder, or empty. Every file a
+    reader opens passes here, which reports it to the dataset cache (:mod:`..reads`)."""
     path = Path(path)
+    note_file(path)
     if not path.exists():
         raise SkeletonFormatError(path, "file not found")
     if path.is_dir():

@@ -46,6 +46,7 @@ from ...errors import SkeletonFormatError
 from ..normalize import center_on_root
 from ..sequence import SkeletonSequence
 from ..topology import Topology
+from ..reads import note_file, note_folder
 from ._common import check_file, parse_rows, read_text
 from ._kinematics import axis_rotation, chain, face_camera, resolve_units, side_joints
 from .bvh import guess_part
@@ -311,8 +312,10 @@ def find_skeleton(amc: Path) -> Path | None:
     for stem in (re.split(r"_", amc.stem, maxsplit=1)[0], amc.stem):
         for ext in (".asf", ".ASF"):
             cand = amc.with_name(stem + ext)
+            note_file(cand)          # looked for: one that appears later changes the result
             if cand.is_file():
                 return cand
+    note_folder(amc.parent)
     found = [p for p in amc.parent.iterdir() if p.suffix.lower() == ".asf" and p.is_file()]
     return found[0] if len(found) == 1 else None
 

@@ -26,6 +26,13 @@ the median shoulder/hip centre is the origin and the median pixel height of dete
 showing a head keypoint and an ankle maps to 1.7 m; y is flipped (image y points down) and
 ``z = 0``; the topology is ``coco17`` with ``dims = 2``. ``metadata`` keeps
 ``pixel_origin`` and ``metres_per_pixel`` to undo it.
+
+Missing keypoints: a keypoint with score (or visibility) 0, such as the joints of a person
+truncated by the image border, which COCO writes as ``(0, 0, 0)``, keeps score 0 in
+``scores`` (the explicit mask) and is placed on its nearest detected neighbour, as for
+OpenPose (:func:`._people.fill_missing`), so that no bone is drawn to the image corner. A
+detection with no keypoint above 0 is not a person and is left out. A NaN or infinite value
+in a detection is an error naming the record and the joint.
 """
 from __future__ import annotations
 
@@ -38,7 +45,7 @@ from ...errors import SkeletonFormatError
 from ..sequence import SkeletonSequence
 from ..topology import COCO17
 from ._common import read_json
-from ._people import Detection, keep_tracks, link_tracks, pixels_to_metres, tracks_from_ids
+from ._people import Detection, fill_missing, keep_tracks, link_tracks, pixels_to_metres, tracks_from_ids
 
 NUM_JOINTS = 17
 
@@ -73,18 +80,26 @@ def _parse(path: Path, obj) -> tuple[list, list[Detection], bool]:
         if kp.shape != (NUM_JOINTS * 3,):
             raise SkeletonFormatError(path, f"'keypoints' must hold 51 numbers (17 COCO joints x 3), "
                                       f"found {kp.size}", where)
-        if not np.isfinite(kp).all():
-            raise SkeletonFormatError(path, "NaN or infinite keypoint value", where)
         kp = kp.reshape(NUM_JOINTS, 3)
+        if not np.isfinite(kp).all():
+            j, c = np.argwhere(~np.isfinite(kp))[0]
+            raise SkeletonFormatError(path, f"NaN or infinite {'xys'[c]} of keypoint {j} ({COCO17.joint_names[j]})",
+                                      where)
         ks = (kp[:, 2] > 0).astype(np.float64) if visibility else kp[:, 2]
         try:
             score = float(rec.get("score", 1.0))
         except (TypeError, ValueError):
             raise SkeletonFormatError(path, f"'score' must be a number, got {rec.get('score')!r}", where) from None
+        if not np.isfinite(score):
+            raise SkeletonFormatError(path, f"'score' must be a finite number, got {score}", where)
+        if not (ks > 0).any():
+            continue                                  # nothing detected: not a person
         track = rec.get("track_id", rec.get("idx"))
         track = int(track) if isinstance(track, (int, np.integer)) and not isinstance(track, bool) else None
         ids.append(rec["image_id"])
         dets.append(Detection(kp[:, :2], ks, score, track))
+    if not dets:
+        raise SkeletonFormatError(path, f"none of the {len(records)} detections has a keypoint with a score above 0")
     return ids, dets, visibility
 
 
@@ -123,6 +138,7 @@ def read(path, max_people: int = 2, gate: float = 0.5, max_gap: int = 30, min_sc
     if not tracks:
         raise SkeletonFormatError(path, f"no detection has score >= {min_score}")
     xy, ks, present, _ = keep_tracks(tracks, T, max_people)
+    xy = fill_missing(xy, ks <= 0, COCO17)       # undetected keypoints (0, 0, 0) onto a detected neighbour
     joints, info = pixels_to_metres(xy, ks, present, COCO17)
     meta = {"source": str(path), "format": "coco_json", "num_detections": len(dets), "num_tracks": len(tracks),
             "frame_ids": frame_ids, **info}

@@ -32,6 +32,7 @@ import numpy as np
 from ...errors import SkeletonFormatError
 from ..sequence import SkeletonSequence
 from ..topology import SMPL22
+from ..reads import note_file
 from ._common import check_file, first_nonfinite, read_text
 from .safe_pickle import load_npy, npy_header
 
@@ -96,6 +97,7 @@ def read_captions(path) -> list[dict]:
 
 def _text_file(path: Path) -> Path | None:
     cand = path.parent.parent / "texts" / (path.stem + ".txt")
+    note_file(cand)              # looked for: a caption file that appears later changes the result
     return cand if cand.is_file() else None
 
 

@@ -17,8 +17,10 @@ People are listed per frame without identities (ordered by detection score), so 
 linked into tracks like COCO detections (:mod:`._people`; ``max_people`` tracks kept,
 default 2) and converted from pixels to nominal metres the same way (2D, ``dims = 2``).
 ``label`` and ``label_index`` become the sequence's ``label`` / ``label_id`` (a negative
-index, as in unlabelled test files, means no label). The Kinetics-400 class list is not
-shipped with skeletonllm; the label name comes from each file.
+index, as in unlabelled test files, means no label). A file with a ``label_index`` but no
+``label`` name gets it from a class list: ``class_names`` (a dataset whose list ships with the
+package, or a text file with one name per line), by default ``kinetics400``, the Kinetics-400
+names in ``label_index`` order that ship with skeletonllm (the st-gcn release's list).
 """
 from __future__ import annotations
 
@@ -28,13 +30,39 @@ import numpy as np
 
 from ...errors import SkeletonFormatError
 from ..sequence import SkeletonSequence
+from ..splits import class_names as dataset_class_names, is_dataset, parse_class_list
 from ..topology import OPENPOSE18
-from ._common import read_json
+from ._common import read_json, read_text
 from ._people import Detection, people_sequence
 
 NUM_JOINTS = 18
 FPS = 30.0
 IMAGE_SIZE = (340, 256)  # (width, height) the release resized every video to
+CLASS_NAMES = "kinetics400"
+
+
+def _class_list(spec) -> tuple[str, ...]:
+    """A shipped dataset's class names (``kinetics400``) or those of a class-list text file."""
+    if is_dataset(spec):
+        return dataset_class_names(spec)
+    return tuple(parse_class_list(read_text(spec)))   # read_text reports the file to the dataset cache
+
+
+def _label(path: Path, obj: dict, class_names) -> tuple[str | None, int | None]:
+    """``(label, label_index)``; the name from the class list when the file gives only the index."""
+    label, label_id = obj.get("label"), obj.get("label_index")
+    if label_id is not None and (not isinstance(label_id, int) or isinstance(label_id, bool)):
+        raise SkeletonFormatError(path, f"'label_index' must be an integer, got {label_id!r}", "key 'label_index'")
+    if label_id is None or label_id < 0:   # a negative index (unlabelled test files): no label
+        return (str(label) if label and label_id is None else None), None
+    if not label:
+        names = _class_list(class_names)
+        if label_id >= len(names):
+            raise SkeletonFormatError(path, f"'label_index' {label_id} is past the {len(names)} names of the class "
+                                      f"list {class_names}, and the file names no label: pass class_names=",
+                                      "key 'label_index'")
+        label = names[label_id]
+    return str(label), label_id
 
 
 def _person(path: Path, rec, where: str, size) -> Detection | None:
@@ -57,7 +85,7 @@ def _person(path: Path, rec, where: str, size) -> Detection | None:
 
 
 def read(path, max_people: int = 2, gate: float = 0.5, max_gap: int = 30, image_size=IMAGE_SIZE,
-         fps: float = FPS) -> list[SkeletonSequence]:
+         fps: float = FPS, class_names=CLASS_NAMES) -> list[SkeletonSequence]:
     """A Kinetics-skeleton clip -> ``[SkeletonSequence]`` (``openpose18``, 2D, tracked people)."""
     path = Path(path)
     obj = read_json(path)
@@ -79,19 +107,14 @@ def read(path, max_people: int = 2, gate: float = 0.5, max_gap: int = 30, image_
         by_frame.setdefault(t, []).extend(d for d in people if d is not None)
     T = max(by_frame)
     frames = [by_frame.get(t, []) for t in range(1, T + 1)]
-    label, label_id = obj.get("label"), obj.get("label_index")
-    if label_id is not None and (not isinstance(label_id, int) or isinstance(label_id, bool)):
-        raise SkeletonFormatError(path, f"'label_index' must be an integer, got {label_id!r}", "key 'label_index'")
-    if label_id is not None and label_id < 0:
-        label, label_id = None, None
+    label, label_id = _label(path, obj, class_names)
     meta = {"image_size": [int(image_size[0]), int(image_size[1])], "clip": path.stem}
     return [people_sequence(path, frames, OPENPOSE18, "kinetics", max_people=max_people, gate=gate,
-                            max_gap=max_gap, fps=fps, metadata=meta,
-                            label=str(label) if label is not None else None, label_id=label_id)]
+                            max_gap=max_gap, fps=fps, metadata=meta, label=label, label_id=label_id)]
 
 
 def read_label(path) -> tuple[str | None, int | None]:
-    """``(label, label_index)`` of a clip without building its sequence (for dataset indexing)."""
+    """``(label, label_index)`` as the file gives them, without building the sequence (for dataset indexing)."""
     obj = read_json(path)
     label_id = obj.get("label_index") if isinstance(obj, dict) else None
     if not isinstance(label_id, int) or isinstance(label_id, bool) or label_id < 0:

@@ -45,6 +45,7 @@ import numpy as np
 from ...errors import SkeletonFormatError
 from ..sequence import SkeletonSequence
 from ..topology import OPENPOSE18, OPENPOSE25, Topology
+from ..reads import note_folder
 from ._common import read_json
 from ._people import DETECTED, Detection, fill_missing, keep_tracks, link_tracks, pixels_to_metres
 
@@ -57,6 +58,7 @@ def frame_files(folder: Path) -> list[Path]:
     """The ``*_keypoints.json`` files of a folder, in frame order (numbers compared as numbers)."""
     def key(p: Path):
         return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", p.name)]
+    note_folder(folder)          # a frame file added or removed changes the sequence
     return sorted((p for p in folder.iterdir() if p.name.endswith(SUFFIX) and p.is_file()), key=key)
 
 

@@ -29,6 +29,7 @@ from ...errors import SkeletonFormatError
 from ..sequence import SkeletonSequence
 from ..splits import class_names
 from ..topology import NTU25
+from ..reads import note_file
 from ._common import kinect_to_canonical, parse_rows, read_text
 
 NUM_VALUES = 150  # 2 persons x 25 joints x 3
@@ -43,6 +44,7 @@ def find_label_file(path) -> Path | None:
     for base in (path.parent.parent, path.parent):
         for d in _LABEL_DIRS:
             cand = base / d / path.name
+            note_file(cand)      # looked for: a label file that appears later changes the result
             if cand.is_file() and cand.resolve() != path.resolve():
                 return cand
     return None

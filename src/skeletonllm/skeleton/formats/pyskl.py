@@ -160,5 +160,40 @@ def count(path) -> int:
     return len(_annotations(Path(path))[0])
 
 
+#: The first key of a PYSKL pickle: of the top-level dict, or of the first annotation of a list.
+_TOP_KEYS = frozenset({"split", "annotations"})
+_ANNOTATION_KEYS = frozenset({"frame_dir", "label", "keypoint", "keypoint_score", "total_frames", "img_shape",
+                              "original_shape"})
+_STRINGS = frozenset({"SHORT_BINUNICODE", "BINUNICODE", "BINUNICODE8", "UNICODE", "SHORT_BINSTRING", "BINSTRING"})
+_BOOKKEEPING = frozenset({"PROTO", "FRAME", "MEMOIZE", "PUT", "BINPUT", "LONG_BINPUT", "MARK"})
+
+
+def _first_key(head: bytes) -> tuple[str, str] | None:
+    """``(container, first string)`` of a pickle stream's start, read from its opcodes (nothing runs):
+    ``("dict", "split")`` for ``{"split": ...}``, ``("list", "frame_dir")`` for ``[{"frame_dir": ...}]``."""
+    import io
+    import pickletools
+
+    shape = []
+    try:
+        for op, arg, _ in pickletools.genops(io.BytesIO(head)):
+            if op.name in _BOOKKEEPING:
+                continue
+            if op.name in ("EMPTY_DICT", "EMPTY_LIST") and len(shape) < 2:
+                shape.append("dict" if op.name == "EMPTY_DICT" else "list")
+                continue
+            if op.name in _STRINGS and shape:
+                return shape[0], str(arg)
+            return None
+    except Exception:  # the head ends mid-opcode, or it is not a pickle
+        return None
+    return None
+
+
 def sniff(path: Path, head: bytes) -> bool:
-    return head[:1] == b"\x80"  # a pickle protocol-2+ stream
+    """A pickle shaped like PYSKL's: a dict whose first key is ``split`` or ``annotations``, or a list
+    of annotation dicts (older mmaction2 dumps). Other pickles (model weights, label maps) are not claimed."""
+    if head[:1] != b"\x80":      # a pickle protocol-2+ stream
+        return False
+    got = _first_key(head)
+    return got is not None and (got[1] in _TOP_KEYS if got[0] == "dict" else got[1] in _ANNOTATION_KEYS)

@@ -53,6 +53,7 @@ from pathlib import Path
 import numpy as np
 
 from ...errors import SkeletonFormatError
+from ..reads import note_file
 from ..sequence import SkeletonSequence
 from ..topology import SMPL22
 from ._common import check_file, first_nonfinite, npz_members
@@ -109,6 +110,7 @@ def model_rest_joints(body_model, betas: np.ndarray | None, model_type: str, gen
     except ImportError:
         raise ImportError("body_model needs the smplx package: pip install 'skeletonllm[smpl]'") from None
     path = Path(body_model)
+    note_file(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: body model file not found")
     classes = {"smpl": smplx.SMPL, "smplh": smplx.SMPLH, "smplx": smplx.SMPLX}
