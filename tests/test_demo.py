@@ -88,9 +88,37 @@ def test_results_follow_the_schema_and_match_the_report(demo_dir):
     assert meta["headline"]["sugar_unseen_top1"] == final["unseen_score"]["top1"]
     assert any(r["method"].startswith("SUGAR") for r in results if r["task"] == "transfer")
     recognition = [r for r in results if r["task"] == "recognition"]
-    # unseen + seen per evaluation, greedy for DrAction; SUGAR: unseen, greedy, seen
-    assert len(recognition) == 2 * (5 + 5 + 2) + 1 + 3
+    probes = [r for r in recognition if r["method"].startswith("linear pixel probe")]
+    # unseen + seen per evaluation, greedy for DrAction; SUGAR: unseen, greedy, seen; the pixel probe
+    # (seen, composed unseen) on every renderer's frames as its arm starts, and on the trained DrAction's
+    assert len(recognition) - len(probes) == 2 * (5 + 5 + 2) + 1 + 3
+    assert len(probes) == 2 * (5 + 2)
+    assert meta["headline"]["probe_seen_top1"] == draction["pixel_probe"]["seen_top1"]
     assert meta["seconds"] > 0
+
+
+def test_every_renderer_arm_is_measured_against_a_pixel_probe_on_its_own_frames(demo_dir):
+    """The probe is fitted on the arm's frames of the training clips (seen classes only) and scored on
+    the very clips the model is scored on; the head start's attribute answers stand beside it."""
+    from skeletonllm.demo.probe import PROBE_ATTRIBUTES
+
+    train = 31 * 2                                      # --quick: two training clips per seen class
+    p = json.loads((demo_dir / "demo.json").read_text())["settings"]["pretrain"]
+    for arm in ("draction", "draction_no_nfm", "velocity", "projection", "jtm"):
+        ev = json.loads((demo_dir / "arms" / f"{arm}.json").read_text())["evaluations"]
+        for phase in ("frozen", "final"):
+            probe = ev[phase]["pixel_probe"]
+            assert probe["num_train"] == train
+            assert (probe["num_seen"], probe["num_unseen"]) == (ev[phase]["num_seen_clips"], ev[phase]["num_unseen_clips"])
+            assert probe["num_features"] == p["num_frames"] * 3 * p["image_size"] ** 2
+            assert set(probe["attributes"]) == set(PROBE_ATTRIBUTES)
+            assert set(probe["unseen_per_class"]) <= set(ev[phase]["unseen_score"]["per_class"])
+            assert ("same_frames_as" in probe) == (phase == "final" and not arm.startswith("draction"))
+        answers = ev["frozen"]["attributes"]
+        assert set(answers) == {"seen", "unseen"} and all(0 <= answers[w][k] <= 1 for w in answers
+                                                           for k in PROBE_ATTRIBUTES)
+    report = (demo_dir / "report.md").read_text()
+    assert "pixel probe" in report and "composed" in report
 
 
 def test_demo_dir_is_a_checkpoint_that_recognises_a_real_ntu_file(demo_dir):

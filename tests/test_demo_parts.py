@@ -102,3 +102,73 @@ def test_answer_spread_and_kind_accuracy(tmp_path):
     assert got["depth"] == {"top1": pytest.approx((0.5 * 4 + 1.0 * 2) / 6), "num_samples": 6}
     assert got["speed"]["top1"] == 0.25 and got["other"] == {"top1": 0.0, "num_samples": 3}
     assert np.isclose(sum(v["num_samples"] for v in got.values()), 13)
+
+
+def test_the_head_start_sees_no_unseen_class_or_clip(tmp_path, monkeypatch):
+    """Every clip the head start draws, every class its heads name and every prompt and target its
+    language model is trained on come from the seen classes; an unseen clip is refused."""
+    from skeletonllm.demo import pretrain as PT
+    from skeletonllm.mllm.model import SkeletonLLM
+    from skeletonllm.synth import SyntheticMotionSet
+
+    ds = SyntheticMotionSet.for_split("synth_31_13", num_per_class=1, seed=0)
+    seen, unseen = list(ds.split.seen), list(ds.split.unseen)
+    train = [ds[i] for i in ds.seen_indices()]
+    drawn, texts, heads = [], [], []
+    bank_init, heads_init, forward = PT.FrameBank.__init__, PT.AttributeHeads.__init__, SkeletonLLM.forward
+
+    def spy_bank(self, mix, samples, *a, **k):
+        drawn.extend(s.label for s in samples)
+        return bank_init(self, mix, samples, *a, **k)
+
+    def spy_heads(self, dim, vocab, *a, **k):
+        heads_init(self, dim, vocab, *a, **k)
+        heads.extend([*self.classes, *(v for values in vocab.values() for v in values)])
+
+    def spy_forward(self, skeletons, prompts, targets=None, **k):
+        texts.extend([*([prompts] if isinstance(prompts, str) else prompts), *(targets or [])])
+        return forward(self, skeletons, prompts, targets, **k)
+
+    monkeypatch.setattr(PT.FrameBank, "__init__", spy_bank)
+    monkeypatch.setattr(PT.AttributeHeads, "__init__", spy_heads)
+    monkeypatch.setattr(SkeletonLLM, "forward", spy_forward)
+    settings = PT.PretrainSettings(vision_steps=2, short_steps=2, language_steps=6, batch_size=4, variants=1,
+                                   class_head=True, pose_weight=1.0, head_pool="tokens")
+    PT.pretrain_backbone(train, seen, settings, tmp_path / "backbone", seed=0, progress=False)
+    assert drawn and set(drawn) <= set(seen)
+    assert set(seen) <= set(heads) and not set(heads) & set(unseen)
+    assert texts and not any(name in text for text in texts for name in unseen)
+    with pytest.raises(ValueError, match="not a seen class"):
+        PT.pretrain_backbone(train + [ds[ds.unseen_indices()[0]]], seen, settings, tmp_path / "other", progress=False)
+
+
+def test_length_batches_keep_every_prompt_equally_likely():
+    from skeletonllm.demo.pretrain import LengthBatches
+
+    prompts = ["short"] * 30 + ["a much longer prompt " * 20] * 10
+    batches = LengthBatches(prompts, size=4)
+    rng = np.random.default_rng(0)
+    counts = np.zeros(len(prompts))
+    for _ in range(4000):
+        idx = batches.draw(rng)
+        assert len(set(len(prompts[i]) for i in idx)) == 1 and len(idx) == 4     # one length per batch
+        counts[idx] += 1
+    share = counts / counts.sum()
+    np.testing.assert_allclose(share, 1 / len(prompts), rtol=0.2)
+
+
+def test_pose_targets_are_centred_and_scaled_per_clip(batch):
+    from skeletonllm.demo.pretrain import pose_targets
+
+    t = pose_targets(batch)
+    assert t.shape == (6, 4, 25 * 3)
+    present = batch.present[:, :, 0].float()[..., None, None]          # frames where the first body is there
+    x = t.reshape(6, 4, 25, 3)
+    assert torch.all((x * (1 - present)) == 0)                            # absent frames: zeros
+    count = present.sum((1, 2, 3)) * 25
+    torch.testing.assert_close((x * present).sum((1, 2)) / count[:, None], torch.zeros(6, 3), atol=1e-5, rtol=0)
+    torch.testing.assert_close(x.pow(2).sum((1, 2, 3)) / (3 * count), torch.ones(6), atol=1e-4, rtol=0)
+    # A shifted and enlarged copy of the same motion gives the same targets.
+    from skeletonllm.skeleton.batch import SkeletonBatch
+    moved = SkeletonBatch(batch.joints * 3.0 + 1.5, batch.present, batch.topology, batch.orientations)
+    torch.testing.assert_close(pose_targets(moved), t, atol=1e-4, rtol=0)

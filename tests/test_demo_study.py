@@ -13,11 +13,17 @@ from skeletonllm.demo.study import parse_seeds, run_study
 BASE = {"draction": 0.40, "draction_no_nfm": 0.35, "velocity": 0.30, "projection": 0.32, "jtm": 0.20, "sugar": 0.45}
 
 
-def _evaluation(unseen, seen):
-    return {"unseen_score": {"top1": unseen}, "seen_score": {"top1": seen}, "num_unseen_clips": 13,
-            "num_seen_clips": 12, "unseen_kinds": {"depth": {"top1": unseen / 2, "num_samples": 4},
-                                                   "other": {"top1": unseen, "num_samples": 9}},
-            "unseen_answers": {"distinct": 5, "candidates": 13, "most_common": "bow", "most_common_share": 0.3}}
+def _evaluation(unseen, seen, probe=None):
+    out = {"unseen_score": {"top1": unseen}, "seen_score": {"top1": seen}, "num_unseen_clips": 13,
+           "num_seen_clips": 12, "unseen_kinds": {"depth": {"top1": unseen / 2, "num_samples": 4},
+                                                  "other": {"top1": unseen, "num_samples": 9}},
+           "unseen_answers": {"distinct": 5, "candidates": 13, "most_common": "bow", "most_common_share": 0.3}}
+    if probe is not None:       # the pixel probe on the arm's frames, and the head start's attribute answers
+        atts = {k: {"seen": probe, "unseen": probe - 0.3, "chance": 0.25} for k in ("movement", "part", "side")}
+        out["pixel_probe"] = {"seen_top1": probe, "unseen_top1": probe - 0.4, "attributes": atts,
+                              "unseen_kinds": {"depth": {"top1": 0.25, "num_samples": 4}}}
+        out["attributes"] = {w: {k: 0.7 for k in ("movement", "part", "side")} for w in ("seen", "unseen")}
+    return out
 
 
 @pytest.fixture
@@ -30,8 +36,8 @@ def stand_in(monkeypatch):
             raise KeyboardInterrupt            # the study is killed while this arm trains
         calls.append((seed, arm))
         u = BASE[arm] + 0.01 * seed
-        ev = {"final": _evaluation(u, 0.6)} if arm == "sugar" else {"frozen": _evaluation(u - 0.05, 0.5),
-                                                                     "final": _evaluation(u, 0.6)}
+        ev = {"final": _evaluation(u, 0.6)} if arm == "sugar" else {"frozen": _evaluation(u - 0.05, 0.5, 0.9),
+                                                                     "final": _evaluation(u, 0.6, 0.9)}
         if arm.startswith("draction"):
             ev["renderer_only"] = _evaluation(u - 0.03, 0.55)
         return {"arm": arm, "run": {}, "evaluations": ev, "seconds": {}}
@@ -94,13 +100,23 @@ def test_a_killed_study_resumes_at_the_seed_and_arm_where_it_stopped(tmp_path, s
     assert set(st["arms"]["sugar"]) == {"final"}
     assert st["arms"]["velocity"]["final"]["unseen_kinds"]["depth"]["mean"] == pytest.approx(0.1525)
     assert {k: v["met"] for k, v in st["goals"].items()} == {
-        "draction_beats_best_fixed": True, "renderer_only_above_frozen": True, "nfm_helps": True}
+        "draction_beats_best_fixed": True, "renderer_only_above_frozen": True, "nfm_helps": True,
+        "head_start_reads_attributes": False, "seen_at_least_probe": False, "unseen_at_least_probe": False,
+        "at_least_sugar": False}
+    # Against the pixel probe on its frames: seen 0.6 vs 0.9, unseen 0.40 / 0.41 vs 0.5 (composed).
+    reading = st["reading"]
+    assert reading["model_vs_probe"]["draction"]["seen"]["differences"] == pytest.approx([-0.3, -0.3])
+    assert reading["model_vs_probe"]["draction"]["unseen"]["differences"] == pytest.approx([-0.1, -0.09])
+    gaps = st["goals"]["head_start_reads_attributes"]["gaps"]
+    assert gaps["side seen"] == pytest.approx(-0.2) and gaps["part unseen"] == pytest.approx(0.1)
+    assert reading["arms"]["velocity"]["final"]["probe_unseen_kinds"]["depth"]["mean"] == pytest.approx(0.25)
     saved = json.loads(summary.results_json.read_text())
     assert saved["statistics"]["best_fixed"] == "projection" and len(saved["per_seed"]) == 2
     md = summary.report_md.read_text()
     for needle in ("## Goals", "**met**", "fixed: 2D projection", "+8.0 / +8.0", "renderer-only experiment",
                    "seed 1", "unseen depth %", "SUGAR against DrAction", "SUGAR (same clips, no rendering) beats",
-                   "Steps 2 + 3 (SUGAR)"):
+                   "Steps 2 + 3 (SUGAR)", "linear pixel probe", "DrAction vs the pixel probe on its frames, seen top-1: "
+                   "-30.0 points", "pixel probe on its frames (composed)"):
         assert needle in md, needle
     assert summary.report_html.is_file()
     # The same directory with other settings is refused: the seeds would mix two recipes.

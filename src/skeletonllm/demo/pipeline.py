@@ -51,6 +51,7 @@ from .ablation import ARM_TITLES, ARMS, MAIN_ARM, PHASE_TITLES, ArmRun, Curricul
 from .evaluate import TRANSFER_FORMATS
 from .pretrain import PretrainResult, PretrainSettings, load_pretrained, pretrain_backbone, renderer_options
 from .sugar_arm import SugarArmSettings, run_sugar_arm
+from .workers import ArmWorkers
 
 MARKER = "demo.json"          # marks a directory as a demo output (safe to refresh)
 ARMS_DIR = "arms"             # one atomically written JSON per finished arm
@@ -169,10 +170,12 @@ def _load_or_generate(settings: DemoSettings, cache: Path):
     return ds, False
 
 
-def _training_data(train, ds):
+def _training_data(train, ds, split=None):
     """The trainer's view of the training clips: NTU-25 sequences with their id, captions and QA;
     the generator's rationales (the teacher's) and hard negatives (the classes most alike in
-    movement, part and side, mined over all classes; Disc-FT keeps the seen ones)."""
+    movement, part and side, mined over all classes; Disc-FT keeps the seen ones). ``split``:
+    another :class:`~skeletonllm.synth.ClassSplit` than the data set's (a validation split of its
+    seen classes)."""
     from ..synth import similar_classes
     from ..train.trainer import TrainingData
 
@@ -189,9 +192,10 @@ def _training_data(train, ds):
         seqs.append(dataclasses.replace(seq, metadata={**seq.metadata, "sample_id": sid, "qa": qa,
                                                        "captions": captions}))
         rationales[sid] = {"id": sid, "label": s.label, "rationale": s.rationale}
-    classes = list(ds.split.classes)
+    split = split or ds.split
+    classes = list(split.classes)
     neighbors = {c: similar_classes(c, classes, 5) for c in classes}
-    return TrainingData(seqs, classes, list(ds.split.seen), list(ds.split.unseen), rationales, neighbors)
+    return TrainingData(seqs, classes, list(split.seen), list(split.unseen), rationales, neighbors)
 
 
 def _spread(items: list, limit: int | None) -> list:
@@ -283,10 +287,14 @@ class DemoData:
 # -- evaluation of one checkpoint ------------------------------------------------------------------
 
 def evaluate_checkpoint(model_dir: Path, title: str, data: DemoData, settings: DemoSettings, where: Path,
-                        greedy: bool = False, extras: bool = False, progress: bool = False) -> dict:
+                        greedy: bool = False, extras: bool = False, progress: bool = False,
+                        attributes: bool = False, probe: bool = False) -> dict:
     """A checkpoint's numbers on held-out clips: unseen and seen classes by likelihood ranking
     (with the spread of its answers), greedy decoding on the unseen ones with ``greedy``; with
-    ``extras`` also cross-format transfer, captioning, QA and example answers."""
+    ``attributes`` its answers to the attribute questions (movement, side, part) on held-out seen
+    and unseen clips; with ``probe`` the linear pixel probe on its renderer's frames of the same
+    clips (:mod:`skeletonllm.demo.probe`); with ``extras`` also cross-format transfer,
+    captioning, QA and example answers."""
     from ..mllm import prompts as P
     from ..mllm.model import SkeletonLLM
     from ..skeleton import collate_sequences
@@ -308,6 +316,12 @@ def evaluate_checkpoint(model_dir: Path, title: str, data: DemoData, settings: D
     for key in ("unseen", "seen"):
         res[f"{key}_answers"] = E.answer_spread(where / f"{key}-score")
         res[f"{key}_kinds"] = E.kind_accuracy(res[f"{key}_score"]["per_class"])
+    if attributes:
+        res["attributes"] = {"seen": E.attribute_probes(model, seen_clips, seen, F),
+                             "unseen": E.attribute_probes(model, unseen_clips, seen, F)}
+    if probe:
+        from .probe import pixel_probe
+        res["pixel_probe"] = pixel_probe(model.renderer, data.train, seen_clips, unseen_clips, unseen, F)
     if not extras:
         return res
     res["transfer"] = {}
@@ -339,11 +353,12 @@ def evaluate_checkpoint(model_dir: Path, title: str, data: DemoData, settings: D
 
 @dataclass
 class ArmJob:
-    """What a worker needs to run one arm of one seed."""
+    """What a worker needs to run one arm of one seed (``pretrained``: None for an arm that
+    reads no frames, which may start before the head start has finished)."""
 
     arm: str
     out_dir: Path
-    pretrained: PretrainResult
+    pretrained: PretrainResult | None
     settings: DemoSettings
     progress: bool = True
     extras: bool = False            # transfer, captioning and QA of the main arm's final model
@@ -375,7 +390,7 @@ def run_curriculum_arm(job: ArmJob, notify: Callable[[str], None]) -> dict:
 
     def on_stage(stage: str, model_dir: Path | None):
         if stage == "initial":
-            evaluate("frozen", model_dir)
+            evaluate("frozen", model_dir, attributes=True, probe=True)
         elif stage == "render_warmup" and model_dir is not None:
             evaluate("renderer_only", model_dir)
         if stage != "initial":
@@ -386,7 +401,9 @@ def run_curriculum_arm(job: ArmJob, notify: Callable[[str], None]) -> dict:
                     st.pretrain.num_frames, st.curriculum, st.seed, data.ds.split.name, progress=job.progress,
                     on_stage=on_stage, init_renderer=job.pretrained.renderer_dir)
     main = job.arm == MAIN_ARM
-    evaluate("final", run.final_dir, greedy=main, extras=main and job.extras)
+    evaluate("final", run.final_dir, greedy=main, extras=main and job.extras, probe=spec.learns)
+    if not spec.learns:         # a fixed renderer draws the same frames before and after: one probe
+        evaluations["final"]["pixel_probe"] = {**evaluations["frozen"]["pixel_probe"], "same_frames_as": "frozen"}
     return {"arm": job.arm, "run": run.to_dict(), "evaluations": evaluations, "seconds": seconds}
 
 
@@ -477,53 +494,6 @@ def load_arm_result(out_dir: Path, arm: str) -> dict | None:
     return json.loads(path.read_text()) if path.is_file() else None
 
 
-#: Progress events per arm: the three evaluations, four stages and the end.
-EVENTS_PER_ARM = 8
-
-
-def _run_arms(jobs: list[ArmJob], workers: int, progress: bool, say, label: str = "") -> dict[str, dict]:
-    """Every arm, ``workers`` at a time in separate processes (or here, one after the other)."""
-    out = {}
-    if workers <= 1 or len(jobs) == 1:
-        for k, job in enumerate(jobs):
-            say(f"      {label}arm {k + 1}/{len(jobs)}: {ARM_TITLES[job.arm]}")
-            out[job.arm] = run_arm(job)
-        return out
-    import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor
-    from queue import Empty
-
-    from tqdm.auto import tqdm
-
-    ctx = mp.get_context("spawn")
-    with ctx.Manager() as manager:
-        events = manager.Queue()
-        bar = tqdm(total=EVENTS_PER_ARM * len(jobs), desc=f"{label}{len(jobs)} arms x {workers} processes",
-                   unit="step", disable=not progress, dynamic_ncols=True)
-        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-            futures = {pool.submit(run_arm, dataclasses.replace(job, progress=False), events): job.arm for job in jobs}
-            pending = set(futures)
-            while pending:
-                try:
-                    arm, what = events.get(timeout=0.5)
-                    bar.update(1)
-                    bar.set_postfix_str(f"{arm}: {what}")
-                except Empty:
-                    pass
-                for f in [f for f in pending if f.done()]:
-                    pending.discard(f)
-                    res = f.result()
-                    out[res["arm"]] = res
-                    final = res["evaluations"]["final"]
-                    line = (f"      {label}{ARM_TITLES[res['arm']]}: done in {res['seconds']['total']:.0f} s, unseen "
-                            f"top-1 {100 * final['unseen_score']['top1']:.1f} %")
-                    bar.write(line) if progress else say(line)
-            while not events.empty():
-                events.get()
-        bar.close()
-    return {job.arm: out[job.arm] for job in jobs}
-
-
 # -- one seed: data, head start, every arm ----------------------------------------------------------
 
 @dataclass
@@ -559,31 +529,40 @@ def run_seed(out_dir: Path, settings: DemoSettings, *, extras: bool, resume: boo
         f"{len(data.test_seen)} held-out seen clips, {len(data.test_unseen)} clips of {len(data.unseen)} unseen "
         f"classes ({'cached' if data.cached else 'generated'}, {clock.lap('data', t):.1f} s)")
 
-    t = time.time()
-    backbone = out_dir / "runs" / "backbone"
-    pre = load_pretrained(backbone) if resume else None
-    if pre is None:
-        say(f"[2/6] {label}head start: pretraining the tiny InternVL on frames of seen-class clips drawn by "
-            + ", ".join(settings.pretrain.renderers) + " in equal shares")
-        pre = pretrain_backbone(data.train, data.seen, settings.pretrain, backbone, settings.seed, progress=progress)
-        say(f"      done in {clock.lap('head start', t):.1f} s")
-    else:
-        say(f"[2/6] {label}head start: finished before, read back")
-        clock.timings["head start"] = round(sum(pre.seconds.values()), 1)
-
-    t = time.time()
     arms = {a: load_arm_result(out_dir, a) for a in settings.arms} if resume else {}
     todo = [a for a in settings.arms if arms.get(a) is None]
-    say(f"[3/6] {label}renderer study: {len(settings.arms)} arms ({', '.join(settings.arms)}), "
-        + (f"{len(settings.arms) - len(todo)} finished before, " if len(todo) < len(settings.arms) else "")
-        + "each renderer evaluated frozen, after the render warm-up (DrAction) and after the curriculum"
-        + ("; SUGAR trained and evaluated on the same clips" if "sugar" in settings.arms else ""))
     # Longest first (learnable renderers train one more stage and are evaluated once more; then
     # JTM and SUGAR), so that the two workers finish at about the same time; results keep the
-    # settings' order.
+    # settings' order. An arm that reads no frames (SUGAR) needs no head start: with two workers
+    # it trains beside it, on the core the head start leaves idle.
     todo.sort(key=lambda a: (not ARMS[a].learns, a not in ("jtm", "sugar"), a != "jtm"))
-    jobs = [ArmJob(arm, out_dir, pre, settings, progress, extras) for arm in todo]
-    arms.update(_run_arms(jobs, settings.workers, progress, say, label) if jobs else {})
+    early = [a for a in todo if ARMS[a].kind != "curriculum"] if settings.workers > 1 else []
+    with ArmWorkers(run_arm, settings.workers, progress, say, ARM_TITLES, label) as pool:
+        for arm in early:
+            pool.submit(ArmJob(arm, out_dir, None, settings, progress, extras))
+        t = time.time()
+        backbone = out_dir / "runs" / "backbone"
+        pre = load_pretrained(backbone) if resume else None
+        if pre is None:
+            say(f"[2/6] {label}head start: pretraining the tiny InternVL on frames of seen-class clips drawn by "
+                + ", ".join(settings.pretrain.renderers) + " in equal shares"
+                + (f" (beside it: {', '.join(early)})" if early else ""))
+            pre = pretrain_backbone(data.train, data.seen, settings.pretrain, backbone, settings.seed,
+                                    progress=progress)
+            say(f"      done in {clock.lap('head start', t):.1f} s")
+        else:
+            say(f"[2/6] {label}head start: finished before, read back")
+            clock.timings["head start"] = round(sum(pre.seconds.values()), 1)
+
+        t = time.time()
+        say(f"[3/6] {label}renderer study: {len(settings.arms)} arms ({', '.join(settings.arms)}), "
+            + (f"{len(settings.arms) - len(todo)} finished before, " if len(todo) < len(settings.arms) else "")
+            + "each renderer evaluated frozen, after the render warm-up (DrAction) and after the curriculum"
+            + ("; SUGAR trained and evaluated on the same clips" if "sugar" in settings.arms else ""))
+        for arm in todo:
+            if arm not in early:
+                pool.submit(ArmJob(arm, out_dir, pre, settings, progress, extras))
+        arms.update(pool.wait())
     arms = {a: arms[a] for a in settings.arms}
     for arm, outcome in arms.items():
         for k, v in outcome["seconds"].items():
@@ -598,7 +577,6 @@ def run_demo(out_dir: str | os.PathLike = "skeletonllm-demo", settings: DemoSett
              progress: bool = True, say: Callable[[str], None] = print) -> DemoSummary:
     """Run the demo into ``out_dir``; see the module docstring. ``say`` prints progress lines."""
     from ..mllm.model import SkeletonLLM  # noqa: F401  (fail early if the model stack cannot load)
-    from .evaluate import attribute_probes
     from .media import draw_media
     from .report import headline_numbers, write_outputs
 
@@ -617,17 +595,16 @@ def run_demo(out_dir: str | os.PathLike = "skeletonllm-demo", settings: DemoSett
         seed_run = run_seed(out_dir, settings, extras=True, resume=False, progress=progress, say=say)
         data, pre, timings = seed_run.data, seed_run.pretrained, dict(seed_run.timings)
 
-        # 4. What the head start learnt (attribute probes through its own renderers) --------------
-        t = time.time()
-        probe_model = _backbone_model(pre, settings)
-        unseen_clips, seen_clips = data.eval_clips(settings)
-        probes = {name: attribute_probes(probe_model, clips, data.seen, settings.pretrain.num_frames)
-                  for name, clips in (("held-out seen", seen_clips), ("unseen", unseen_clips))}
-        del probe_model
-        timings["head start probes"] = round(time.time() - t, 1)
-        say(f"[4/6] attribute questions on unseen clips, head start: "
-            + ", ".join(f"{k} {100 * probes['unseen'][k]:.0f} % (chance {100 * probes['unseen'][k + '_chance']:.0f} %)"
-                        for k in ("movement", "side", "part")))
+        # 4. How well the model reads its frames: its answers beside the linear pixel probe ----------
+        main = seed_run.arms[MAIN_ARM]["evaluations"]
+        frozen, final = main["frozen"], main["final"]
+        say(f"[4/6] reading the frames (DrAction arm; its linear pixel probe in brackets): head start on unseen "
+            "clips " + ", ".join(f"{k} {100 * frozen['attributes']['unseen'][k]:.0f} % "
+                                 f"({100 * frozen['pixel_probe']['attributes'][k]['unseen']:.0f} %)"
+                                 for k in ("movement", "side", "part"))
+            + f"; after the curriculum, seen top-1 {100 * final['seen_score']['top1']:.1f} % "
+              f"({100 * final['pixel_probe']['seen_top1']:.1f} %), unseen {100 * final['unseen_score']['top1']:.1f} % "
+              f"({100 * final['pixel_probe']['unseen_top1']:.1f} % composed)")
 
         # 5. Checkpoint, renders, results, report --------------------------------------------------
         t = time.time()
@@ -652,7 +629,7 @@ def run_demo(out_dir: str | os.PathLike = "skeletonllm-demo", settings: DemoSett
                 "data_cached": data.cached, "composition": seed_run.composition}
         headline = headline_numbers(evaluation)
         md, page, results_path = write_outputs(out_dir, settings, info, data.ds, data.train, data.test_seen,
-                                               data.test_unseen, pre, probes, arms, evaluation, media, headline)
+                                               data.test_unseen, pre, arms, evaluation, media, headline)
         atomic_write_text(out_dir / MARKER, json.dumps({"headline": headline, **info}, indent=2, default=str) + "\n")
         say(f"[6/6] done in {total:.0f} s")
         return DemoSummary(out_dir, md, page, results_path, headline, total, timings)
@@ -660,17 +637,6 @@ def run_demo(out_dir: str | os.PathLike = "skeletonllm-demo", settings: DemoSett
         torch.set_num_threads(threads_before)
         if hf_bars:
             hf_logging.enable_progress_bar()
-
-
-def _backbone_model(pre: PretrainResult, settings: DemoSettings):
-    """The pretrained backbone behind the pretraining renderers (for the attribute probes)."""
-    from ..mllm.model import SkeletonLLM, SkeletonLLMConfig
-    p = settings.pretrain
-    from .pretrain import StyleMix
-    config = SkeletonLLMConfig(backbone=str(pre.backbone_dir), renderer=p.renderers[0], image_size=p.image_size,
-                               renderer_options=renderer_options(p), num_frames=p.num_frames, lora=False, device="cpu")
-    renderer = StyleMix(p, settings.seed + 1)      # the same frozen renderers as in pretraining
-    return SkeletonLLM(config, renderer=renderer).eval()
 
 
 __all__ = ["ARM_RUNNERS", "ArmJob", "DemoData", "DemoSettings", "DemoSummary", "SeedRun",

@@ -35,19 +35,24 @@ named, and why not:
 The phases:
 
 1. vision (``vision_steps``): vision tower + projector learn to predict the clip's
-   movement, side, body part and which limbs move, through small linear heads that read the
-   *mean of the RMS-normalised visual tokens*, exactly the summary a language model gets when
-   its attention spreads over them. (Heads read nothing else, so whatever they learn lies in
-   directions the language model can pick up.) The heads are thrown away afterwards.
+   movement, side, body part, which limbs move and (``class_head``) its seen class, through
+   small linear heads that read the *mean of the RMS-normalised visual tokens*
+   (``head_pool="mean"``; ``"tokens"`` reads every token in its place). The mean asks every
+   frame's token to carry the clip's attributes where the language model, attending over
+   them, can pick them up; reading tokens in place gave better seen-class numbers but worse
+   zero-shot ones (see :class:`PretrainSettings`). Optionally (``pose_weight``) also each
+   frame's 3D joints and each step's motion, read off the skeleton. The heads are thrown away
+   afterwards.
 2. language (``short_steps`` + ``language_steps``): the projector is re-centred and scaled
-   to the text embeddings, vision and projector are frozen, and the language model learns to
-   answer: first one short question per clip ("Describe the movement, the side and the body
-   part." -> ``kick right leg``), where the visual tokens are a large share of the sequence
-   and reading them is learnt quickly; then the project's own prompt formats
-   (:mod:`skeletonllm.mllm.prompts`): the description as ``Label: kick right leg``,
-   multiple-choice attribute questions answered with ``Label: <option>``, YES/NO attribute
-   checks (``disc_prompt``), and recognition over the seen classes (``mqa_prompt``), which a
-   pretrained MLLM can already do.
+   to the text embeddings, vision and projector are frozen (``joint_language`` lets them
+   follow at a small rate), and the language model learns to answer: first one short question
+   per clip ("Describe the movement, the side and the body part." -> ``kick right leg``),
+   where the visual tokens are a large share of the sequence and reading them is learnt
+   quickly; then the project's own prompt formats (:mod:`skeletonllm.mllm.prompts`): the
+   description as ``Label: kick right leg``, multiple-choice attribute questions answered
+   with ``Label: <option>``, YES/NO attribute checks (``disc_prompt``), and recognition over
+   the seen classes (``mqa_prompt``), which a pretrained MLLM can already do. Each batch
+   holds prompts of about one length (:class:`LengthBatches`).
 
 What makes zero-shot recognition possible is that every word is grounded on its own: "left"
 is learnt from left-arm raises, left-leg swings and left-hand touches alike, "kick" from
@@ -59,7 +64,13 @@ Why these choices (each measured while building the demo; the tiny model is unfo
 * 28 x 28 frames: one visual token per frame after InternVL's pixel shuffle, whose 256
   channels hold the four 14-pixel quadrants side by side, so *where* something moves becomes
   *which channels* light up, readable by a language model that averages tokens. At 56 and
-  112 pixels the same heads did not learn in the time available.
+  112 pixels the same heads did not learn in the time available. Four tokens per frame
+  (7-px patches) kept more in the tokens but the language model read less of them in the
+  same steps (the sweep of ``scripts/demo_sweep.py``, recorded in ``demo/backbone_sweep.json``,
+  and :class:`PretrainSettings` give the numbers).
+* a language phase three times as long as at first (1800 + 1800 steps): the language model,
+  not the vision tower, was what read too little (a probe on the visual tokens named twice
+  as many held-out seen clips as the head start did).
 * standard initialisation (0.02) of the text tower, and a projector whose output is centred:
   with the tiny config's large initialisation the visual tokens were 35x the size of text
   embeddings and nearly identical across clips, and the language model never read them.
@@ -135,12 +146,38 @@ class PretrainSettings:
             alone and from 33.1 % to 53.2 % after the curriculum; the frame bank makes the
             vision steps cheap.
         short_steps / language_steps / language_lr: phase 2 (short question, then the
-            project's prompt formats).
-        batch_size: clips per step.
+            project's prompt formats). The language model was the bottleneck of the earlier
+            head start (600 + 600 steps): a linear probe on its visual tokens named 87-90 % of
+            seed 0's held-out seen clips, the head start itself 43 %; three times the steps
+            took it to 87 % (``demo/backbone_sweep.json``). A rate of 1e-2 collapsed it.
+        batch_size / language_batch_size: clips per step of the vision / language phase (the
+            latter defaults to ``batch_size``; 18 clips at 600 + 600 steps read less than 6 at
+            1800 + 1800).
         visual_scale: the projector's output RMS, in units of the text embeddings' RMS.
         mqa_items: recognition questions over the seen classes per clip in the second language
             phase (:func:`language_items`): without them the head start alone answered one class
-            for nearly every clip (the study's renderer-only experiment needs a reader that reads).
+            for nearly every clip (the study's renderer-only experiment needs a reader that reads;
+            measured again on the validation split: 13 % seen without them).
+        layers / patch_size / downsample_ratio / vision_hidden / vision_layers: the backbone
+            (:func:`skeletonllm.mllm.tiny.tiny_config`). 7-px patches (four tokens per frame)
+            kept everything a linear probe reads in the tokens (93-94 % seen) but the language
+            model read less of them in the same steps (70-73 %, against 87 % with one token
+            per frame): the default keeps one token per frame.
+        head_pool / class_head: what the vision phase's heads read (:class:`AttributeHeads`):
+            the mean over the clip's tokens, or every token in its place; and a head over the
+            seen classes. Chosen on zero-shot recognition of eight seen classes held out from
+            the other 23 (``scripts/demo_sweep.py --validation``; no unseen class involved):
+            reading every token in place gave the best seen top-1 but named 29-38 % of the held-out
+            classes after the curriculum; the mean with the class head 42 % (98 % seen), the
+            mean without it 41 % (89 % seen).
+        pose_weight: weight of :class:`PoseHeads` (each frame's 3D joints and each step's
+            motion, read off the skeleton) in the vision phase; 0 = off. On with the other
+            heads it did not raise seen top-1 (90 % against 91 %), and with ``joint_language``
+            the head start collapsed (4 % seen on the validation split).
+        joint_language / joint_vision_lr: vision tower and projector keep learning (at this
+            rate, gradients clipped per group) during the language phase. On seed 0's seen
+            clips it helped (91.9 % against 91.1 %), but on the validation split it twice
+            collapsed the head start (with the mean heads, and with the pose heads): off.
     """
 
     image_size: int = 28
@@ -152,15 +189,26 @@ class PretrainSettings:
         "jtm": {"supersample": 2, "min_brightness": 0.6}})
     variants: int = 4
     hidden: int = 64
+    layers: int = 2
+    patch_size: int = 14
+    downsample_ratio: float = 0.5
+    vision_hidden: int | None = None
+    vision_layers: int | None = None
     vocab_size: int = 1024
     vision_steps: int = 2400
     vision_lr: float = 1e-3
-    short_steps: int = 600
-    language_steps: int = 600
+    short_steps: int = 1800
+    language_steps: int = 1800
     language_lr: float = 3e-3
     batch_size: int = 6
+    language_batch_size: int | None = None
     visual_scale: float = 8.0
     mqa_items: int = 2
+    head_pool: str = "mean"
+    class_head: bool = True
+    pose_weight: float = 0.0
+    joint_language: bool = False
+    joint_vision_lr: float = 1e-4
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -287,7 +335,10 @@ def build_backbone(settings: PretrainSettings, corpus: Sequence[str], seed: int 
     from ..mllm.tiny import tiny_config, train_tiny_tokenizer
 
     tok = train_tiny_tokenizer("internvl", corpus, settings.vocab_size)
-    config = tiny_config("internvl", tok, image_size=settings.image_size, hidden=settings.hidden)
+    config = tiny_config("internvl", tok, image_size=settings.image_size, hidden=settings.hidden,
+                         layers=settings.layers, patch_size=settings.patch_size,
+                         downsample_ratio=settings.downsample_ratio, vision_hidden=settings.vision_hidden,
+                         vision_layers=settings.vision_layers)
     config.text_config.initializer_range = 0.02
     with torch.random.fork_rng():
         torch.manual_seed(seed)
@@ -376,6 +427,9 @@ class FrameBank:
         draws = [collate_sequences(seqs[lo:lo + chunk], num_frames=settings.num_frames, train=True, rng=rng,
                                    max_bodies=2) for _ in range(variants) for lo in range(0, len(seqs), chunk)]
         per_variant = len(draws) // variants
+        # [variant]: (N, F, J * 3) the first body's 3D joints of the same samplings (pose targets)
+        self.poses = [torch.cat([pose_targets(b) for b in draws[v * per_variant:(v + 1) * per_variant]])
+                      for v in range(variants)]
         with torch.no_grad():
             for renderer in mix.renderers:
                 rows = [torch.cat([(renderer(b) * 255).round().to(torch.uint8)
@@ -385,34 +439,108 @@ class FrameBank:
         self.drawn = 0
         self.counts = [0] * len(self.images)
 
-    def frames(self, clips: Sequence[int], rng: np.random.Generator) -> torch.Tensor:
-        """``(B, F, 3, H, W)`` floats in [0, 1] for the clips at these indices."""
-        out = []
+    def frames(self, clips: Sequence[int], rng: np.random.Generator, poses: bool = False):
+        """``(B, F, 3, H, W)`` floats in [0, 1] for the clips at these indices; with ``poses``
+        also their pose targets ``(B, F, J * 3)`` (:func:`pose_targets`) of the same samplings."""
+        out, pose = [], []
         for i in clips:
             r = self.drawn % len(self.images)
             self.drawn += 1
             self.counts[r] += 1
-            out.append(self.images[r][int(rng.integers(self.variants))][i])
-        return torch.stack(out).float() / 255.0
+            v = int(rng.integers(self.variants))
+            out.append(self.images[r][v][i])
+            pose.append(self.poses[v][i])
+        frames = torch.stack(out).float() / 255.0
+        return (frames, torch.stack(pose)) if poses else frames
+
+
+def pose_targets(batch) -> torch.Tensor:
+    """``(B, F, J * 3)``: the first body's 3D joints, centred on the clip's mean joint and scaled
+    by the clip's spread (class-agnostic targets read off the skeleton, not off any label)."""
+    joints = batch.joints[:, :, 0]                                               # (B, F, J, 3)
+    present = batch.present[:, :, 0, None, None].to(joints.dtype)               # (B, F, 1, 1)
+    count = (present.sum((1, 2, 3)) * joints.shape[2]).clamp(min=1)            # joints seen per clip
+    centre = (joints * present).sum((1, 2)) / count[:, None]                    # (B, 3)
+    x = (joints - centre[:, None, None]) * present
+    spread = (x.pow(2).sum((1, 2, 3)) / (3 * count)).sqrt().clamp(min=1e-6)      # (B,)
+    return (x / spread[:, None, None, None]).flatten(2)
+
+
+class PoseHeads(nn.Module):
+    """Per-frame heads on the visual tokens: each frame's pose (its tokens -> the 3D joints) and
+    each step's motion (two consecutive frames' tokens -> the joints' displacement), read off
+    the skeleton. ``(B, F * T, D)`` tokens, ``(B, F, J * 3)`` targets -> loss."""
+
+    def __init__(self, dim: int, tokens_per_frame: int, num_frames: int, targets: int):
+        super().__init__()
+        self.num_frames, width = num_frames, dim * tokens_per_frame
+        self.pose = nn.Linear(width, targets)
+        self.motion = nn.Linear(2 * width, targets)
+
+    def forward(self, tokens: torch.Tensor, poses: torch.Tensor) -> torch.Tensor:
+        x = tokens - tokens.mean((0, 1), keepdim=True).detach()
+        x = x / x.pow(2).mean(-1, keepdim=True).add(1e-6).sqrt()
+        x = x.reshape(x.shape[0], self.num_frames, -1)                               # (B, F, T * D)
+        loss = F.mse_loss(self.pose(x), poses)
+        if self.num_frames > 1:
+            steps = torch.cat([x[:, :-1], x[:, 1:]], dim=-1)
+            loss = loss + F.mse_loss(self.motion(steps), (poses[:, 1:] - poses[:, :-1]) * 4.0)
+        return loss
 
 
 class AttributeHeads(nn.Module):
-    """Linear heads on the mean of centred, RMS-normalised visual tokens ``(B, N, D) -> losses``."""
+    """Linear heads on centred, RMS-normalised visual tokens ``(B, N, D) -> loss``.
 
-    def __init__(self, dim: int, vocab: dict[str, list[str]]):
+    ``pool="mean"`` reads the mean over all tokens (``(B, D)``: what a language model gets when
+    its attention spreads evenly; frame order and position are lost); ``pool="tokens"`` reads
+    every token in its place (``(B, N * D)``: frame order and where each token sits are kept).
+    ``classes``: also a head over these (seen) class names."""
+
+    def __init__(self, dim: int, vocab: dict[str, list[str]], pool: str = "mean", num_tokens: int = 1,
+                 classes: Sequence[str] = ()):
         super().__init__()
-        self.vocab = vocab
-        self.heads = nn.ModuleDict({k: nn.Linear(dim, len(v)) for k, v in vocab.items()})
-        self.limbs = nn.Linear(dim, len(LIMBS))
+        if pool not in ("mean", "tokens"):
+            raise ValueError(f"pool must be 'mean' or 'tokens', got '{pool}'")
+        self.vocab, self.pool, self.classes = vocab, pool, list(classes)
+        width = dim * (num_tokens if pool == "tokens" else 1)
+        self.heads = nn.ModuleDict({k: nn.Linear(width, len(v)) for k, v in vocab.items()})
+        self.limbs = nn.Linear(width, len(LIMBS))
+        self.class_head = nn.Linear(width, len(self.classes)) if self.classes else None
 
-    def forward(self, tokens: torch.Tensor, atts: Sequence[Attributes]) -> torch.Tensor:
+    def forward(self, tokens: torch.Tensor, atts: Sequence[Attributes], labels: Sequence[str] = ()) -> torch.Tensor:
         x = tokens - tokens.mean((0, 1), keepdim=True).detach()
-        x = (x / x.pow(2).mean(-1, keepdim=True).add(1e-6).sqrt()).mean(1)          # (B, D)
-        loss = sum(F.cross_entropy(head(x), torch.tensor([self.vocab[k].index(getattr(a, k)) for a in atts],
-                                                         device=x.device))
+        x = x / x.pow(2).mean(-1, keepdim=True).add(1e-6).sqrt()
+        x = x.mean(1) if self.pool == "mean" else x.flatten(1)                       # (B, D) or (B, N * D)
+        target = lambda values: torch.tensor(values, device=x.device)  # noqa: E731
+        loss = sum(F.cross_entropy(head(x), target([self.vocab[k].index(getattr(a, k)) for a in atts]))
                    for k, head in self.heads.items())
         limbs = torch.tensor([a.limbs for a in atts], dtype=x.dtype, device=x.device)
-        return loss + F.binary_cross_entropy_with_logits(self.limbs(x), limbs)
+        loss = loss + F.binary_cross_entropy_with_logits(self.limbs(x), limbs)
+        if self.class_head is not None:
+            loss = loss + F.cross_entropy(self.class_head(x), target([self.classes.index(c) for c in labels]))
+        return loss
+
+
+class LengthBatches:
+    """Batches of prompts of about the same length: a batch is one prompt drawn uniformly, and
+    the rest drawn from the prompts of its length bucket (``bucket`` characters wide).
+
+    Every prompt is still drawn with the same probability (its bucket is picked with the
+    bucket's share of the prompts, then ``size`` of the bucket's prompts are taken), but a
+    batch no longer pads a dozen short questions to the length of one long recognition prompt
+    (the demo's recognition prompts list every seen class: about twice as many tokens).
+    """
+
+    def __init__(self, prompts: Sequence[str], size: int, bucket: int = 64):
+        self.size = size
+        keys = [len(p) // bucket for p in prompts]
+        self.bucket_of = np.array(keys)
+        self.members = {k: np.flatnonzero(self.bucket_of == k) for k in set(keys)}
+
+    def draw(self, rng: np.random.Generator) -> np.ndarray:
+        first = int(rng.integers(len(self.bucket_of)))
+        pool = self.members[int(self.bucket_of[first])]
+        return rng.choice(pool, size=min(self.size, len(pool)), replace=False)
 
 
 def _cosine(step: int, total: int, warmup: int) -> float:
@@ -422,20 +550,24 @@ def _cosine(step: int, total: int, warmup: int) -> float:
 
 
 def _optimise(params, lr: float, steps: int, loss_fn, desc: str, progress: bool, rng: np.random.Generator,
-              curve: list, log_every: int = 10) -> None:
-    """AdamW with warm-up and cosine decay over ``steps`` calls of ``loss_fn(rng) -> loss``."""
+              curve: list, log_every: int = 10, extra_groups: Sequence[tuple[list, float]] = ()) -> None:
+    """AdamW with warm-up and cosine decay over ``steps`` calls of ``loss_fn(rng) -> loss``;
+    ``extra_groups``: further ``(parameters, peak learning rate)`` on the same schedule."""
     from tqdm.auto import tqdm
 
-    params = [p for p in params if p.requires_grad]
-    opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.05)
+    groups = [(list(params), lr), *((list(p), r) for p, r in extra_groups)]
+    groups = [([p for p in ps if p.requires_grad], r) for ps, r in groups]
+    groups = [(ps, r) for ps, r in groups if ps]
+    opt = torch.optim.AdamW([{"params": ps, "lr": r, "peak": r} for ps, r in groups], weight_decay=0.05)
     bar = tqdm(total=steps, desc=desc, unit="step", disable=not progress, dynamic_ncols=True, leave=False)
     window = []
     for step in range(steps):
         for g in opt.param_groups:
-            g["lr"] = lr * _cosine(step, steps, max(1, steps // 30))
+            g["lr"] = g["peak"] * _cosine(step, steps, max(1, steps // 30))
         loss = loss_fn(rng)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        for ps, _ in groups:        # per group: the vision tower's gradients must not shrink the LM's steps
+            torch.nn.utils.clip_grad_norm_(ps, 1.0)
         opt.step()
         opt.zero_grad(set_to_none=True)
         window.append(float(loss.detach()))
@@ -496,15 +628,27 @@ def pretrain_backbone(train_samples, seen: Sequence[str], settings: PretrainSett
     t0 = time.time()
     vocab = attribute_vocab(seen)
     torch.manual_seed(seed)
-    heads = AttributeHeads(settings.hidden, vocab)
+    tokens_per_clip = model.adapter.num_visual_tokens(settings.num_frames)
+    heads = AttributeHeads(settings.hidden, vocab, settings.head_pool, tokens_per_clip,
+                           seen if settings.class_head else ())
     atts = [attributes(s) for s in samples]
     model.set_trainable(["vision", "projector"])
     model.train()
 
+    pose_heads = None
+    if settings.pose_weight > 0:
+        per_frame = model.adapter.tokens_per_frame()
+        pose_heads = PoseHeads(settings.hidden, per_frame, settings.num_frames, bank.poses[0].shape[-1])
+        heads.add_module("pose_heads", pose_heads)      # trained with the other heads, thrown away with them
+
     def vision_loss(rng):
         idx = rng.choice(len(samples), size=min(settings.batch_size, len(samples)), replace=False)
-        tokens = model.encode_frames(bank.frames(idx, rng)).embeds
-        return heads(tokens, [atts[i] for i in idx])
+        frames, poses = bank.frames(idx, rng, poses=True)
+        tokens = model.encode_frames(frames).embeds
+        loss = heads(tokens, [atts[i] for i in idx], [samples[i].label for i in idx])
+        if pose_heads is not None:
+            loss = loss + settings.pose_weight * pose_heads(tokens, poses)
+        return loss
 
     _optimise(list(model.parameters()) + list(heads.parameters()), settings.vision_lr, settings.vision_steps,
               vision_loss, "head start 1/2: vision", progress, rng, curves["vision"])
@@ -517,21 +661,29 @@ def pretrain_backbone(train_samples, seen: Sequence[str], settings: PretrainSett
     t0 = time.time()
     short, long = language_items(samples, seen, rng, settings.mqa_items)
     clip_of = {id(s.sequence("ntu25")): i for i, s in enumerate(samples)}
-    model.set_trainable(["language"])
+    joint = settings.joint_language
+    model.set_trainable(["language", "vision", "projector"] if joint else ["language"])
     model.train()
+    groups = model.parameter_groups()
+    language = [p for g in ("language", "lora") for p in groups.get(g, [])]
+    seeing = [(groups["vision"] + groups["projector"], settings.joint_vision_lr)] if joint else []
 
     def text_loss(items):
+        batches = LengthBatches([p for _, p, _ in items], settings.language_batch_size or settings.batch_size)
+
         def loss(rng):
-            idx = rng.choice(len(items), size=min(settings.batch_size, len(items)), replace=False)
-            with torch.no_grad():
+            idx = batches.draw(rng)
+            with torch.set_grad_enabled(joint):
                 visual = model.encode_frames(bank.frames([clip_of[id(items[i][0])] for i in idx], rng))
             return model(None, [items[i][1] for i in idx], [items[i][2] for i in idx], visual=visual).loss
         return loss
 
-    _optimise(model.parameters(), settings.language_lr, settings.short_steps, text_loss(short),
-              "head start 2/2: language (short)", progress, rng, curves["language (short question)"])
-    _optimise(model.parameters(), settings.language_lr, settings.language_steps, text_loss(long),
-              "head start 2/2: language (formats)", progress, rng, curves["language (prompt formats)"])
+    _optimise(language, settings.language_lr, settings.short_steps, text_loss(short),
+              "head start 2/2: language (short)", progress, rng, curves["language (short question)"],
+              extra_groups=seeing)
+    _optimise(language, settings.language_lr, settings.language_steps, text_loss(long),
+              "head start 2/2: language (formats)", progress, rng, curves["language (prompt formats)"],
+              extra_groups=seeing)
     model.eval()
     times["language"] = time.time() - t0
 

@@ -180,6 +180,9 @@ def headline_numbers(evaluation: dict) -> dict:
         out["sugar_minus_draction"] = sugar["unseen_score"]["top1"] - out["ablation_unseen_top1"].get(
             MAIN_ARM, float("nan"))
     phases = evaluation.get("phases", {}).get(MAIN_ARM, {})
+    probe = main.get("pixel_probe")
+    if probe:
+        out["probe_seen_top1"], out["probe_unseen_top1"] = probe["seen_top1"], probe["unseen_top1"]
     if "renderer_only" in phases:
         out["renderer_only_minus_frozen"] = (phases["renderer_only"]["unseen_score"]["top1"]
                                              - phases["frozen"]["unseen_score"]["top1"])
@@ -240,6 +243,9 @@ def _results(evaluation: dict, settings) -> list[dict]:
                             "seed": settings.seed})
             out.append({"task": "qa", "method": method, "dataset": "Synthetic motions, NTU-25",
                         "num_samples": res["qa_clips"], "metrics": res["qa"], "seed": settings.seed})
+    from .ablation import ARM_TITLES
+    from .probe_report import probe_results
+    out += probe_results(evaluation["phases"], ARM_TITLES, settings.split, settings.seed)
     return [validate_result(r, "<demo>") for r in out]
 
 
@@ -283,6 +289,12 @@ def renderer_study_section(doc: Document, evaluation: dict, arms: dict, chance_u
     doc.table(header + ["answers (unseen, curriculum)", "training s"],
               rows + [["chance", *[_pct(c) for _ in range(3) for c in (chance_u, chance_s)], "", ""]],
               caption="top-1 by likelihood ranking on held-out clips")
+    from .probe_report import PROBE_HEADER, probe_rows
+    doc.table(PROBE_HEADER, probe_rows(evaluation["phases"], ARM_TITLES),
+              caption="the model beside a linear model on the raw pixels of the frames it reads (logistic regression, "
+                      "fitted on the training clips of the seen classes; unseen classes scored by the sum of the "
+                      "movement, part and side probes' log-probabilities, no unseen clip or name in any fit); for "
+                      "DrAction the probe reads the trained renderer's frames")
     rows = []
     for a, phases in evaluation["phases"].items():
         for phase in ("renderer_only", "final"):
@@ -291,6 +303,10 @@ def renderer_study_section(doc: Document, evaluation: dict, arms: dict, chance_u
                 continue
             kinds = r["unseen_kinds"]
             rows.append([ARM_TITLES[a], PHASE_TITLES[phase]] + [
+                f"{_pct(kinds[k]['top1'])} ({kinds[k]['num_samples']})" if k in kinds else "–" for k in KINDS])
+        kinds = phases["final"].get("pixel_probe", {}).get("unseen_kinds")
+        if kinds:
+            rows.append([ARM_TITLES[a], "pixel probe on its frames (composed)"] + [
                 f"{_pct(kinds[k]['top1'])} ({kinds[k]['num_samples']})" if k in kinds else "–" for k in KINDS])
     doc.table(["renderer", "after", *(f"unseen {k}" for k in KINDS)], rows,
               caption="unseen top-1 per kind of class (clips in brackets): depth, speed and order are the classes "
@@ -351,13 +367,14 @@ def sugar_section(doc: Document, evaluation: dict, settings, chance_u: float, ch
              + ", ".join(f"{k} {v:.0f} s" for k, v in outcome["seconds"].items()) + ".")
 
 
-def write_outputs(out_dir: Path, settings, info: dict, ds, train, test_seen, test_unseen, pre, probes: dict,
+def write_outputs(out_dir: Path, settings, info: dict, ds, train, test_seen, test_unseen, pre,
                   arms: dict, evaluation: dict, media: dict, headline: dict) -> tuple[Path, Path, Path]:
     """``results.json``, ``report.md`` and ``report.html`` in ``out_dir``; returns their paths."""
     from ..eval.report import save_result
     from ..synth import DEPICTION_CLASSES, get_action
     from .ablation import ARM_TITLES, MAIN_ARM
     from .evaluate import TOPOLOGY_NAMES
+    from .probe_report import READING_HEADER, reading_rows
 
     results_path = out_dir / "results.json"
     save_result(results_path, _results(evaluation, settings))
@@ -386,7 +403,12 @@ def write_outputs(out_dir: Path, settings, info: dict, ds, train, test_seen, tes
         + ("" if "renderer_only_minus_frozen" not in headline else
            f" Training DrAction alone through the frozen model moved its unseen top-1 by "
            f"{100 * headline['renderer_only_minus_frozen']:+.1f} points (section 7)."),
-    ] + ([] if "sugar_unseen_top1" not in headline else [
+    ] + ([] if "probe_seen_top1" not in headline else [
+        f"How much of its frames the model reads: a linear model on the raw pixels of the same frames (fitted on "
+        f"the training clips) names {_pct(headline['probe_seen_top1'])} of the held-out seen clips (the model: "
+        f"{_pct(headline['seen_top1_score'])}) and, by composing its movement, part and side probes, "
+        f"{_pct(headline['probe_unseen_top1'])} of the unseen ones (the model: {_pct(headline['unseen_top1_score'])}); "
+        "sections 2 and 7."]) + ([] if "sugar_unseen_top1" not in headline else [
         f"SUGAR on the same clips (skeleton encoder + LLM, no rendering; section 8): unseen top-1 "
         f"{_pct(headline['sugar_unseen_top1'])}, seen {_pct(headline['sugar_seen_top1'])}: "
         + ("above" if headline["sugar_minus_draction"] > 0 else "not above")
@@ -436,7 +458,10 @@ def write_outputs(out_dir: Path, settings, info: dict, ds, train, test_seen, tes
              f"{len(train)} seen-class training clips, with movement-side-part descriptions only (for many seen "
              "classes the description reads like the class name; no unseen class is ever named): "
              f"{p.vision_steps} steps of the vision tower + projector on movement / side / part / moving-limb "
-             f"heads, then {p.short_steps} + {p.language_steps} steps of the language model answering "
+             + ("/ seen-class " if p.class_head else "")
+             + ("heads reading the mean of the visual tokens" if p.head_pool == "mean"
+                else "heads reading every visual token in its place")
+             + f", then {p.short_steps} + {p.language_steps} steps of the language model answering "
              "part-movement-side questions (short question, then the project's prompt formats: multiple choice with "
              "`Label: <option>`, YES/NO checks"
              + (f", and {p.mqa_items} recognition questions per clip over the seen classes" if p.mqa_items else "")
@@ -454,13 +479,31 @@ def write_outputs(out_dir: Path, settings, info: dict, ds, train, test_seen, tes
              "seed would not fit the demo's ten minutes, and would add backbone-to-backbone variance. The price of "
              "equal shares: each style gets a quarter of the frames. The study's *frozen* rows (section 7) show how "
              "well the head start alone reads each renderer.")
+    from .sweep_report import load_sweep, sweep_section
+    base = next((r for r in load_sweep() if r["name"] == "base"), None)
+    doc.text("**How the backbone and head start were chosen** (issue 19). The frames of every arm carry more than "
+             "the model reads (the linear pixel probe in the table above and in section 7)"
+             + ("" if base is None else
+                f"; the head start before this sweep named {_pct(base['head_start']['draction']['seen_top1'])} of seed "
+                "0's held-out seen clips") + ". "
+             f"The sweep below tried, on seed 0 and the seen classes only, longer "
+             f"language phases, 7-px patches (four tokens per frame), what the vision heads read, a seen-class head, "
+             f"pose targets read off the 3D joints and training the vision tower during the language phase; the "
+             f"zero-shot choices were made on eight seen classes held out from the other 23. Chosen: {p.image_size} px, "
+             f"{p.patch_size}-px patches, {p.num_frames} frames, one token per frame, both towers {p.layers} x "
+             f"{p.hidden}, the heads on the mean of the tokens with a seen-class head, {p.short_steps} + "
+             f"{p.language_steps} language steps.")
+    sweep_section(doc)
     if media.get("loss_head_start"):
         doc.image(media["loss_head_start"], "head start loss (vision phase, then the two language phases)")
-    doc.text("What the head start learnt, asked as multiple choice over all values of each attribute "
-             "(the pretraining renderers, held-out clips):")
-    doc.table(["clips", "movement", "side", "body part"],
-              [[name, *(f"{_pct(r[k])} (chance {_pct(r[k + '_chance'])})" for k in ("movement", "side", "part"))]
-               for name, r in probes.items()])
+    doc.text("What the head start learnt, asked as multiple choice over all values of each attribute, for each "
+             "arm's renderer as the arm starts; beside it (after the slash) a linear model on the raw pixels of the "
+             "same frames (`skeletonllm.demo.probe`: a logistic regression per attribute, standardised, L2, "
+             "fitted on the training clips of the seen classes only). Where the head start falls below the probe, "
+             "its frames carry more than it reads:")
+    doc.table(READING_HEADER, reading_rows(evaluation["phases"], ARM_TITLES),
+              caption="head start / pixel probe, accuracy on held-out clips (seen classes, and unseen classes whose "
+                      "attribute values all occur in seen classes)")
 
     # Renders
     doc.heading("3. Renders")

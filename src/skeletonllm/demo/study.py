@@ -34,6 +34,7 @@ from ..atomic import atomic_write_text
 from .ablation import ARM_TITLES, ARMS, PHASE_TITLES
 from .pipeline import MARKER, DemoSettings, _machine, _prepare_out_dir, run_seed
 from .stats import mean_sd, paired_comparison
+from .study_probe import probe_numbers, probe_statistics
 
 STUDY_MARKER = "study.json"
 SEED_FILE = "seed.json"
@@ -76,7 +77,8 @@ def seed_numbers(seed: int, arms: dict[str, dict], chance_unseen: float, chance_
             out["arms"][arm][phase] = {
                 "unseen": res["unseen_score"]["top1"], "seen": res["seen_score"]["top1"],
                 "num_unseen_clips": res["num_unseen_clips"], "num_seen_clips": res["num_seen_clips"],
-                **{k: res[k] for k in ("unseen_kinds", "seen_kinds", "unseen_answers", "seen_answers") if k in res}}
+                **{k: res[k] for k in ("unseen_kinds", "seen_kinds", "unseen_answers", "seen_answers") if k in res},
+                **probe_numbers(res)}
         out["arms"][arm]["seconds"] = outcome["seconds"]
     return out
 
@@ -124,6 +126,7 @@ def study_statistics(seeds: list[dict]) -> dict:
                 entry["unseen_answers_min"] = min(a["distinct"] for a in answers)
                 entry["unseen_answers_candidates"] = answers[0]["candidates"]
             out["arms"][arm][phase] = entry
+    out["reading"] = probe_statistics(seeds)       # the model against the pixel probe on its frames
     fixed = [a for a in arms if a in ARMS and ARMS[a].fixed]
     if not fixed:
         return out
@@ -146,7 +149,7 @@ def study_statistics(seeds: list[dict]) -> dict:
     if DRACTION in arms and NO_NFM in arms:
         out["nfm"] = {key: paired_comparison(_values(seeds, DRACTION, "final", key), _values(seeds, NO_NFM, "final", key))
                       for key in ("unseen", "seen")}
-    out["goals"] = _goals(out)
+    out["goals"] = {**_goals(out), **out["reading"]["goals"]}
     return out
 
 

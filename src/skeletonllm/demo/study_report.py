@@ -10,6 +10,7 @@ from pathlib import Path
 
 from .ablation import ARM_TITLES, phase_title
 from .evaluate import KINDS
+from .probe_report import reading_goal_lines, study_reading_tables
 from .report import Document
 
 
@@ -90,7 +91,8 @@ def write_study_report(out_dir: Path, stats: dict, numbers: list[dict], info: di
              f"chance {_pct(chance_u)} on the unseen classes, {_pct(chance_s)} on the seen ones. Comparisons are paired "
              "by seed: each difference is between two arms that shared the seed's data and head start.")
     doc.heading("Goals")
-    doc.bullets(goal_lines(stats) or ["no goal could be judged (an arm is missing)"])
+    goals = goal_lines(stats) + reading_goal_lines(stats.get("goals", {}))
+    doc.bullets(goals or ["no goal could be judged (an arm is missing)"])
     if sugar_lines(stats):
         doc.text("The other method on the same clips: " + sugar_lines(stats)[0])
 
@@ -145,7 +147,15 @@ def write_study_report(out_dir: Path, stats: dict, numbers: list[dict], info: di
         doc.table(COMPARISON_HEADER, [comparison_row(f"SUGAR minus DrAction: {key}", c)
                                       for key, c in stats["sugar_vs_draction"].items()])
 
-    doc.heading("6. Per kind of class")
+    if stats.get("reading", {}).get("model_vs_probe"):
+        doc.heading("6. Reading the frames: the model beside a linear pixel probe")
+        doc.text("For each arm and seed, a logistic regression on the raw pixels of the arm's own frames (fitted on "
+                 "the seed's training clips of the seen classes; `skeletonllm.demo.probe`): how much of what the "
+                 "renderer draws a linear model reads. Paired per seed with the model on the same clips.")
+        for header, rows, caption in study_reading_tables(stats["reading"], ARM_TITLES):
+            doc.table(header, rows, caption=caption)
+
+    doc.heading("7. Per kind of class")
     rows = []
     for arm, phases in stats["arms"].items():
         for phase in ("renderer_only", "final"):
@@ -153,10 +163,22 @@ def write_study_report(out_dir: Path, stats: dict, numbers: list[dict], info: di
             if e is not None:
                 rows.append([ARM_TITLES.get(arm, arm), phase_title(arm, phase),
                              *(_ms(e["unseen_kinds"].get(k)) for k in KINDS)])
+    for arm, phases in stats.get("reading", {}).get("arms", {}).items():
+        e = phases.get("final", {})
+        if "probe_unseen_kinds" in e:
+            rows.append([ARM_TITLES.get(arm, arm), "pixel probe on its frames (composed)",
+                         *(_ms(e["probe_unseen_kinds"].get(k)) for k in KINDS)])
     doc.table(["arm", "evaluated", *(f"unseen {k} %" for k in KINDS)], rows,
               caption="unseen top-1 per kind of class, mean ± sd over seeds")
 
-    doc.heading("7. Settings and timings")
+    doc.heading("8. How the backbone and head start were chosen")
+    doc.text("Every configuration tried for issue 19 (`scripts/demo_sweep.py`, seed 0, seen classes only; the "
+             "validation runs hold eight seen classes out of training to measure zero-shot recognition without any "
+             "unseen class):")
+    from .sweep_report import sweep_section
+    sweep_section(doc)
+
+    doc.heading("9. Settings and timings")
     m = info["machine"]
     doc.text(f"Machine: {m['platform']}, {m.get('processor', '?')}, {m['cpus']} CPUs, torch {m['torch']}; "
              f"{m['workers']} worker processes, "

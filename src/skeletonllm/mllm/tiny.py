@@ -107,8 +107,14 @@ def train_tiny_tokenizer(kind: str, corpus: Iterable[str] = (), vocab_size: int 
 
 
 def tiny_config(kind: str, tokenizer: PreTrainedTokenizerFast, image_size: int = 448, hidden: int = 64,
-                layers: int = 2, heads: int = 4):
+                layers: int = 2, heads: int = 4, patch_size: int = 14, downsample_ratio: float = 0.5,
+                vision_hidden: int | None = None, vision_layers: int | None = None):
     """The config of a tiny ``kind`` model whose special-token ids match ``tokenizer``.
+
+    ``hidden`` / ``layers`` / ``heads`` size both towers; ``vision_hidden`` / ``vision_layers``
+    size the vision tower apart. InternVL only: ``patch_size`` and ``downsample_ratio`` (the
+    pixel shuffle: 0.5 folds 2 x 2 patches into one token, 1.0 keeps a token per patch) set how
+    many visual tokens a frame becomes, ``(image_size / (patch_size / downsample_ratio))^2``.
 
     The text tower is initialised with std 2/sqrt(hidden) instead of the usual 0.02. At
     width 64, 0.02 gives LM-head rows of norm ~0.16: even a perfectly aligned hidden state
@@ -124,12 +130,15 @@ def tiny_config(kind: str, tokenizer: PreTrainedTokenizerFast, image_size: int =
                 num_attention_heads=heads, num_key_value_heads=max(1, heads // 2), max_position_embeddings=16384,
                 pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id, bos_token_id=None,
                 tie_word_embeddings=False, initializer_range=text_init)
+    v_hidden, v_layers = vision_hidden or hidden, vision_layers or layers
     if kind == "internvl":
-        vision = dict(hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=heads,
-                      intermediate_size=2 * hidden, image_size=[image_size, image_size], patch_size=[14, 14])
+        vision = dict(hidden_size=v_hidden, num_hidden_layers=v_layers, num_attention_heads=heads,
+                      intermediate_size=2 * v_hidden, image_size=[image_size, image_size],
+                      patch_size=[patch_size, patch_size])
+        stride = patch_size * round(1 / downsample_ratio)
         return InternVLConfig(vision_config=vision, text_config={"model_type": "qwen2", **text},
                               image_token_id=ids(_VISION_TOKENS[kind]["context_image_token"]),
-                              image_seq_length=(image_size // 14) ** 2 // 4, downsample_ratio=0.5,
+                              image_seq_length=(image_size // stride) ** 2, downsample_ratio=downsample_ratio,
                               tie_word_embeddings=False)
     head_dim = hidden // heads
     if head_dim % 2:
@@ -138,9 +147,9 @@ def tiny_config(kind: str, tokenizer: PreTrainedTokenizerFast, image_size: int =
     # M-RoPE splits the rotary frequencies between time, height and width; the three
     # sections must add up to head_dim / 2 (measured: anything else fails at the first forward).
     mrope = [half - 2 * (half // 3), half // 3, half // 3]
-    vision = dict(depth=layers, hidden_size=hidden, intermediate_size=2 * hidden, num_heads=heads,
+    vision = dict(depth=v_layers, hidden_size=v_hidden, intermediate_size=2 * v_hidden, num_heads=heads,
                   out_hidden_size=hidden, patch_size=14, spatial_merge_size=2, temporal_patch_size=2,
-                  window_size=112, fullatt_block_indexes=[layers - 1], tokens_per_second=2)
+                  window_size=112, fullatt_block_indexes=[v_layers - 1], tokens_per_second=2)
     text["rope_parameters"] = {"rope_type": "default", "rope_theta": 1_000_000.0, "mrope_section": mrope}
     return Qwen2_5_VLConfig(vision_config=vision, text_config=text, image_token_id=ids("<|image_pad|>"),
                             video_token_id=ids("<|video_pad|>"), vision_start_token_id=ids("<|vision_start|>"),

@@ -1,0 +1,225 @@
+"""The sweep behind the demo's backbone and head start (issue 19): one configuration per call.
+
+    python scripts/demo_sweep.py --name lang3x --set short_steps=1800 language_steps=1800 [--curriculum]
+
+Pretrains the head start of seed 0 with ``PretrainSettings`` overrides (``--set key=JSON``),
+then measures on the held-out clips of the SEEN classes only (the unseen clips are not drawn,
+so nothing unseen can steer a choice): for each renderer in ``--renderers``, the head start's
+seen-class top-1 (likelihood ranking over the 31 seen classes, the demo's engine) and its answers
+to the movement / side / part questions; with ``--tokprobe`` a linear probe on its visual
+tokens (what the vision tower keeps); with ``--curriculum`` the DrAction arm's four stages and
+its seen top-1 after them. Appends one JSON line (settings, numbers, wall and CPU seconds, load
+average, the command) to ``--log`` (default: the file the demo's report reads,
+``src/skeletonllm/demo/backbone_sweep.json``).
+
+``--validation``: zero-shot measured without any unseen class. Eight of the 31 seen classes
+(:func:`validation_split`: each a new combination of movement, part and side that the other 23
+keep) play the unseen classes: the head start and the curriculum train on the other 23 only,
+and every clip of the eight (training and held-out) is a zero-shot test, ranked among the eight
+names, beside the linear pixel probe (:mod:`skeletonllm.demo.probe`) composed on the same
+frames. The split's 13 unseen classes are never drawn or named.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import resource
+import shlex
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+
+#: The head-start settings each record lists in full (the knobs this sweep turned).
+SETTINGS_SHOWN = ("head_pool", "class_head", "joint_language", "pose_weight", "vision_steps", "short_steps",
+                  "language_steps", "patch_size", "mqa_items", "variants", "language_lr", "language_batch_size")
+
+
+def _cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def _code_version() -> str:
+    """The commit the sweep ran on (``+dirty`` when the worktree had changes)."""
+    import subprocess
+    root = Path(__file__).resolve().parents[1]
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True,
+                              check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                               capture_output=True, text=True).stdout.strip()
+        return head + ("+dirty" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def _token_probe(model, train, held_out, num_frames: int) -> float:
+    """Seen top-1 of a logistic regression on the concatenated visual tokens of a clip."""
+    from skeletonllm.demo.probe import SpanLogistic
+    from skeletonllm.skeleton import collate_sequences
+
+    def tokens(clips):
+        out = []
+        with torch.no_grad():
+            for lo in range(0, len(clips), 32):
+                b = collate_sequences([s.sequence("ntu25") for s in clips[lo:lo + 32]], num_frames=num_frames,
+                                      max_bodies=2)
+                out.append(model.encode_frames(model.render(b)).embeds.flatten(1))
+        return torch.cat(out).numpy()
+
+    probe = SpanLogistic().fit(tokens(train), [s.label for s in train])
+    return float(np.mean(np.array(probe.predict(tokens(held_out))) == np.array([s.label for s in held_out])))
+
+
+def validation_split(seen: list[str], k: int = 8, seed: int = 0):
+    """``ClassSplit(train classes, validation classes)`` inside ``seen``: ``k`` classes, taken in a
+    seeded random order whenever every attribute of the classes taken still occurs in the rest."""
+    from skeletonllm.synth.dataset import ClassSplit, check_compositional
+
+    order = [seen[i] for i in np.random.default_rng(seed).permutation(len(seen))]
+    held = []
+    for name in order:
+        trial = held + [name]
+        try:
+            check_compositional(ClassSplit("validation", tuple(c for c in seen if c not in trial), tuple(trial)))
+        except ValueError:
+            continue
+        held = trial
+        if len(held) == k:
+            break
+    return ClassSplit("validation", tuple(c for c in seen if c not in held), tuple(held))
+
+
+def _mqa(model, clips, candidates, where, name, seed):
+    from skeletonllm.demo import evaluate as E
+    return E.recognition(model, [s.sequence("ntu25") for s in clips], candidates, where, mode="score",
+                         split=name, dataset="synth", method=name, seed=seed, progress=False)["top1"]
+
+
+def _probe(renderer, train, held, val_clips, val_classes, num_frames):
+    """The pixel probe on ``renderer``'s frames: seen top-1 and composed zero-shot top-1 on
+    ``val_clips`` over ``val_classes`` (None when there are none)."""
+    from skeletonllm.demo.probe import class_attributes, clip_attributes, clip_pixels, fit_probe
+
+    sets = [train, held, val_clips]
+    X = [clip_pixels(renderer, c, num_frames) for c in sets]
+    y = [[s.label for s in c] for c in sets]
+    atts = [[clip_attributes(s) for s in c] for c in sets]
+    out = fit_probe(X[0], y[0], atts[0], X[1], y[1], atts[1], X[2], y[2], atts[2],
+                    {c: class_attributes(c) for c in val_classes})
+    return {"seen_top1": out["seen_top1"], "zero_shot_top1": out["unseen_top1"],
+            "attributes": {k: {"seen": v["seen"], "zero_shot": v["unseen"]} for k, v in out["attributes"].items()}}
+
+
+def _append(path: Path, record: dict) -> None:
+    """Add one run to the sweep file (``{"what", "script", "runs": [...]}``), atomically."""
+    from skeletonllm.atomic import atomic_write_text
+
+    doc = json.loads(path.read_text()) if path.is_file() else {"script": "scripts/demo_sweep.py", "runs": []}
+    doc["runs"].append(record)
+    atomic_write_text(path, json.dumps(doc, indent=1) + "\n")
+
+
+def main(argv=None) -> None:
+    from skeletonllm.demo import evaluate as E
+    from skeletonllm.demo.pipeline import DemoData, DemoSettings, _training_data
+    from skeletonllm.demo.pretrain import initial_draction, pretrain_backbone, renderer_options
+    from skeletonllm.mllm.model import SkeletonLLM, SkeletonLLMConfig
+    from skeletonllm.render.fixed import build_renderer
+
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--name", required=True)
+    ap.add_argument("--set", nargs="*", default=[], help="PretrainSettings overrides, key=JSON")
+    ap.add_argument("--curriculum-set", nargs="*", default=[], help="CurriculumSettings overrides, key=JSON")
+    ap.add_argument("--renderers", default="velocity,draction")
+    ap.add_argument("--tokprobe", action="store_true")
+    ap.add_argument("--curriculum", action="store_true")
+    ap.add_argument("--validation", action="store_true", help="zero-shot on eight seen classes held out")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--work", default="/tmp/skeletonllm-sweep")
+    ap.add_argument("--log", default=str(Path(__file__).resolve().parents[1] / "src" / "skeletonllm" / "demo"
+                                         / "backbone_sweep.json"))
+    a = ap.parse_args(argv)
+    torch.set_num_threads(1)
+    parse = lambda items: {k: json.loads(v) for k, v in (kv.split("=", 1) for kv in items)}  # noqa: E731
+    over, cover = parse(a.set), parse(a.curriculum_set)
+    st = DemoSettings.full(a.seed)
+    st = dataclasses.replace(st, pretrain=dataclasses.replace(st.pretrain, **over),
+                             curriculum=dataclasses.replace(st.curriculum, **cover))
+    work = Path(a.work)
+    data = DemoData.prepare(st, work / f"data-{a.seed}")
+    seen, train = data.seen, data.train
+    _, held = data.eval_clips(st)                           # held-out clips of SEEN classes only
+    split, val_clips = None, []
+    if a.validation:
+        split = validation_split(data.seen)
+        seen = list(split.seen)
+        train = [s for s in data.train if s.label in seen]
+        val_clips = [s for s in data.train + data.test_seen if s.label in split.unseen]
+        held = [s for s in held if s.label in seen]
+    assert all(s.label in data.seen for s in train + held + val_clips)       # nothing of the real unseen classes
+    out = work / a.name
+    shutil.rmtree(out, ignore_errors=True)
+    t0, c0 = time.time(), _cpu()
+    pre = pretrain_backbone(train, seen, st.pretrain, out / "backbone", st.seed, progress=False)
+    rec = {"name": a.name, "seed": a.seed, "overrides": over, "curriculum_overrides": cover,
+           "validation_split": None if split is None else {"train": list(split.seen), "zero_shot": list(split.unseen)},
+           "head_start_seconds": {k: round(v, 1) for k, v in pre.seconds.items()},
+           "head_start_cpu_seconds": round(_cpu() - c0, 1), "load_average": os.getloadavg()[0],
+           "command": "python scripts/demo_sweep.py " + " ".join(shlex.quote(x) for x in (argv or sys.argv[1:])),
+           "code": _code_version(), "head_start": {},
+           "settings": {**{k: getattr(st.pretrain, k) for k in SETTINGS_SHOWN}, "length_batches": True,
+                        "recognition_epochs": st.curriculum.recognition_epochs}}
+    print(a.name, "head start", rec["head_start_seconds"], "cpu", rec["head_start_cpu_seconds"], flush=True)
+    p = st.pretrain
+    for name in a.renderers.split(","):
+        renderer = (initial_draction(p, st.seed + 1) if name == "draction"
+                    else build_renderer(name, **renderer_options(p, name)))
+        cfg = SkeletonLLMConfig(backbone=str(out / "backbone"), renderer=name, image_size=p.image_size,
+                                renderer_options=renderer_options(p, name), num_frames=p.num_frames, lora=False,
+                                device="cpu")
+        model = SkeletonLLM(cfg, renderer=renderer).eval()
+        att = E.attribute_probes(model, held, seen, p.num_frames)
+        ev = {"seen_top1": _mqa(model, held, seen, out / f"seen-{name}", "seen (held-out)", a.seed),
+              **{k: att[k] for k in ("movement", "side", "part")}}
+        if split is not None:
+            ev["zero_shot_top1"] = _mqa(model, val_clips, list(split.unseen), out / f"val-{name}", "validation", a.seed)
+            zatt = E.attribute_probes(model, val_clips, seen, p.num_frames)
+            ev.update({f"{k}_zero_shot": zatt[k] for k in ("movement", "side", "part")})
+            ev["pixel_probe"] = _probe(renderer, train, held, val_clips, list(split.unseen), p.num_frames)
+        if a.tokprobe:
+            ev["token_probe_seen"] = _token_probe(model, train, held, p.num_frames)
+        rec["head_start"][name] = ev
+        print(a.name, name, {k: (round(v, 3) if isinstance(v, float) else v) for k, v in ev.items()}, flush=True)
+    if a.curriculum:
+        from skeletonllm.demo.ablation import train_arm
+        t, c = time.time(), _cpu()
+        run = train_arm("draction", _training_data(train, data.ds, split), out / "draction", pre.backbone_dir,
+                        renderer_options(p, "draction"), p.num_frames, st.curriculum, st.seed, data.ds.split.name,
+                        progress=False, init_renderer=pre.renderer_dir)
+        model = SkeletonLLM.from_pretrained(run.final_dir, device="cpu").eval()
+        rec["curriculum"] = {"seen_top1": _mqa(model, held, seen, out / "seen-final", "seen (held-out)", a.seed),
+                             "seconds": round(time.time() - t, 1), "cpu_seconds": round(_cpu() - c, 1),
+                             "stages": {s.stage: {"steps": s.steps, "seconds": round(s.seconds, 1)}
+                                        for s in run.stages}}
+        if split is not None:
+            rec["curriculum"]["zero_shot_top1"] = _mqa(model, val_clips, list(split.unseen), out / "val-final",
+                                                       "validation", a.seed)
+            rec["curriculum"]["pixel_probe"] = _probe(model.renderer, train, held, val_clips, list(split.unseen),
+                                                      p.num_frames)
+        print(a.name, "curriculum", rec["curriculum"], flush=True)
+    rec["total_seconds"] = round(time.time() - t0, 1)
+    rec["total_cpu_seconds"] = round(_cpu() - c0, 1)
+    _append(Path(a.log), rec)
+    shutil.rmtree(out, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

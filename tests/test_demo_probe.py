@@ -1,0 +1,119 @@
+"""The demo's linear pixel probe, on cases whose answer is known."""
+import itertools
+
+import numpy as np
+import pytest
+
+from skeletonllm.demo.probe import SpanLogistic, fit_probe, span_basis
+
+MOVES, PARTS, SIDES = ("raise", "kick", "wave"), ("arm", "leg"), ("left", "right")
+
+
+def _features(atts, rng, noise=0.05, hide=()):
+    """One-hot blocks of each attribute (a block of zeros for attributes in ``hide``), plus noise."""
+    blocks = []
+    for key, values in (("movement", MOVES), ("part", PARTS), ("side", SIDES)):
+        onehot = np.array([[a[key] == v for v in values] for a in atts], dtype=float)
+        blocks.append(np.zeros_like(onehot) if key in hide else onehot)
+    X = np.concatenate(blocks, 1)
+    X = np.repeat(X, 20, axis=1)                     # many features per block, as pixels are
+    return X + noise * rng.standard_normal(X.shape)
+
+
+def _world(rng, n_train=12, n_test=6, hide=()):
+    combos = [dict(movement=m, part=p, side=s) for m, p, s in itertools.product(MOVES, PARTS, SIDES)]
+    name = lambda a: f"{a['movement']} {a['side']} {a['part']}"  # noqa: E731
+    unseen = [combos[i] for i in (1, 6, 10)]         # raise right leg, wave left arm, kick left leg ...
+    seen = [a for a in combos if a not in unseen]
+    train = [a for a in seen for _ in range(n_train)]
+    test_seen = [a for a in seen for _ in range(n_test)]
+    test_unseen = [a for a in unseen for _ in range(n_test)]
+    X = [_features(s, rng, hide=hide) for s in (train, test_seen, test_unseen)]
+    labels = [[name(a) for a in s] for s in (train, test_seen, test_unseen)]
+    return X, labels, (train, test_seen, test_unseen), {name(a): a for a in unseen}
+
+
+def test_attributes_that_the_pixels_carry_compose_to_every_unseen_class():
+    rng = np.random.default_rng(0)
+    X, y, atts, unseen = _world(rng)
+    out = fit_probe(X[0], y[0], atts[0], X[1], y[1], atts[1], X[2], y[2], atts[2], unseen)
+    assert out["seen_top1"] == 1.0
+    assert out["unseen_top1"] == 1.0                 # every unseen class is a new combination of seen values
+    for key in ("movement", "part", "side"):
+        assert out["attributes"][key]["seen"] == 1.0 and out["attributes"][key]["unseen"] == 1.0
+    assert out["attributes"]["movement"]["chance"] == pytest.approx(1 / 3)
+    assert set(out["unseen_per_class"]) == set(unseen)
+    assert out["num_train"] == len(y[0]) and out["num_features"] == X[0].shape[1]
+
+
+def test_a_side_the_pixels_do_not_show_cannot_be_read():
+    rng = np.random.default_rng(1)
+    X, y, atts, unseen = _world(rng, hide=("side",))
+    out = fit_probe(X[0], y[0], atts[0], X[1], y[1], atts[1], X[2], y[2], atts[2], unseen)
+    assert out["attributes"]["movement"]["unseen"] == 1.0 and out["attributes"]["part"]["unseen"] == 1.0
+    assert out["attributes"]["side"]["seen"] < 0.75          # chance 0.5, noise only
+    # Seen classes come in left / right pairs with the same movement and part: about half are named.
+    assert out["seen_top1"] < 0.75
+
+
+def test_pure_noise_gives_chance():
+    rng = np.random.default_rng(2)
+    X, y, atts, unseen = _world(rng, n_train=30, n_test=30, hide=("movement", "part", "side"))
+    out = fit_probe(X[0], y[0], atts[0], X[1], y[1], atts[1], X[2], y[2], atts[2], unseen)
+    assert out["unseen_top1"] < 0.6                  # 3 candidates: chance 1/3
+    assert out["seen_top1"] < 0.25                   # 9 classes: chance 1/9
+
+
+def test_the_span_fit_is_the_full_fit():
+    """In the span of the training rows the L2 optimum is the same: so are its probabilities."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((40, 300))
+    y = np.array(["a", "b", "c", "d"] * 10)
+    X[:, :5] += 2.0 * (y[:, None] == np.array(["a", "b", "c", "d", "a"]))
+    test = rng.standard_normal((15, 300))
+    span = SpanLogistic().fit(X, y)
+    scaler = StandardScaler().fit(X)
+    full = LogisticRegression(C=0.05, max_iter=5000, tol=1e-8).fit(scaler.transform(X), y)
+    np.testing.assert_allclose(np.exp(span.log_proba(test)), full.predict_proba(scaler.transform(test)), atol=2e-4)
+    basis = span_basis(X)
+    assert basis.shape == (300, 40)
+    np.testing.assert_allclose(basis.T @ basis, np.eye(40), atol=1e-8)
+
+
+def test_no_unseen_class_reaches_the_fit():
+    rng = np.random.default_rng(4)
+    X, y, atts, unseen = _world(rng)
+    leaked = list(unseen)[0]
+    y0 = list(y[0])
+    y0[0] = leaked
+    with pytest.raises(ValueError, match="unseen"):
+        fit_probe(X[0], y0, atts[0], X[1], y[1], atts[1], X[2], y[2], atts[2], unseen)
+
+
+def test_the_shipped_sweep_records_how_the_head_start_was_chosen():
+    """Every run has its command and numbers on seen clips; validation runs held out seen classes only;
+    the demo's present head start is one of the runs."""
+    from skeletonllm.demo.report import Document
+    from skeletonllm.demo.sweep_report import SWEEP_HEADER, is_current, load_sweep, sweep_rows
+    from skeletonllm.synth import get_split
+
+    split = get_split("synth_31_13")
+    runs = load_sweep()
+    assert len(runs) >= 10
+    for r in runs:
+        assert r["command"].startswith("python ") and "--name " + r["name"] in r["command"]
+        assert r["head_start"]["draction"]["seen_top1"] >= 0
+        v = r.get("validation_split")
+        if v:
+            assert set(v["train"]) | set(v["zero_shot"]) == set(split.seen)
+            assert not set(v["zero_shot"]) & set(split.unseen)
+    assert sum(is_current(r) for r in runs) >= 1
+    rows = sweep_rows(runs)
+    assert len(rows) == len(runs) and all(len(row) == len(SWEEP_HEADER) for row in rows)
+    doc = Document("t")
+    from skeletonllm.demo.sweep_report import sweep_section
+    sweep_section(doc, runs)
+    assert "the demo's settings" in doc.to_markdown()
