@@ -48,7 +48,7 @@ def _settings(run: dict) -> str:
 def is_current(run: dict) -> bool:
     """Whether the run's head start and curriculum length are the demo's defaults now."""
     from .ablation import CurriculumSettings
-    from .pretrain import PretrainSettings
+    from .pretrain_settings import PretrainSettings
 
     s, now = run.get("settings"), PretrainSettings()
     if not s:
