@@ -127,5 +127,4 @@ def pose_targets(batch) -> torch.Tensor:
     return (x / spread[:, None, None, None]).flatten(2)
 
 
-
 __all__ = ["FrameBank", "StyleMix", "initial_draction", "pose_targets", "renderer_options"]

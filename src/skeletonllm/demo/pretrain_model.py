@@ -49,6 +49,7 @@ def build_backbone(settings: PretrainSettings, corpus: Sequence[str], seed: int 
     model.generation_config.pad_token_id = tok.pad_token_id
     return model, tok
 
+
 class PoseHeads(nn.Module):
     """Per-frame heads on the visual tokens: each frame's pose (its tokens -> the 3D joints) and
     each step's motion (two consecutive frames' tokens -> the joints' displacement), read off
@@ -102,7 +103,6 @@ class AttributeHeads(nn.Module):
         if self.class_head is not None:
             loss = loss + F.cross_entropy(self.class_head(x), target([self.classes.index(c) for c in labels]))
         return loss
-
 
 
 __all__ = ["AttributeHeads", "PoseHeads", "build_backbone"]
