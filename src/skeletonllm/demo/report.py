@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .document import Document, _pct
+from .document import Block, Document, _pct
 from .report_arms import learned_pictures_section, renderer_study_section, sugar_section
 from .report_method import curriculum_section, data_section, head_start_section, renders_section
 from .report_tasks import captioning_section, qa_section, recognition_section, transfer_section
@@ -227,3 +227,4 @@ def write_outputs(out_dir: Path, settings, info: dict, ds, train, test_seen, tes
 
 
 __all__ = ["Document", "headline_numbers", "renderer_study_section", "sugar_section", "write_outputs"]
+__all__ += ["Block"]      # at home in document.py, importable from here as before the split
