@@ -24,7 +24,7 @@ that stage 1 would have handed on).
 
 An arm is an :class:`ArmSpec`; ``kind`` names how it is run (``"curriculum"``: :func:`train_arm`),
 so an arm of another method, with its own training and the same evaluations, is one more
-:data:`ARMS` entry and one more runner in :data:`skeletonllm.demo.pipeline.ARM_RUNNERS`.
+:data:`ARMS` entry and one more runner in :data:`skeletonllm.demo.arm_jobs.ARM_RUNNERS`.
 """
 from __future__ import annotations
 
@@ -217,7 +217,7 @@ def train_arm(arm: str, training, out_dir: str | Path, backbone_dir: str | Path,
         training: the clips, split, rationales and negatives
             (:class:`~skeletonllm.train.trainer.TrainingData`).
         frame_options: the renderer's options shared with the head start (image size, framing;
-            :func:`skeletonllm.demo.pretrain.renderer_options`).
+            :func:`skeletonllm.demo.pretrain_frames.renderer_options`).
         out_dir: the arm's run directory: ``initial/`` (the model before any stage), one
             sub-directory per stage. A stage whose ``final/`` is complete is not trained again
             (a killed run resumes at the stage where it stopped).

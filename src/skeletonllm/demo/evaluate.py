@@ -140,7 +140,7 @@ def qa_scores(model, samples, num_frames: int) -> dict:
 def attribute_probes(model, samples, seen: Sequence[str], num_frames: int, batch_size: int = 16) -> dict:
     """Accuracy of the head start's attribute questions (all options offered) on ``samples``:
     ``{"movement": acc, "side": acc, "part": acc}`` plus the chance levels."""
-    from .pretrain import ATTRIBUTE_QUESTIONS, attribute_vocab, attributes
+    from .pretrain_targets import ATTRIBUTE_QUESTIONS, attribute_vocab, attributes
 
     vocab = attribute_vocab(seen)
     out = {}

@@ -178,14 +178,14 @@ def fit_probe(train_X: np.ndarray, train_labels: Sequence[str], train_atts: Sequ
 
 def clip_attributes(sample) -> dict[str, str]:
     """A synthetic clip's attribute values, as the head start names them."""
-    from .pretrain import attributes
+    from .pretrain_targets import attributes
     a = attributes(sample)
     return {k: getattr(a, k) for k in PROBE_ATTRIBUTES}
 
 
 def class_attributes(name: str) -> dict[str, str]:
     """A class's attribute values, as the head start names them."""
-    from .pretrain import SIDES
+    from .pretrain_targets import SIDES
     from ..synth import get_action
     a = get_action(name)
     return {"movement": a.movement, "part": a.part, "side": a.side if a.side in SIDES else "neither"}

@@ -11,7 +11,7 @@ from pathlib import Path
 from .ablation import ARM_TITLES, phase_title
 from .evaluate import KINDS
 from .probe_report import reading_goal_lines, study_reading_tables
-from .report import Document
+from .document import Document
 
 
 def _pct(x: float | None) -> str:

@@ -32,7 +32,7 @@ import torch
 
 from .evaluate import TOPOLOGY_NAMES, TRANSFER_FORMATS
 
-DEMO_SPLIT = "synth_31_13"     # the demo's split (skeletonllm.demo.pipeline.DemoSettings.split)
+DEMO_SPLIT = "synth_31_13"     # the demo's split (skeletonllm.demo.settings.DemoSettings.split)
 TRANSFER_TOPOLOGIES = tuple(topo for topo, _ in TRANSFER_FORMATS)
 
 
@@ -253,7 +253,7 @@ def run_sugar_arm(train: Sequence, test_seen: Sequence, test_unseen: Sequence, s
 
 
 def demo_clips(split: str = DEMO_SPLIT, seed: int = 0, train_per_class: int = 10, test_per_class: int = 4):
-    """The demo's clips, as :mod:`skeletonllm.demo.pipeline` draws them: ``(train, test_seen, test_unseen,
+    """The demo's clips, as :mod:`skeletonllm.demo.data` draws them: ``(train, test_seen, test_unseen,
     seen, unseen)``; unseen classes get ``train_per_class + test_per_class`` clips each, none trained on."""
     from ..synth import ALL_TOPOLOGIES, SyntheticMotionSet
 

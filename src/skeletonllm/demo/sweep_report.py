@@ -48,7 +48,7 @@ def _settings(run: dict) -> str:
 def is_current(run: dict) -> bool:
     """Whether the run's head start and curriculum length are the demo's defaults now."""
     from .ablation import CurriculumSettings
-    from .pretrain import PretrainSettings
+    from .pretrain_settings import PretrainSettings
 
     s, now = run.get("settings"), PretrainSettings()
     if not s:
@@ -91,7 +91,7 @@ SWEEP_CAPTION = ("every run of `scripts/demo_sweep.py` (seed 0, DrAction's initi
 
 
 def sweep_section(doc, runs: list[dict] | None = None) -> None:
-    """The sweep as a table in ``doc`` (:class:`skeletonllm.demo.report.Document`); nothing when
+    """The sweep as a table in ``doc`` (:class:`skeletonllm.demo.document.Document`); nothing when
     no run is recorded."""
     runs = load_sweep() if runs is None else runs
     if not runs:

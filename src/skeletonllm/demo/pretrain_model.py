@@ -1,0 +1,108 @@
+"""The head start's model: the tiny InternVL built from scratch (:func:`build_backbone`), and the
+vision phase's heads on its visual tokens (:class:`AttributeHeads`, :class:`PoseHeads`), thrown
+away after that phase.
+
+Why the standard initialisation (0.02) of the text tower, and a projector whose output is centred
+(measured while building the demo): with the tiny config's large initialisation the visual tokens
+were 35x the size of text embeddings and nearly identical across clips, and the language model
+never read them.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .pretrain_settings import PretrainSettings
+from .pretrain_targets import LIMBS, Attributes
+
+
+def build_backbone(settings: PretrainSettings, corpus: Sequence[str], seed: int = 0):
+    """A randomly initialised tiny InternVL and its tokenizer trained on ``corpus``.
+
+    The same config as :func:`skeletonllm.mllm.tiny.tiny_config`, but with the usual
+    initialisation (std 0.02) of the text tower: that builder's larger one suits training
+    LoRA alone on a random model, but makes attention so peaked that a model trained from
+    scratch learns to read its visual tokens far more slowly (measured).
+    """
+    from transformers import InternVLForConditionalGeneration
+
+    from ..mllm.tiny import tiny_config, train_tiny_tokenizer
+
+    tok = train_tiny_tokenizer("internvl", corpus, settings.vocab_size)
+    config = tiny_config("internvl", tok, image_size=settings.image_size, hidden=settings.hidden,
+                         layers=settings.layers, patch_size=settings.patch_size,
+                         downsample_ratio=settings.downsample_ratio, vision_hidden=settings.vision_hidden,
+                         vision_layers=settings.vision_layers)
+    config.text_config.initializer_range = 0.02
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        model = InternVLForConditionalGeneration(config)
+        # A wide projector initialisation makes the visual tokens differ strongly from clip
+        # to clip, which the vision phase needs; its scale is reset after that phase.
+        for lin in (model.model.multi_modal_projector.linear_1, model.model.multi_modal_projector.linear_2):
+            nn.init.normal_(lin.weight, std=2.0 * settings.hidden ** -0.5)
+            nn.init.zeros_(lin.bias)
+    model.generation_config.eos_token_id = tok.eos_token_id
+    model.generation_config.pad_token_id = tok.pad_token_id
+    return model, tok
+
+
+class PoseHeads(nn.Module):
+    """Per-frame heads on the visual tokens: each frame's pose (its tokens -> the 3D joints) and
+    each step's motion (two consecutive frames' tokens -> the joints' displacement), read off
+    the skeleton. ``(B, F * T, D)`` tokens, ``(B, F, J * 3)`` targets -> loss."""
+
+    def __init__(self, dim: int, tokens_per_frame: int, num_frames: int, targets: int):
+        super().__init__()
+        self.num_frames, width = num_frames, dim * tokens_per_frame
+        self.pose = nn.Linear(width, targets)
+        self.motion = nn.Linear(2 * width, targets)
+
+    def forward(self, tokens: torch.Tensor, poses: torch.Tensor) -> torch.Tensor:
+        x = tokens - tokens.mean((0, 1), keepdim=True).detach()
+        x = x / x.pow(2).mean(-1, keepdim=True).add(1e-6).sqrt()
+        x = x.reshape(x.shape[0], self.num_frames, -1)                               # (B, F, T * D)
+        loss = F.mse_loss(self.pose(x), poses)
+        if self.num_frames > 1:
+            steps = torch.cat([x[:, :-1], x[:, 1:]], dim=-1)
+            loss = loss + F.mse_loss(self.motion(steps), (poses[:, 1:] - poses[:, :-1]) * 4.0)
+        return loss
+
+
+class AttributeHeads(nn.Module):
+    """Linear heads on centred, RMS-normalised visual tokens ``(B, N, D) -> loss``.
+
+    ``pool="mean"`` reads the mean over all tokens (``(B, D)``: what a language model gets when
+    its attention spreads evenly; frame order and position are lost); ``pool="tokens"`` reads
+    every token in its place (``(B, N * D)``: frame order and where each token sits are kept).
+    ``classes``: also a head over these (seen) class names."""
+
+    def __init__(self, dim: int, vocab: dict[str, list[str]], pool: str = "mean", num_tokens: int = 1,
+                 classes: Sequence[str] = ()):
+        super().__init__()
+        if pool not in ("mean", "tokens"):
+            raise ValueError(f"pool must be 'mean' or 'tokens', got '{pool}'")
+        self.vocab, self.pool, self.classes = vocab, pool, list(classes)
+        width = dim * (num_tokens if pool == "tokens" else 1)
+        self.heads = nn.ModuleDict({k: nn.Linear(width, len(v)) for k, v in vocab.items()})
+        self.limbs = nn.Linear(width, len(LIMBS))
+        self.class_head = nn.Linear(width, len(self.classes)) if self.classes else None
+
+    def forward(self, tokens: torch.Tensor, atts: Sequence[Attributes], labels: Sequence[str] = ()) -> torch.Tensor:
+        x = tokens - tokens.mean((0, 1), keepdim=True).detach()
+        x = x / x.pow(2).mean(-1, keepdim=True).add(1e-6).sqrt()
+        x = x.mean(1) if self.pool == "mean" else x.flatten(1)                       # (B, D) or (B, N * D)
+        target = lambda values: torch.tensor(values, device=x.device)  # noqa: E731
+        loss = sum(F.cross_entropy(head(x), target([self.vocab[k].index(getattr(a, k)) for a in atts]))
+                   for k, head in self.heads.items())
+        limbs = torch.tensor([a.limbs for a in atts], dtype=x.dtype, device=x.device)
+        loss = loss + F.binary_cross_entropy_with_logits(self.limbs(x), limbs)
+        if self.class_head is not None:
+            loss = loss + F.cross_entropy(self.class_head(x), target([self.classes.index(c) for c in labels]))
+        return loss
+
+
+__all__ = ["AttributeHeads", "PoseHeads", "build_backbone"]

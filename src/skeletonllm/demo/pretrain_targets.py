@@ -1,0 +1,110 @@
+"""What the head start's targets say: a clip's attributes (movement, side, body part, moving limbs),
+its description, and the prompts and answers of the language phase, all read off the seen
+classes' motion programs.
+
+What makes zero-shot recognition possible is that every word is grounded on its own: "left"
+is learnt from left-arm raises, left-leg swings and left-hand touches alike, "kick" from
+kicks, whatever the side. An unseen class ("kick left leg") is a new combination of grounded
+words.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from ..mllm import prompts as P
+from ..synth import get_action
+
+#: The four limbs whose motion the per-limb head predicts, as ``moving_groups`` names them.
+LIMBS = ("left arm", "right arm", "left leg", "right leg")
+#: Side words (a class's side, or "neither" for whole-body and torso classes).
+SIDES = ("left", "right", "both", "neither")
+#: The short question of the first language phase.
+DESCRIBE = "Describe the movement, the side and the body part."
+#: Multiple-choice attribute questions of the second language phase: (question, attribute).
+ATTRIBUTE_QUESTIONS = (("Which movement does the person make?", "movement"),
+                       ("Which side of the body does the movement use?", "side"),
+                       ("Which body part performs the movement?", "part"))
+
+
+@dataclass(frozen=True)
+class Attributes:
+    """The composition of a clip's class, plus which limbs actually move."""
+
+    movement: str
+    side: str
+    part: str
+    limbs: tuple[bool, ...]
+
+
+def attributes(sample) -> Attributes:
+    """Attributes of a :class:`~skeletonllm.synth.SyntheticSample` (read off its motion program)."""
+    a = get_action(sample.label)
+    moving = sample.program.moving_groups(0)
+    return Attributes(a.movement, a.side if a.side in SIDES else "neither", a.part,
+                      tuple(limb in moving for limb in LIMBS))
+
+
+def describe(label: str) -> str:
+    """A class's attributes as a phrase, movement first: ``"kick right leg"``, ``"lift sideways
+    left arm"``, ``"bow torso"`` (no side word when the class has none). It uses the words of the
+    class names in the order most of them have, so the language model learns to say a
+    movement, a side and a part one after the other, each from what it sees."""
+    a = get_action(label)
+    return " ".join(w for w in (a.movement, a.side if a.side in SIDES[:3] else "", a.part) if w)
+
+
+def attribute_vocab(seen: Sequence[str]) -> dict[str, list[str]]:
+    """The values each attribute takes over the seen classes (the heads' and questions' options)."""
+    acts = [get_action(c) for c in seen]
+    return {"movement": sorted({a.movement for a in acts}), "side": list(SIDES),
+            "part": sorted({a.part for a in acts})}
+
+
+def language_items(samples, seen: Sequence[str], rng: np.random.Generator, mqa: int = 0):
+    """``(short, long)`` lists of ``(sequence, prompt, target)`` for the language phase.
+
+    ``short``: one :data:`DESCRIBE` question per clip. ``long`` (the project's prompt formats):
+    per clip, the three attribute questions as 4-option multiple choice (``Label: <option>``),
+    YES/NO checks of its movement, of another movement and of each limb (``disc_prompt``), the
+    description, and with ``mqa`` > 0 that many recognition questions over the seen classes
+    (``mqa_prompt``, candidates shuffled), the task a pretrained MLLM can already do.
+    """
+    vocab = attribute_vocab(seen)
+    short, long = [], []
+    for s in samples:
+        seq, att = s.sequence("ntu25"), attributes(s)
+        short.append((seq, DESCRIBE, describe(s.label)))
+        long.append((seq, P.qa_prompt(DESCRIBE), P.mqa_target(describe(s.label))))
+        for question, key in ATTRIBUTE_QUESTIONS:
+            truth = getattr(att, key)
+            others = [v for v in rng.permutation(vocab[key]).tolist() if v != truth][:3]
+            options = [truth, *others]
+            options = [options[i] for i in rng.permutation(len(options))]
+            long.append((seq, P.qa_prompt(question, options), P.mqa_target(truth)))
+        other = [m for m in vocab["movement"] if m != att.movement]
+        checks = [(att.movement, True), (other[int(rng.integers(len(other)))], False)]
+        checks += [(f"move the {limb}", moving) for limb, moving in zip(LIMBS, att.limbs)]
+        for phrase, yes in checks:
+            long.append((seq, P.disc_prompt(phrase), P.YES if yes else P.NO))
+        for _ in range(mqa):
+            long.append((seq, P.mqa_prompt([seen[i] for i in rng.permutation(len(seen))]), P.mqa_target(s.label)))
+    return short, long
+
+
+def tokenizer_corpus(samples, seen: Sequence[str]) -> list[str]:
+    """Texts the demo's tokenizer is trained on: every prompt and target the demo writes, the
+    seen class names, and the seen clips' captions, rationales and QA (no unseen class name)."""
+    rng = np.random.default_rng(0)
+    short, long = language_items(samples, seen, rng)
+    texts = list(seen) + [t for _, p, a in short + long for t in (p, a)]
+    for s in samples:
+        texts += [*s.captions, s.rationale] + [x for q in s.qa for x in (q.question, *q.options, q.reference)]
+    texts += [P.mqa_prompt(list(seen)), P.student_prompt(), P.caption_prompt()] + [P.disc_prompt(c) for c in seen]
+    return texts
+
+
+__all__ = ["ATTRIBUTE_QUESTIONS", "Attributes", "DESCRIBE", "LIMBS", "SIDES", "attribute_vocab", "attributes",
+           "describe", "language_items", "tokenizer_corpus"]

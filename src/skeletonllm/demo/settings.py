@@ -1,0 +1,73 @@
+"""What the demo runs: :class:`DemoSettings`, the full demo (:meth:`~DemoSettings.full`) or the
+test-suite size (:meth:`~DemoSettings.quick`), every part's recipe in one dataclass."""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+from .ablation import ARMS, CurriculumSettings
+from .pretrain_settings import PretrainSettings
+from .sugar_arm import SugarArmSettings
+
+
+@dataclass
+class DemoSettings:
+    """What the demo runs. :meth:`full` is the default; :meth:`quick` the test-suite size.
+
+    Attributes:
+        mode: ``"full"`` or ``"quick"`` (a label for the report).
+        train_per_class / test_per_class: clips per seen class for training / held out.
+            Unseen classes get as many clips in all, none of them trained on.
+        arms: the arms of the study (:data:`skeletonllm.demo.ablation.ARMS`): the renderers under
+            the curriculum, and ``sugar``, SUGAR on the same clips; the ``draction`` arm is the
+            model the demo keeps.
+        sugar: the SUGAR arm's recipe (:class:`~skeletonllm.demo.sugar_arm.SugarArmSettings`).
+        eval_limit: held-out seen clips per evaluation (spread evenly over the classes); None = all.
+        unseen_limit: clips of unseen classes per evaluation (spread evenly); None = all.
+        qa_limit: clips for the QA evaluation.
+        caption_limit: clips per set (held-out seen, unseen) that the main model captions.
+        transfer_limit: unseen clips per format of the cross-format transfer.
+        workers: arms trained and evaluated at once, each in its own process (one per core).
+        threads: torch threads per process.
+    """
+
+    seed: int = 0
+    mode: str = "full"
+    split: str = "synth_31_13"
+    train_per_class: int = 10
+    test_per_class: int = 4
+    pretrain: PretrainSettings = field(default_factory=PretrainSettings)
+    curriculum: CurriculumSettings = field(default_factory=CurriculumSettings)
+    arms: tuple[str, ...] = tuple(ARMS)
+    sugar: SugarArmSettings = field(default_factory=SugarArmSettings)
+    caption_tokens: int = 40
+    eval_limit: int | None = None
+    unseen_limit: int | None = 104
+    qa_limit: int | None = 48
+    caption_limit: int | None = 48
+    transfer_limit: int | None = 52
+    workers: int = 2
+    threads: int = 1
+
+    @classmethod
+    def full(cls, seed: int = 0) -> "DemoSettings":
+        return cls(seed=seed)
+
+    @classmethod
+    def quick(cls, seed: int = 0) -> "DemoSettings":
+        """Every step and every report section, on a handful of clips and steps (< 2 minutes)."""
+        return cls(seed=seed, mode="quick", train_per_class=2, test_per_class=1,
+                   pretrain=PretrainSettings(vision_steps=20, short_steps=12, language_steps=12, batch_size=4),
+                   curriculum=CurriculumSettings(max_steps=3, recognition_epochs=1), sugar=SugarArmSettings.quick(),
+                   caption_tokens=8,
+                   eval_limit=12, unseen_limit=13, qa_limit=4)
+
+    @property
+    def quick_mode(self) -> bool:
+        return self.mode == "quick"
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+__all__ = ["DemoSettings"]
