@@ -3,6 +3,7 @@ and the demo arm."""
 import json
 import shutil
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -105,6 +106,7 @@ def test_steps_2_and_3_killed_and_resumed_give_the_weights_of_an_uninterrupted_r
     assert ck.is_complete(out / STEP2 / "final")
     text = _finish(_start(cfg, "--resume"))
     assert "SUGAR checkpoint" in text
+    assert re.search(r"steps on \d+ items, last loss [0-9.]+, [0-9.]+ s -> .+ \(resumed from .+\)", text), text[-2000:]
     _finish(reference)
 
     for step, files in ((STEP2, ["encoder.safetensors", "text_head.safetensors"]),

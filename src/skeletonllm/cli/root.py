@@ -27,3 +27,12 @@ def _parse_overrides(items: list[str]) -> dict:
             raise typer.Exit(2)
         overrides[key.strip()] = yaml.safe_load(value)
     return overrides
+
+
+def _echo_stage_results(results) -> None:
+    """One line per finished stage (a ``StageResult`` of the curriculum or of SUGAR's steps): steps, items,
+    last loss, seconds and where its final checkpoint is."""
+    for r in results:
+        loss = "n/a" if r.last_loss is None else f"{r.last_loss:.4f}"
+        typer.echo(f"{r.stage}: {r.steps} steps on {r.items} items, last loss {loss}, {r.seconds:.1f} s -> {r.final_dir}"
+                   + (f" (resumed from {r.resumed_from})" if r.resumed_from else ""))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from .root import _parse_overrides, _require_mode, app
+from .root import _echo_stage_results, _parse_overrides, _require_mode, app
 from .teacher import _TEACHER_ENV, _teacher_client
 
 
@@ -76,10 +76,7 @@ def sugar_train_cmd(
     except (SkeletonLLMError, FileNotFoundError, ValueError) as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(1)
-    for r in results:
-        loss = "n/a" if r.last_loss is None else f"{r.last_loss:.4f}"
-        typer.echo(f"{r.stage}: {r.steps} steps on {r.items} items, last loss {loss}, {r.seconds:.1f} s -> {r.final_dir}"
-                   + (f" (resumed from {r.resumed_from})" if r.resumed_from else ""))
+    _echo_stage_results(results)
     if final_checkpoint(cfg).is_dir():
         typer.echo(f"SUGAR checkpoint: {final_checkpoint(cfg)}")
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import typer
 
-from .root import _parse_overrides, app
+from .root import _echo_stage_results, _parse_overrides, app
 
 
 @app.command("train", epilog="Multi-GPU: accelerate launch --config_file "
@@ -32,7 +32,4 @@ def train_cmd(
     except (SkeletonLLMError, FileNotFoundError) as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(1)
-    for r in results:
-        loss = "n/a" if r.last_loss is None else f"{r.last_loss:.4f}"
-        typer.echo(f"{r.stage}: {r.steps} steps on {r.items} items, last loss {loss}, {r.seconds:.1f} s -> {r.final_dir}"
-                   + (f" (resumed from {r.resumed_from})" if r.resumed_from else ""))
+    _echo_stage_results(results)
