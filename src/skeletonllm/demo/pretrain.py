@@ -254,5 +254,5 @@ __all__ = ["ATTRIBUTE_QUESTIONS", "Attributes", "DESCRIBE", "FAIR_RENDERERS", "I
            "FrameBank", "PretrainResult", "PretrainSettings", "StyleMix", "attribute_vocab", "attributes", "build_backbone",
            "describe", "initial_draction", "language_items", "load_pretrained", "pretrain_backbone",
            "tokenizer_corpus",
-           # at home in the modules above, importable from here as before the split
+           # importable from here as before the split (tests and scripts use them)
            "RESULT_FILE", "SIDES", "LengthBatches", "pose_targets", "renderer_options"]
