@@ -97,10 +97,12 @@ def validation_split(seen: list[str], k: int = 8, seed: int = 0):
     return ClassSplit("validation", tuple(c for c in seen if c not in held), tuple(held))
 
 
-def _mqa(model, clips, candidates, where, name, seed):
+def _mqa(model, clips, candidates, where, name, seed, reference=None):
+    """Top-1 by likelihood ranking; with ``reference`` (training clips) calibrated on them."""
     from skeletonllm.demo import evaluate as E
     return E.recognition(model, [s.sequence("ntu25") for s in clips], candidates, where, mode="score",
-                         split=name, dataset="synth", method=name, seed=seed, progress=False)["top1"]
+                         split=name, dataset="synth", method=name, seed=seed, progress=False,
+                         reference=reference)["top1"]
 
 
 def _probe(renderer, train, held, val_clips, val_classes, num_frames):
@@ -179,6 +181,7 @@ def main(argv=None) -> None:
                         "recognition_epochs": st.curriculum.recognition_epochs}}
     print(a.name, "head start", rec["head_start_seconds"], "cpu", rec["head_start_cpu_seconds"], flush=True)
     p = st.pretrain
+    ref = E.reference_clips(train)              # calibration's reference: training clips of the training classes
     for name in a.renderers.split(","):
         renderer = (initial_draction(p, st.seed + 1) if name == "draction"
                     else build_renderer(name, **renderer_options(p, name)))
@@ -189,10 +192,17 @@ def main(argv=None) -> None:
         att = E.attribute_probes(model, held, seen, p.num_frames)
         ev = {"seen_top1": _mqa(model, held, seen, out / f"seen-{name}", "seen (held-out)", a.seed),
               **{k: att[k] for k in ("movement", "side", "part")}}
+        ev["seen_top1_calibrated"] = _mqa(model, held, seen, out / f"seen-cal-{name}", "seen (held-out)", a.seed, ref)
+        catt = E.attribute_probes(model, held, seen, p.num_frames, reference=ref)
+        ev.update({f"{k}_calibrated": catt[k] for k in ("movement", "side", "part")})
         if split is not None:
             ev["zero_shot_top1"] = _mqa(model, val_clips, list(split.unseen), out / f"val-{name}", "validation", a.seed)
+            ev["zero_shot_top1_calibrated"] = _mqa(model, val_clips, list(split.unseen), out / f"val-cal-{name}",
+                                                   "validation", a.seed, ref)
             zatt = E.attribute_probes(model, val_clips, seen, p.num_frames)
             ev.update({f"{k}_zero_shot": zatt[k] for k in ("movement", "side", "part")})
+            zatt = E.attribute_probes(model, val_clips, seen, p.num_frames, reference=ref)
+            ev.update({f"{k}_zero_shot_calibrated": zatt[k] for k in ("movement", "side", "part")})
             ev["pixel_probe"] = _probe(renderer, train, held, val_clips, list(split.unseen), p.num_frames)
         if a.tokprobe:
             ev["token_probe_seen"] = _token_probe(model, train, held, p.num_frames)
@@ -206,12 +216,16 @@ def main(argv=None) -> None:
                         progress=False, init_renderer=pre.renderer_dir)
         model = SkeletonLLM.from_pretrained(run.final_dir, device="cpu").eval()
         rec["curriculum"] = {"seen_top1": _mqa(model, held, seen, out / "seen-final", "seen (held-out)", a.seed),
+                             "seen_top1_calibrated": _mqa(model, held, seen, out / "seen-cal-final", "seen (held-out)",
+                                                          a.seed, ref),
                              "seconds": round(time.time() - t, 1), "cpu_seconds": round(_cpu() - c, 1),
                              "stages": {s.stage: {"steps": s.steps, "seconds": round(s.seconds, 1)}
                                         for s in run.stages}}
         if split is not None:
             rec["curriculum"]["zero_shot_top1"] = _mqa(model, val_clips, list(split.unseen), out / "val-final",
                                                        "validation", a.seed)
+            rec["curriculum"]["zero_shot_top1_calibrated"] = _mqa(model, val_clips, list(split.unseen),
+                                                                  out / "val-cal-final", "validation", a.seed, ref)
             rec["curriculum"]["pixel_probe"] = _probe(model.renderer, train, held, val_clips, list(split.unseen),
                                                       p.num_frames)
         print(a.name, "curriculum", rec["curriculum"], flush=True)

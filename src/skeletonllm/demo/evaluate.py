@@ -30,21 +30,35 @@ TRANSFER_FORMATS = (("smpl22", "SMPL-22"), ("kinect_v1_20", "Kinect v1-20"), ("c
 TOPOLOGY_NAMES = {"ntu25": "NTU-25", **dict(TRANSFER_FORMATS)}
 
 
+#: Training clips per seen class that calibrate the likelihood ranking (:func:`reference_clips`).
+REFERENCE_PER_CLASS = 4
+
+
+def reference_clips(train, per_class: int = REFERENCE_PER_CLASS) -> list:
+    """The calibration's reference clips (:mod:`skeletonllm.eval.calibration`): the first
+    ``per_class`` training clips of every seen class in ``train`` (never a held-out clip)."""
+    return [s for s in train if s.k < per_class]
+
+
 def recognition(model, sequences, candidates: Sequence[str], out_dir: str | Path, *, mode: str, task: str = "recognition",
                 split: str | None = None, dataset: str, method: str, seed: int, batch_size: int = 16,
-                max_new_tokens: int = 16, extra: dict | None = None, progress: bool = True) -> dict:
+                max_new_tokens: int = 16, extra: dict | None = None, progress: bool = True,
+                reference: Sequence | None = None) -> dict:
     """MQA over ``candidates`` on ``sequences`` (their ``label`` is the truth); the result dict.
 
     ``task="transfer"`` needs ``extra={"source": ..., "target": ..., "source_format": ...}``.
+    ``reference``: training clips (synthetic samples) that calibrate the ranking (``mode="score"``).
     """
     from ..eval.recognition import run_mqa_evaluation
 
     base = {"task": task, "dataset": dataset, "method": method, **(extra or {})}
     if task == "recognition":
         base["split"] = split
+    ref = None if reference is None else [s.sequence("ntu25") for s in reference]
+    how = mode if ref is None else "score, calibrated"
     return run_mqa_evaluation(model, list(sequences), list(candidates), base, out_dir, mode=mode,
                               batch_size=batch_size, seed=seed, resume=False, progress=progress,
-                              max_new_tokens=max_new_tokens, title=f"{dataset}: {method} ({mode})")
+                              max_new_tokens=max_new_tokens, title=f"{dataset}: {method} ({how})", reference=ref)
 
 
 def answer_spread(out_dir: str | Path) -> dict:
@@ -137,9 +151,12 @@ def qa_scores(model, samples, num_frames: int) -> dict:
 
 
 @torch.no_grad()
-def attribute_probes(model, samples, seen: Sequence[str], num_frames: int, batch_size: int = 16) -> dict:
+def attribute_probes(model, samples, seen: Sequence[str], num_frames: int, batch_size: int = 16,
+                     reference: Sequence | None = None) -> dict:
     """Accuracy of the head start's attribute questions (all options offered) on ``samples``:
-    ``{"movement": acc, "side": acc, "part": acc}`` plus the chance levels."""
+    ``{"movement": acc, "side": acc, "part": acc}`` plus the chance levels. ``reference``:
+    training clips that calibrate the ranking of the options (:mod:`skeletonllm.eval.calibration`)."""
+    from ..eval.calibration import calibrate, candidate_prior
     from .pretrain_targets import ATTRIBUTE_QUESTIONS, attribute_vocab, attributes
 
     vocab = attribute_vocab(seen)
@@ -147,16 +164,19 @@ def attribute_probes(model, samples, seen: Sequence[str], num_frames: int, batch
     for question, key in ATTRIBUTE_QUESTIONS:
         options = vocab[key]
         prompt = P.qa_prompt(question, options)
+        prior = None if reference is None else candidate_prior(
+            model, [s.sequence("ntu25") for s in reference], prompt, options, num_frames, batch_size)
         hits = []
         for lo in range(0, len(samples), batch_size):
             chunk = samples[lo:lo + batch_size]
             batch = collate_sequences([s.sequence("ntu25") for s in chunk], num_frames=num_frames, max_bodies=2)
             scores = model.score_candidates(batch, prompt, options)
+            scores = scores if prior is None else calibrate(scores, prior)
             hits += [options[int(row.argmax())] == getattr(attributes(s), key) for s, row in zip(chunk, scores)]
         out[key] = float(np.mean(hits))
         out[f"{key}_chance"] = 1.0 / len(options)
     return out
 
 
-__all__ = ["KINDS", "answer_spread", "attribute_probes", "caption_scores", "captions", "kind_accuracy", "qa_answers",
-           "qa_scores", "recognition"]
+__all__ = ["KINDS", "REFERENCE_PER_CLASS", "answer_spread", "attribute_probes", "caption_scores", "captions",
+           "kind_accuracy", "qa_answers", "qa_scores", "recognition", "reference_clips"]

@@ -96,7 +96,8 @@ def run_mqa_evaluation(model, data, candidates: Sequence[str], base: dict, out_d
                        transform: Callable[[SkeletonSequence], SkeletonSequence] | None = None,
                        transform_name: str | None = None, limit: int | None = None, max_new_tokens: int = P.RECOGNITION_MAX_NEW_TOKENS,
                        checkpoint: str | os.PathLike | None = None, settings: dict | None = None,
-                       title: str | None = None, finish: Callable[[dict], None] | None = None) -> dict:
+                       title: str | None = None, finish: Callable[[dict], None] | None = None,
+                       reference: Sequence[SkeletonSequence] | None = None) -> dict:
     """Evaluate ``model`` by MQA over ``candidates`` on ``data``; write the files, return the result.
 
     Args:
@@ -112,6 +113,9 @@ def run_mqa_evaluation(model, data, candidates: Sequence[str], base: dict, out_d
         tsne_data: more clips (e.g. of the seen classes) whose hidden states join the t-SNE.
         limit: evaluate this many clips, spread evenly over ``data``.
         finish: called with the result before it is validated and saved (to add fields).
+        reference: with ``mode="score"``, calibrate the ranking on these clips (training clips,
+            never the evaluated ones): each candidate's score minus its log-likelihood averaged
+            over them (:mod:`skeletonllm.eval.calibration`).
     """
     import torch
     from tqdm.auto import tqdm
@@ -121,6 +125,8 @@ def run_mqa_evaluation(model, data, candidates: Sequence[str], base: dict, out_d
 
     if mode not in ("generate", "score"):
         raise ValueError(f"mode must be 'generate' or 'score', got {mode!r}")
+    if reference is not None and mode != "score":
+        raise ValueError("calibration (reference clips) applies to likelihood ranking only (mode='score')")
     if tsne and not hasattr(model, "render"):
         raise ValueError(f"t-SNE of the language model's hidden states needs a SkeletonLLM; this is a {type(model).__name__}")
     num_frames = frames_for(model, num_frames)
@@ -151,6 +157,11 @@ def run_mqa_evaluation(model, data, candidates: Sequence[str], base: dict, out_d
               "transform": transform_name, "checkpoint": checkpoint, "prompt": prompt}
     if mode == "generate":
         header["max_new_tokens"] = max_new_tokens
+    prior = None
+    if reference is not None:
+        from .calibration import candidate_prior
+        prior = candidate_prior(model, reference, prompt, candidates, num_frames, batch_size)
+        header["calibration"] = {"reference_clips": len(reference), "prior": [round(float(v), 4) for v in prior]}
     log = PredictionLog(out_dir / PREDICTIONS, header, resume=resume)
     features = FeatureStore(out_dir / FEATURES, resume=resume) if tsne else None
 
@@ -169,7 +180,7 @@ def run_mqa_evaluation(model, data, candidates: Sequence[str], base: dict, out_d
         with torch.no_grad():
             for chunk in _batches(pending, batch_size, transform):
                 _evaluate_batch(model, chunk, prompt, candidates, mode, num_frames, max_new_tokens, need_pred,
-                                need_feat, log, features, role, class_names, label_map, by_norm)
+                                need_feat, log, features, role, class_names, label_map, by_norm, prior)
                 bar.update(len(chunk))
     finally:
         bar.close()
@@ -196,7 +207,8 @@ def run_mqa_evaluation(model, data, candidates: Sequence[str], base: dict, out_d
         "renderer": getattr(cfg, "renderer", None), "image_size": getattr(cfg, "image_size", None),
         "mode": mode, "num_frames": num_frames, "batch_size": batch_size,
         "max_new_tokens": max_new_tokens if mode == "generate" else None,
-        "decoding": "greedy" if mode == "generate" else "likelihood ranking",
+        "decoding": "greedy" if mode == "generate" else
+                    "likelihood ranking" + (f", calibrated on {len(reference)} reference clips" if prior is not None else ""),
         "matching": "strict: last 'Label:' line, lower-case/strip, exact (top1); lenient: top1_fuzzy",
         "candidates": candidates, "label_map": label_map or None, "transform": transform_name,
         "limit": limit, "tsne": tsne, "device": str(getattr(model, "device", "cpu")), "out_dir": str(out_dir),
@@ -218,7 +230,7 @@ def run_mqa_evaluation(model, data, candidates: Sequence[str], base: dict, out_d
 
 
 def _evaluate_batch(model, chunk, prompt, candidates, mode, num_frames, max_new_tokens, need_pred, need_feat,
-                    log, features, role, class_names, label_map, by_norm) -> None:
+                    log, features, role, class_names, label_map, by_norm, prior=None) -> None:
     from ..skeleton.batch import collate_sequences
 
     seqs = [seq for _, seq in chunk]
@@ -245,6 +257,9 @@ def _evaluate_batch(model, chunk, prompt, candidates, mode, num_frames, max_new_
             answers = [_answer_record(t, candidates) for t in texts]
         else:
             scores = model.score_candidates(sub, prompt, candidates, **kw)
+            if prior is not None:
+                from .calibration import calibrate
+                scores = calibrate(scores, prior)
             answers = [_score_record(row, candidates) for row in scores.float().cpu().tolist()]
         records = []
         for i, ans in zip(pred_rows, answers):
