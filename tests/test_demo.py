@@ -63,8 +63,12 @@ def test_results_follow_the_schema_and_match_the_report(demo_dir):
     meta = json.loads((demo_dir / "demo.json").read_text())
     unseen = [r for r in results if r["task"] == "recognition" and r["split"].endswith("unseen")
               and r["settings"]["mode"] == "score" and "with NFM), curriculum" in r["method"]]
-    assert len(unseen) == 1
-    assert meta["headline"]["unseen_top1_score"] == unseen[0]["top1"]
+    assert len(unseen) == 2                     # the demo's (calibrated) ranking and the plain one
+    (calibrated,) = [r for r in unseen if "calibrated" in r["settings"]["decoding"]]
+    (plain,) = [r for r in unseen if r is not calibrated]
+    assert plain["method"].endswith("plain likelihood ranking") and plain["settings"]["decoding"] == "likelihood ranking"
+    assert meta["headline"]["unseen_top1_score"] == calibrated["top1"]
+    assert meta["headline"]["unseen_top1_plain"] == plain["top1"]
     # One ablation row per renderer, each measured; every arm evaluated frozen and after the curriculum,
     # the DrAction arms also after the renderer-only warm-up.
     arms = {"draction", "draction_no_nfm", "velocity", "projection", "jtm"}
@@ -89,12 +93,37 @@ def test_results_follow_the_schema_and_match_the_report(demo_dir):
     assert any(r["method"].startswith("SUGAR") for r in results if r["task"] == "transfer")
     recognition = [r for r in results if r["task"] == "recognition"]
     probes = [r for r in recognition if r["method"].startswith("linear pixel probe")]
-    # unseen + seen per evaluation, greedy for DrAction; SUGAR: unseen, greedy, seen; the pixel probe
-    # (seen, composed unseen) on every renderer's frames as its arm starts, and on the trained DrAction's
-    assert len(recognition) - len(probes) == 2 * (5 + 5 + 2) + 1 + 3
+    # unseen + seen per evaluation, each calibrated and plain, greedy for DrAction; SUGAR: the same and
+    # greedy; the pixel probe (seen, composed unseen) on every renderer's frames as its arm starts, and on
+    # the trained DrAction's
+    assert len(recognition) - len(probes) == 4 * (5 + 5 + 2) + 1 + 5
     assert len(probes) == 2 * (5 + 2)
     assert meta["headline"]["probe_seen_top1"] == draction["pixel_probe"]["seen_top1"]
     assert meta["seconds"] > 0
+
+
+def test_every_ranking_is_calibrated_on_training_clips_only(demo_dir):
+    """The calibration's reference clips are training clips of the seen classes (never a held-out or
+    unseen clip), the same for every arm and SUGAR; the plain ranking is kept beside it."""
+    from skeletonllm.demo.data import DemoData
+    from skeletonllm.demo.evaluate import REFERENCE_PER_CLASS, reference_clips
+    from skeletonllm.demo.settings import DemoSettings
+
+    data = DemoData.prepare(DemoSettings.quick(3), demo_dir / "data")
+    reference = reference_clips(data.train)
+    assert {s.index for s in reference} <= {s.index for s in data.train}
+    assert {s.label for s in reference} == set(data.seen)
+    assert len(reference) == len(data.seen) * min(REFERENCE_PER_CLASS, 2)     # --quick: 2 training clips per class
+    headers = []
+    for path in (demo_dir / "eval").rglob("predictions.jsonl"):
+        header = json.loads(path.read_text().splitlines()[0])["header"]
+        if header["mode"] == "score" and "transfer" not in str(path):
+            headers.append((path, header.get("calibration")))
+    assert headers and all(c is None for p, c in headers if "plain" in p.parent.name)
+    calibrated = [c for p, c in headers if "plain" not in p.parent.name]
+    assert calibrated and all(c["reference_clips"] == len(reference) for c in calibrated)
+    sugar = json.loads((demo_dir / "arms" / "sugar.json").read_text())["evaluations"]["final"]
+    assert "calibrated" in sugar["unseen_score"]["settings"]["decoding"] and "unseen_score_plain" in sugar
 
 
 def test_every_renderer_arm_is_measured_against_a_pixel_probe_on_its_own_frames(demo_dir):

@@ -42,8 +42,11 @@ def demo_cmd(
     table.add_column("measured on held-out clips")
     table.add_column("top-1", justify="right")
     table.add_column("chance", justify="right")
-    table.add_row("unseen classes, likelihood ranking", f"{100 * h['unseen_top1_score']:.1f} %",
+    table.add_row(f"unseen classes, {h['ranking']}", f"{100 * h['unseen_top1_score']:.1f} %",
                   f"{100 * h['unseen_chance']:.1f} %")
+    if "unseen_top1_plain" in h:
+        table.add_row("unseen classes, plain likelihood ranking", f"{100 * h['unseen_top1_plain']:.1f} %",
+                      f"{100 * h['unseen_chance']:.1f} %")
     table.add_row("unseen classes, greedy decoding", f"{100 * h['unseen_top1_generate']:.1f} %",
                   f"{100 * h['unseen_chance']:.1f} %")
     table.add_row("seen classes", f"{100 * h['seen_top1_score']:.1f} %", f"{100 * h['seen_chance']:.1f} %")

@@ -49,17 +49,30 @@ def evaluate_checkpoint(model_dir: Path, title: str, data: DemoData, settings: D
     common = dict(seed=settings.seed, progress=progress, dataset=dataset, method=method)
     model = SkeletonLLM.from_pretrained(model_dir, device="cpu").eval()
     res = {"num_unseen_clips": len(unseen_clips), "num_seen_clips": len(seen_clips)}
-    for mode in ("score", "generate") if greedy else ("score",):
-        res[f"unseen_{mode}"] = E.recognition(model, unseen_seqs, unseen, where / f"unseen-{mode}", mode=mode,
-                                              split=f"{settings.split} unseen", **common)
-    res["seen_score"] = E.recognition(model, [s.sequence("ntu25") for s in seen_clips], seen, where / "seen-score",
-                                      mode="score", split=f"{settings.split} seen (held-out clips)", **common)
+    seen_seqs = [s.sequence("ntu25") for s in seen_clips]
+    # ``*_score``: the demo's ranking (calibrated on training clips when ``settings.calibrate``);
+    # ``*_score_plain``: the plain one beside it.
+    ref = E.reference_clips(data.train) if settings.calibrate else None
+    for key, seqs, cands, split in (("unseen", unseen_seqs, unseen, "unseen"),
+                                    ("seen", seen_seqs, seen, "seen (held-out clips)")):
+        res[f"{key}_score"] = E.recognition(model, seqs, cands, where / f"{key}-score", mode="score",
+                                            split=f"{settings.split} {split}", reference=ref, **common)
+        if ref is not None:
+            res[f"{key}_score_plain"] = E.recognition(model, seqs, cands, where / f"{key}-score-plain", mode="score",
+                                                      split=f"{settings.split} {split}",
+                                                      **{**common, "method": f"{method}, plain likelihood ranking"})
+    if greedy:
+        res["unseen_generate"] = E.recognition(model, unseen_seqs, unseen, where / "unseen-generate", mode="generate",
+                                               split=f"{settings.split} unseen", **common)
     for key in ("unseen", "seen"):
         res[f"{key}_answers"] = E.answer_spread(where / f"{key}-score")
         res[f"{key}_kinds"] = E.kind_accuracy(res[f"{key}_score"]["per_class"])
     if attributes:
-        res["attributes"] = {"seen": E.attribute_probes(model, seen_clips, seen, F),
-                             "unseen": E.attribute_probes(model, unseen_clips, seen, F)}
+        res["attributes"] = {"seen": E.attribute_probes(model, seen_clips, seen, F, reference=ref),
+                             "unseen": E.attribute_probes(model, unseen_clips, seen, F, reference=ref)}
+        if ref is not None:
+            res["attributes_plain"] = {"seen": E.attribute_probes(model, seen_clips, seen, F),
+                                       "unseen": E.attribute_probes(model, unseen_clips, seen, F)}
     if probe:
         from .probe import pixel_probe
         res["pixel_probe"] = pixel_probe(model.renderer, data.train, seen_clips, unseen_clips, unseen, F)
@@ -161,13 +174,14 @@ def run_sugar_arm_job(job: ArmJob, notify: Callable[[str], None]) -> dict:
     unseen_clips, seen_clips = data.eval_clips(st)
     result = run_sugar_arm(data.train, seen_clips, unseen_clips, data.seen, data.unseen,
                            job.out_dir / "runs" / "sugar", st.seed,
-                           dataclasses.replace(st.sugar, eval_limit=None),   # the clips above, all of them
+                           dataclasses.replace(st.sugar, eval_limit=None,   # the clips above, all of them
+                                               calibrate=st.calibrate),         # ranked as the other arms are
                            st.split, progress=job.progress,
                            transfer_unseen=_spread(unseen_clips, st.transfer_limit), resume=True)
     notify("trained and evaluated")
     res = result.results
     final = {"num_unseen_clips": result.num_unseen, "num_seen_clips": result.num_seen,
-             "unseen_score": res["unseen_score"], "seen_score": res["seen_score"],
+             **{k: res[k] for k in ("unseen_score", "seen_score", "unseen_score_plain", "seen_score_plain") if k in res},
              "transfer": {topo: res[f"transfer_{topo}"] for topo in st.sugar.transfer}}
     if "unseen_generate" in res:
         final["unseen_generate"] = res["unseen_generate"]

@@ -155,4 +155,24 @@ def _pct(x: float | None) -> str:
     return "–" if x is None else f"{100 * x:.1f} %"
 
 
-__all__ = ["Block", "Document"]
+def ranking_name(result: dict) -> str:
+    """How a recognition result ranked its candidates: ``"likelihood ranking"``, with
+    ``", calibrated"`` when it was calibrated on reference clips (:mod:`skeletonllm.eval.calibration`)."""
+    decoding = result.get("settings", {}).get("decoding", "likelihood ranking")
+    return "likelihood ranking, calibrated" if "calibrated" in decoding else "likelihood ranking"
+
+
+#: The recognition results of an arm's evaluation a table lists, and what each is.
+RANKINGS = (("unseen_score", "unseen classes"), ("unseen_score_plain", "unseen classes, plain likelihood ranking"),
+            ("unseen_generate", "unseen classes, greedy decoding (paper protocol)"),
+            ("seen_score", "held-out clips of seen classes"),
+            ("seen_score_plain", "held-out clips of seen classes, plain likelihood ranking"))
+
+
+def ranking_label(key: str, result: dict) -> str:
+    """The table label of ``result`` stored under ``key`` (one of :data:`RANKINGS`)."""
+    what = dict(RANKINGS)[key]
+    return f"{what}, {ranking_name(result)}" if key in ("unseen_score", "seen_score") else what
+
+
+__all__ = ["Block", "Document", "RANKINGS", "ranking_label", "ranking_name"]

@@ -36,8 +36,14 @@ REFERENCE_PER_CLASS = 4
 
 def reference_clips(train, per_class: int = REFERENCE_PER_CLASS) -> list:
     """The calibration's reference clips (:mod:`skeletonllm.eval.calibration`): the first
-    ``per_class`` training clips of every seen class in ``train`` (never a held-out clip)."""
-    return [s for s in train if s.k < per_class]
+    ``per_class`` clips of every class in ``train`` (training clips; never a held-out one)."""
+    taken: dict[str, int] = {}
+    out = []
+    for s in train:
+        if taken.get(s.label, 0) < per_class:
+            taken[s.label] = taken.get(s.label, 0) + 1
+            out.append(s)
+    return out
 
 
 def recognition(model, sequences, candidates: Sequence[str], out_dir: str | Path, *, mode: str, task: str = "recognition",

@@ -247,7 +247,7 @@ def run_demo(out_dir: str | os.PathLike = "skeletonllm-demo", settings: DemoSett
             "clips " + ", ".join(f"{k} {100 * frozen['attributes']['unseen'][k]:.0f} % "
                                  f"({100 * frozen['pixel_probe']['attributes'][k]['unseen']:.0f} %)"
                                  for k in ("movement", "side", "part"))
-            + f"; after the curriculum, seen top-1 {100 * final['seen_score']['top1']:.1f} % "
+            + f"; after the curriculum ({'calibrated ' if settings.calibrate else ''}ranking), seen top-1 {100 * final['seen_score']['top1']:.1f} % "
               f"({100 * final['pixel_probe']['seen_top1']:.1f} %), unseen {100 * final['unseen_score']['top1']:.1f} % "
               f"({100 * final['pixel_probe']['unseen_top1']:.1f} % composed)")
 

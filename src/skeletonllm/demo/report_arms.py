@@ -2,7 +2,7 @@
 changed in DrAction's pictures, and SUGAR on the same clips (8)."""
 from __future__ import annotations
 
-from .document import Document, _pct
+from .document import RANKINGS, Document, _pct, ranking_label, ranking_name
 
 
 def _spread_cell(res: dict, key: str) -> str:
@@ -39,7 +39,8 @@ def renderer_study_section(doc: Document, evaluation: dict, arms: dict, chance_u
     header = ["renderer"] + [f"{t}: {w}" for t in ("frozen", "renderer only", "curriculum") for w in ("unseen", "seen")]
     doc.table(header + ["answers (unseen, curriculum)", "training s"],
               rows + [["chance", *[_pct(c) for _ in range(3) for c in (chance_u, chance_s)], "", ""]],
-              caption="top-1 by likelihood ranking on held-out clips")
+              caption=f"top-1 by {ranking_name(evaluation['arms'][next(iter(evaluation['arms']))]['unseen_score'])} "
+                      "on held-out clips")
     from .probe_report import PROBE_HEADER, probe_rows
     doc.table(PROBE_HEADER, probe_rows(evaluation["phases"], ARM_TITLES),
               caption="the model beside a linear model on the raw pixels of the frames it reads (logistic regression, "
@@ -107,11 +108,10 @@ def sugar_section(doc: Document, evaluation: dict, settings, chance_u: float, ch
              "clip retargeted onto NTU-25's joints by name and body part (`skeletonllm.sugar.retarget`); "
              "SkeletonLLM's renderer draws any topology as it is.")
     rows = []
-    for key, what, chance in (("unseen_score", "unseen classes, likelihood ranking", chance_u),
-                              ("unseen_generate", "unseen classes, greedy decoding", chance_u),
-                              ("seen_score", "held-out clips of seen classes, likelihood ranking", chance_s)):
+    for key, _ in RANKINGS:
+        chance = chance_u if key.startswith("unseen") else chance_s
         if key in s:
-            rows.append([what, _pct(s[key]["top1"]), _pct(d[key]["top1"]) if key in d else "–", _pct(chance),
+            rows.append([ranking_label(key, s[key]), _pct(s[key]["top1"]), _pct(d[key]["top1"]) if key in d else "–", _pct(chance),
                          s[key]["num_samples"]])
     for topo, r in s.get("transfer", {}).items():
         mine = d.get("transfer", {}).get(topo)
@@ -126,7 +126,7 @@ def sugar_section(doc: Document, evaluation: dict, settings, chance_u: float, ch
     gap = s["unseen_score"]["top1"] - d["unseen_score"]["top1"]
     doc.text(f"Classes SUGAR named on the unseen clips: {_spread_cell(s, 'unseen')}. On unseen classes it "
              + ("**beats**" if gap > 0 else "**does not beat**" if gap < 0 else "**ties**")
-             + f" the DrAction arm in this seed ({100 * gap:+.1f} points, likelihood ranking); one seed decides "
+             + f" the DrAction arm in this seed ({100 * gap:+.1f} points, {ranking_name(s['unseen_score'])}); one seed decides "
              "little (`skeletonllm demo-study` compares them over seeds). Training and evaluation took "
              + ", ".join(f"{k} {v:.0f} s" for k, v in outcome["seconds"].items()) + ".")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .document import Document, _pct
+from .document import RANKINGS, Document, _pct, ranking_label, ranking_name
 
 
 def recognition_section(doc: Document, out_dir: Path, evaluation: dict) -> None:
@@ -15,18 +15,18 @@ def recognition_section(doc: Document, out_dir: Path, evaluation: dict) -> None:
     chance_u, chance_s = evaluation["chance_unseen"], evaluation["chance_seen"]
     doc.heading("5. Open-vocabulary recognition")
     rows = []
-    for key, what, chance in (("unseen_score", "unseen classes, likelihood ranking", chance_u),
-                              ("unseen_generate", "unseen classes, greedy decoding (paper protocol)", chance_u),
-                              ("seen_score", "held-out clips of seen classes, likelihood ranking", chance_s)):
-        r = main[key]
-        rows.append([what, _pct(r["top1"]), _pct(chance), r["num_samples"], r.get("unmatched", 0)])
+    for key, _ in RANKINGS:
+        if key in main:
+            r = main[key]
+            rows.append([ranking_label(key, r), _pct(r["top1"]), _pct(chance_u if key.startswith("unseen") else chance_s),
+                         r["num_samples"], r.get("unmatched", 0)])
     doc.table(["evaluation", "top-1", "chance", "clips", "answers naming no candidate"], rows,
               caption=f"{ARM_TITLES[MAIN_ARM]}: MQA with the candidate list in the prompt")
-    doc.table(["unseen class", "top-1 (likelihood)", "clips"],
+    doc.table(["unseen class", f"top-1 ({ranking_name(main['unseen_score'])})", "clips"],
               [[k, _pct(v["top1"]), v["num_samples"]] for k, v in main["unseen_score"]["per_class"].items()])
     conf = Path("eval") / MAIN_ARM / "unseen-score" / "confusion.png"
     if (out_dir / conf).is_file():
-        doc.image(conf.as_posix(), "confusion matrix, unseen classes (likelihood ranking)")
+        doc.image(conf.as_posix(), f"confusion matrix, unseen classes ({ranking_name(main['unseen_score'])})")
     if main.get("answers"):
         doc.text("Greedy answers of the trained model on unseen clips (MQA prompt, then the CR-Distill student prompt):")
         doc.table(["true class", "MQA answer", "reasoning answer (student prompt)"],

@@ -27,6 +27,11 @@ class DemoSettings:
         qa_limit: clips for the QA evaluation.
         caption_limit: clips per set (held-out seen, unseen) that the main model captions.
         transfer_limit: unseen clips per format of the cross-format transfer.
+        calibrate: rank the candidates by likelihood calibrated on training clips (every
+            arm, SUGAR too; :mod:`skeletonllm.eval.calibration`): each candidate's log-likelihood
+            minus its average over four training clips per seen class. The plain ranking is
+            measured beside it. Chosen on the validation split (eight seen classes held out as
+            zero-shot classes, ``scripts/demo_sweep.py --validation``), no unseen class involved.
         workers: arms trained and evaluated at once, each in its own process (one per core).
         threads: torch threads per process.
     """
@@ -46,6 +51,7 @@ class DemoSettings:
     qa_limit: int | None = 48
     caption_limit: int | None = 48
     transfer_limit: int | None = 52
+    calibrate: bool = True
     workers: int = 2
     threads: int = 1
 

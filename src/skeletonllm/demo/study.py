@@ -68,14 +68,16 @@ def parse_seeds(text: str) -> list[int]:
 # -- one seed's numbers ------------------------------------------------------------------------------
 
 def seed_numbers(seed: int, arms: dict[str, dict], chance_unseen: float, chance_seen: float) -> dict:
-    """What the study keeps of one seed: per arm and evaluation, unseen and seen top-1, top-1 per
-    kind of class, and how the answers spread."""
+    """What the study keeps of one seed: per arm and evaluation, unseen and seen top-1 (``unseen`` /
+    ``seen``: the demo's ranking; ``*_plain``: the uncalibrated one, when the demo calibrates), top-1
+    per kind of class, and how the answers spread."""
     out = {"seed": seed, "chance_unseen": chance_unseen, "chance_seen": chance_seen, "arms": {}}
     for arm, outcome in arms.items():
         out["arms"][arm] = {}
         for phase, res in outcome["evaluations"].items():
             out["arms"][arm][phase] = {
                 "unseen": res["unseen_score"]["top1"], "seen": res["seen_score"]["top1"],
+                **{f"{k}_plain": res[f"{k}_score_plain"]["top1"] for k in ("unseen", "seen") if f"{k}_score_plain" in res},
                 "num_unseen_clips": res["num_unseen_clips"], "num_seen_clips": res["num_seen_clips"],
                 **{k: res[k] for k in ("unseen_kinds", "seen_kinds", "unseen_answers", "seen_answers") if k in res},
                 **probe_numbers(res)}
@@ -96,6 +98,11 @@ def seed_parts(run) -> dict[str, float]:
 
 def _values(seeds: list[dict], arm: str, phase: str, key: str = "unseen") -> dict[int, float]:
     return {s["seed"]: s["arms"][arm][phase][key] for s in seeds if phase in s["arms"].get(arm, {})}
+
+
+def _plain_values(seeds: list[dict], arm: str, phase: str, key: str) -> dict[int, float]:
+    """Like :func:`_values` for the uncalibrated ranking, seeds that measured it only."""
+    return {s["seed"]: s["arms"][arm][phase][key] for s in seeds if key in s["arms"].get(arm, {}).get(phase, {})}
 
 
 def _kind_values(seeds: list[dict], arm: str, phase: str, kind: str) -> dict[int, float]:
@@ -120,6 +127,8 @@ def study_statistics(seeds: list[dict]) -> dict:
             if not _values(seeds, arm, phase):
                 continue
             entry = {key: _summary(_values(seeds, arm, phase, key)) for key in ("unseen", "seen")}
+            entry.update({key: _summary(v) for key in ("unseen_plain", "seen_plain")
+                          if len(v := _plain_values(seeds, arm, phase, key)) == entry["unseen"]["n"]})
             entry["unseen_kinds"] = {k: _summary(v) for k in KINDS if (v := _kind_values(seeds, arm, phase, k))}
             answers = [s["arms"][arm][phase].get("unseen_answers") for s in seeds]
             if all(answers):

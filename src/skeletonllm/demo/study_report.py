@@ -87,7 +87,9 @@ def write_study_report(out_dir: Path, stats: dict, numbers: list[dict], info: di
              "shares, then every arm through the same four-stage curriculum on the same clips in the same order; "
              "each arm is evaluated on held-out clips frozen (the head start reading the arm's renderer, nothing "
              "trained), after the render warm-up (the renderer trained alone with the recognition loss, backbone, "
-             "projector and LoRA frozen: DrAction arms) and after the curriculum. Top-1 by likelihood ranking; "
+             "projector and LoRA frozen: DrAction arms) and after the curriculum. Top-1 by likelihood ranking"
+             + (" calibrated on training clips (every arm, SUGAR too; the plain ranking in section 1's last table)"
+                if s.get("calibrate") else "") + "; "
              f"chance {_pct(chance_u)} on the unseen classes, {_pct(chance_s)} on the seen ones. Comparisons are paired "
              "by seed: each difference is between two arms that shared the seed's data and head start.")
     doc.heading("Goals")
@@ -109,6 +111,14 @@ def write_study_report(out_dir: Path, stats: dict, numbers: list[dict], info: di
     doc.table(["arm", *(f"seed {x}" for x in seeds)],
               [[ARM_TITLES.get(a, a), *(_pct(n["arms"][a]["final"]["unseen"]) for n in numbers)] for a in stats["arms"]],
               caption="unseen top-1 after the curriculum (SUGAR: after its Steps 2 and 3), per seed")
+    plain = [[ARM_TITLES.get(a, a), phase_title(a, ph), _ms(e["unseen"]), _ms(e["unseen_plain"]), _ms(e["seen"]),
+              _ms(e["seen_plain"])]
+             for a, phases in stats["arms"].items() for ph, e in phases.items() if "unseen_plain" in e]
+    if plain:
+        doc.table(["arm", "evaluated", "unseen, calibrated", "unseen, plain", "seen, calibrated", "seen, plain"], plain,
+                  caption="top-1 (mean ± sd %) by the calibrated likelihood ranking every number above uses (each "
+                          "candidate's log-likelihood minus its average over four training clips per seen class, "
+                          "`skeletonllm.eval.calibration`) and by the plain ranking, same models and clips")
 
     if "against_best_fixed" in stats:
         best = stats["best_fixed"]
