@@ -23,6 +23,12 @@ def _pct(x) -> str:
     return "–" if x is None else f"{100 * x:.1f}"
 
 
+def _both(entry: dict, key: str) -> str:
+    """``entry[key]`` in percent, with its calibrated ranking beside it when the run measured one."""
+    cal = entry.get(f"{key}_calibrated")
+    return _pct(entry.get(key)) + ("" if cal is None else f" (cal. {_pct(cal)})")
+
+
 def _settings(run: dict) -> str:
     """The run's head start in a few words: language steps, heads, options."""
     s = run.get("settings", {})
@@ -68,11 +74,11 @@ def sweep_rows(runs: list[dict], renderer: str = "draction") -> list[list[str]]:
         h = r.get("head_start", {}).get(renderer, {})
         c = r.get("curriculum", {})
         probe = h.get("pixel_probe", {})
-        rows.append([r["name"] + (" (**the demo's settings**)" if is_current(r) else ""), _settings(r), _pct(h.get("seen_top1")),
-                     " / ".join(_pct(h.get(k)) for k in ("movement", "side", "part")),
+        rows.append([r["name"] + (" (**the demo's settings**)" if is_current(r) else ""), _settings(r),
+                     _both(h, "seen_top1"), " / ".join(_both(h, k) for k in ("movement", "side", "part")),
                      _pct(h.get("token_probe_seen")),
-                     _pct(h.get("zero_shot_top1")), _pct(c.get("zero_shot_top1")), _pct(probe.get("zero_shot_top1")),
-                     _pct(c.get("seen_top1")),
+                     _both(h, "zero_shot_top1"), _both(c, "zero_shot_top1"), _pct(probe.get("zero_shot_top1")),
+                     _both(c, "seen_top1"),
                      "–" if r.get("head_start_cpu_seconds") is None else f"{r['head_start_cpu_seconds']:.0f}"])
     return rows
 
@@ -87,7 +93,9 @@ SWEEP_CAPTION = ("every run of `scripts/demo_sweep.py` (seed 0, DrAction's initi
                  "average). Seen: held-out clips of the seen classes (31, or the 23 kept by a validation run). "
                  "Validation runs (`--validation`) hold eight seen classes out of every training step and rank their "
                  "clips among those eight names (chance 12.5 %): zero-shot measured with no unseen class of the "
-                 "split involved. Batches of prompts of about one length came in with `lang3x-bucket`.")
+                 "split involved. Batches of prompts of about one length came in with `lang3x-bucket`. "
+                 "(cal. X): the same by the calibrated likelihood ranking (`skeletonllm.eval.calibration`, reference: "
+                 "four training clips per training class), measured from `val-calibration` on; that run chose it.")
 
 
 def sweep_section(doc, runs: list[dict] | None = None) -> None:
