@@ -162,6 +162,23 @@ def test_demo_dir_is_a_checkpoint_that_recognises_a_real_ntu_file(demo_dir):
     out = CliRunner().invoke(app, ["recognize", str(NTU_FILE), "--checkpoint", str(demo_dir),
                                    "--labels", ",".join(labels), "--json"])
     assert out.exit_code == 0, out.output
+    # Calibrated on the demo's reference clips (training clips): every score moves by its candidate's prior.
+    reference = demo_dir / "reference.npz"
+    (cal,) = inference.recognize(model, str(NTU_FILE), labels=labels, mode="score", reference=str(reference))
+    shift = {c: res["scores"][c] - cal["scores"][c] for c in labels}
+    from skeletonllm.eval.calibration import candidate_prior
+    from skeletonllm.inference import load_clips
+    from skeletonllm.mllm import prompts as P
+    prior = candidate_prior(model, [c.sequence for c in load_clips(str(reference))], P.mqa_prompt(labels), labels,
+                            model.config.num_frames, batch_size=8)
+    assert [shift[c] for c in labels] == pytest.approx(prior.tolist(), abs=1e-4)
+    run = CliRunner().invoke(app, ["recognize", str(NTU_FILE), "--checkpoint", str(demo_dir), "--labels",
+                                   ",".join(labels), "--mode", "score", "--reference", str(reference), "--json"])
+    assert run.exit_code == 0, run.output
+    assert json.loads(run.output)["scores"] == pytest.approx(cal["scores"], abs=1e-4)
+    run = CliRunner().invoke(app, ["recognize", str(NTU_FILE), "--checkpoint", str(demo_dir), "--reference",
+                                   str(reference)])
+    assert run.exit_code == 2 and "--mode score" in run.output
     answer = json.loads(out.output[out.output.index("{"):])  # one file -> one JSON object
     assert answer["file"].endswith(NTU_FILE.name) and answer["label"] in labels + [None]
 

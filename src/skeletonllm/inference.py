@@ -188,7 +188,8 @@ def _batches(clips: list[Clip], batch_size: int):
 
 def recognize(model, files, labels: Sequence[str] | str | None = None, split: str | None = None, *,
               all_classes: bool = False, mode: str = "generate", num_frames: int | None = None, batch_size: int = 8,
-              max_new_tokens: int = P.RECOGNITION_MAX_NEW_TOKENS, format: str | None = None) -> list[dict]:
+              max_new_tokens: int = P.RECOGNITION_MAX_NEW_TOKENS, format: str | None = None,
+              reference=None) -> list[dict]:
     """Which action each clip shows, chosen among candidate labels.
 
     Args:
@@ -199,6 +200,10 @@ def recognize(model, files, labels: Sequence[str] | str | None = None, split: st
             classes with ``all_classes``).
         mode: ``"generate"`` (greedy answer, parsed) or ``"score"`` (likelihood of each
             ``Label: <candidate>``; also returns ``scores``).
+        reference: score mode: files (or clips) of the model's training distribution that
+            calibrate the ranking (:mod:`skeletonllm.eval.calibration`): each candidate's
+            log-likelihood minus its average over them; ``scores`` are then the calibrated ones.
+            The demo writes its own as ``reference.npz`` in its checkpoint directory.
     Returns one dict per clip: ``file`` (``clip``, ``frames`` for multi-clip files),
     ``label`` (a candidate, or None when the answer names none), ``raw`` (the answer text;
     in score mode the best ``Label:`` line), ``candidates``, ``scores`` (score mode:
@@ -208,10 +213,17 @@ def recognize(model, files, labels: Sequence[str] | str | None = None, split: st
 
     if mode not in ("generate", "score"):
         raise ValueError(f"mode must be 'generate' or 'score', got {mode!r}")
+    if reference is not None and mode != "score":
+        raise ValueError("reference clips calibrate the likelihood ranking: use mode 'score'")
     candidates = recognition_candidates(labels, split, all_classes, model=model)
     num_frames = frames_for(model, num_frames)
     clips = _as_clips(files, format)
     prompt = recognition_prompt(model, candidates)
+    prior = None
+    if reference is not None:
+        from .eval.calibration import candidate_prior
+        prior = candidate_prior(model, [c.sequence for c in _as_clips(reference, None)], prompt, candidates,
+                                num_frames, batch_size)
     results: list[dict | None] = [None] * len(clips)
     for idx in _batches(clips, batch_size):
         batch = collate_sequences([clips[i].sequence for i in idx], num_frames=num_frames, max_bodies=2)
@@ -219,7 +231,11 @@ def recognize(model, files, labels: Sequence[str] | str | None = None, split: st
             answers = model.generate(batch, prompt, max_new_tokens=max_new_tokens)
             parsed = [(P.parse_label(a, candidates), a, None) for a in answers]
         else:
-            scores = model.score_candidates(batch, prompt, candidates).float().cpu().tolist()
+            scores = model.score_candidates(batch, prompt, candidates).float().cpu()
+            if prior is not None:
+                from .eval.calibration import calibrate
+                scores = calibrate(scores, prior)
+            scores = scores.tolist()
             parsed = []
             for row in scores:
                 best = candidates[max(range(len(row)), key=row.__getitem__)]

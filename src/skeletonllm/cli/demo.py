@@ -61,8 +61,11 @@ def demo_cmd(
                       f"{100 * h['seen_chance']:.1f} %")
     console.print(table)
     console.print(f"Report: {summary.report_md} (and {summary.report_html.name}); results: {summary.results_json}")
+    ref = summary.out_dir / "reference.npz"
+    how = f" --reference {ref}" if ref.is_file() else ""
     console.print(f"Checkpoint: {summary.out_dir}  (e.g. skeletonllm recognize FILE --checkpoint {summary.out_dir} "
-                  f"--mode score: the unseen classes of {settings.split}, ranked by likelihood)")
+                  f"--mode score{how}: the unseen classes of {settings.split}, ranked by likelihood"
+                  + (", calibrated on the training clips in reference.npz, as above)" if how else ")"))
     if (summary.out_dir / "sugar" / "config.json").is_file():
         console.print(f"SUGAR's checkpoint: {summary.out_dir / 'sugar'}")
 

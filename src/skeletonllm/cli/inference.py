@@ -19,6 +19,22 @@ def _inference_inputs(files: list[str], format: str | None, whole: bool):
         raise typer.Exit(2)
 
 
+def _reference_files(path: str) -> list[str]:
+    """``--reference``: the file, or every file in a folder (a folder format's folder counts as one)."""
+    from pathlib import Path
+
+    from ..skeleton.formats import sniff_format
+
+    p = Path(path)
+    if p.is_dir() and sniff_format(p) is None:
+        files = sorted(str(f) for f in p.iterdir() if f.is_file())
+        if not files:
+            typer.echo(f"error: {p}: --reference folder holds no files", err=True)
+            raise typer.Exit(2)
+        return files
+    return [path]
+
+
 def _inference_model(checkpoint: str, device: str | None):
     from ..errors import SkeletonLLMError
     from ..inference import load_model
@@ -56,6 +72,9 @@ def recognize_cmd(
     split: str = typer.Option(None, "--split", help="candidates = this zero-shot split's unseen classes (ntu60_48_12, ...; synth_31_13 for the demo's checkpoint); without --labels and --split: the unseen classes of the split the checkpoint was trained on"),
     all_classes: bool = typer.Option(False, "--all-classes", help="every class, seen and unseen: of --split's dataset, or of the checkpoint's split"),
     mode: str = typer.Option("generate", "--mode", help="generate (answer parsed) or score (likelihood ranking)"),
+    reference: str = typer.Option(None, "--reference", help="score mode: skeleton file(s) of the model's training "
+                                  "data (a file, e.g. a skeletonllm .npz store of many clips, or a folder of files) that calibrate the ranking: each candidate's "
+                                  "log-likelihood minus its average over them (the demo's: DIR/reference.npz)"),
     frames: int = typer.Option(None, "--frames", min=1, help="frames rendered per clip (default: what the checkpoint was trained with)"),
     batch_size: int = typer.Option(8, "--batch-size", min=1, help="clips per forward pass"),
     max_new_tokens: int = typer.Option(RECOGNITION_MAX_NEW_TOKENS, "--max-new-tokens", min=1,
@@ -68,6 +87,9 @@ def recognize_cmd(
     from ..inference import recognition_candidates, recognize
 
     _require_mode(mode)
+    if reference is not None and mode != "score":
+        typer.echo("error: --reference calibrates the likelihood ranking: add --mode score", err=True)
+        raise typer.Exit(2)
 
     def candidates(model=None):
         try:
@@ -79,17 +101,18 @@ def recognize_cmd(
     if labels is not None or split is not None:
         candidates()                    # a wrong list fails before the model loads
     clips = _inference_inputs(files, format, whole=False)
+    ref = None if reference is None else _inference_inputs(_reference_files(reference), None, whole=False)
     model = _inference_model(checkpoint, device)
     candidates(model)                   # without labels or a split: the checkpoint's own classes
     results = recognize(model, clips, labels, split, all_classes=all_classes, mode=mode, num_frames=frames,
-                        batch_size=batch_size, max_new_tokens=max_new_tokens)
+                        batch_size=batch_size, max_new_tokens=max_new_tokens, reference=ref)
     if as_json:
         _print_json(results)
         return
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"{len(results[0]['candidates'])} candidates ({mode})")
+    table = Table(title=f"{len(results[0]['candidates'])} candidates ({mode}{', calibrated' if ref else ''})")
     for col in ("file", "label", "true label", "answer"):
         table.add_column(col, overflow="fold")
     for r in results:

@@ -59,6 +59,7 @@ from .workers import ArmWorkers
 
 MARKER = "demo.json"          # marks a directory as a demo output (safe to refresh)
 SUGAR_DIR = "sugar"           # the SUGAR arm's checkpoint, where a user finds it
+REFERENCE_FILE = "reference.npz"   # the calibration's reference clips (training clips), for ``recognize --reference``
 
 
 @dataclass
@@ -256,6 +257,11 @@ def run_demo(out_dir: str | os.PathLike = "skeletonllm-demo", settings: DemoSett
         say("[5/6] writing the checkpoint, renders, results and report")
         arms = {arm: seed_run.arm_run(arm) for arm in seed_run.curriculum_arms}
         install_checkpoint(arms[MAIN_ARM].final_dir, out_dir)
+        if settings.calibrate:
+            from ..skeleton.packing import write_npz
+            from .evaluate import reference_clips
+            write_npz(out_dir / REFERENCE_FILE, {"what": "training clips that calibrate the demo's likelihood ranking"},
+                      [c.sequence("ntu25") for c in reference_clips(data.train)], compress=True)
         if seed_run.arms.get("sugar"):
             (out_dir / SUGAR_DIR).mkdir(exist_ok=True)
             install_checkpoint(Path(seed_run.arms["sugar"]["checkpoint"]), out_dir / SUGAR_DIR)
@@ -288,4 +294,4 @@ __all__ = ["ARM_RUNNERS", "ArmJob", "DemoData", "DemoSettings", "DemoSummary", "
            "evaluate_checkpoint", "install_checkpoint", "load_arm_result", "run_arm", "run_demo", "run_seed"]
 
 # At home in the modules above, importable from here as before the split.
-__all__ += ["ARMS_DIR", "arm_result_path", "run_curriculum_arm", "run_sugar_arm_job", "training_seconds_before"]
+__all__ += ["REFERENCE_FILE", "ARMS_DIR", "arm_result_path", "run_curriculum_arm", "run_sugar_arm_job", "training_seconds_before"]

@@ -185,7 +185,10 @@ def checkpoint_section(doc: Document, out_dir: Path, split, evaluation: dict) ->
     """Section 12: the commands that use this run's checkpoints, and the files beside them."""
     doc.heading("12. Using the checkpoint")
     labels = ",".join(split.unseen[:3])
-    commands = [f"skeletonllm recognize S001C001P001R001A001.skeleton --checkpoint {out_dir} --mode score",
+    ref = out_dir / "reference.npz"
+    calibrated = (out_dir / "reference.npz").is_file()
+    how = f" --reference {ref}" if calibrated else ""
+    commands = [f"skeletonllm recognize S001C001P001R001A001.skeleton --checkpoint {out_dir} --mode score{how}",
                 f'skeletonllm recognize 000000.npy --checkpoint {out_dir} --labels "{labels}" --mode score --json',
                 f"skeletonllm caption alphapose-results.json --checkpoint {out_dir}",
                 f'skeletonllm ask S001C001P001R001A001.skeleton "Which side of the body moves?" --options '
@@ -193,7 +196,7 @@ def checkpoint_section(doc: Document, out_dir: Path, split, evaluation: dict) ->
                 f"python -c \"from skeletonllm.mllm.model import SkeletonLLM; SkeletonLLM.from_pretrained('{out_dir}')\""]
     sugar_dir = out_dir / "sugar"
     if evaluation.get("sugar"):
-        commands += [f"skeletonllm recognize S001C001P001R001A001.skeleton --checkpoint {sugar_dir} --mode score",
+        commands += [f"skeletonllm recognize S001C001P001R001A001.skeleton --checkpoint {sugar_dir} --mode score{how}",
                      f"python -c \"from skeletonllm.sugar import SugarModel; SugarModel.from_pretrained('{sugar_dir}')\""]
     doc.code("\n".join(commands))
     doc.text(f"`{out_dir}` is the SkeletonLLM checkpoint (the DrAction arm)"
@@ -201,8 +204,10 @@ def checkpoint_section(doc: Document, out_dir: Path, split, evaluation: dict) ->
              + f". Each remembers the split it was trained on: `recognize` without `--labels` or `--split` offers "
              f"its {len(split.unseen)} unseen classes, `--all-classes` all {len(split.classes)}. The model knows only "
              "the demo's world: its tokenizer and words come from the synthetic motions, so give it the demo's class "
-             "names and its kind of questions. `--mode score` ranks the candidates by likelihood, the figure this "
-             "report leads with; greedy answers rarely name a candidate (section 5).")
+             "names and its kind of questions. `--mode score` ranks the candidates by likelihood"
+             + (f", and `--reference {ref}` (the training clips this run calibrated on) calibrates the ranking as "
+                "the figures of this report are" if calibrated else ", the figure this report leads with")
+             + "; greedy answers rarely name a candidate (section 5).")
     doc.text("Files: `results.json` (every result above, schema of `skeletonllm.eval.report`), `eval/` (predictions and "
              "confusion matrices per arm), `runs/` (the backbone, each arm's stages with their logs and final weights), "
              "`media/` (renders and curves), `data/` (the cached synthetic set).")
