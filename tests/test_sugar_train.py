@@ -177,6 +177,9 @@ def test_the_demo_arm_runs_end_to_end(tmp_path):
                        "unseen": list(split.unseen)}
     res = json.loads((tmp_path / "eval").glob("*unseen-ntu25-score/results.json").__next__().read_text())
     assert res["method"].startswith("SUGAR demo") and res["num_samples"] == 8
+    assert res["method"].endswith("plain likelihood ranking") and res["top1"] == r.results["unseen_score_plain"]["top1"]
+    cal = json.loads((tmp_path / "eval").glob("*unseen-ntu25-score-calibrated/results.json").__next__().read_text())
+    assert cal["top1"] == r.unseen_top1 and "calibrated on" in cal["settings"]["decoding"]
 
 
 def test_step_items_draw_knowledge_and_candidates_from_seen_classes_only():

@@ -136,7 +136,10 @@ def sugar_demo_cmd(
     settings = SugarArmSettings.quick() if quick else SugarArmSettings()
     r = run_sugar_arm_on_split(out, seed=seed, settings=settings, progress=not quiet,
                                **({"train_per_class": 2, "test_per_class": 1} if quick else {}))
-    lines = [f"unseen classes, likelihood ranking: top-1 {100 * r.unseen_top1:.1f} % (chance {100 * r.chance_unseen:.1f} %)"]
+    how = "likelihood ranking, calibrated on training clips" if settings.calibrate else "likelihood ranking"
+    lines = [f"unseen classes, {how}: top-1 {100 * r.unseen_top1:.1f} % (chance {100 * r.chance_unseen:.1f} %)"]
+    if "unseen_score_plain" in r.results:
+        lines.append(f"unseen classes, plain likelihood ranking: top-1 {100 * r.results['unseen_score_plain']['top1']:.1f} %")
     if r.unseen_top1_generate is not None:
         lines.append(f"unseen classes, greedy decoding: top-1 {100 * r.unseen_top1_generate:.1f} %")
     lines.append(f"seen classes (held-out clips): top-1 {100 * r.seen_top1:.1f} % (chance {100 * r.chance_seen:.1f} %)")
