@@ -67,8 +67,10 @@ def test_calibration_lets_the_clip_outvote_the_language_prior(tmp_path):
     assert cal["settings"]["decoding"] == "likelihood ranking, calibrated on 4 reference clips"
     header = json.loads((tmp_path / "cal" / "predictions.jsonl").read_text().splitlines()[0])["header"]
     expected = np.log(np.exp(np.array([[5.0, 0.0, 0.5], [3.0, 0.0, 2.5]])).mean(0))
-    assert header["calibration"]["reference_clips"] == 4
-    assert header["calibration"]["prior"] == pytest.approx(expected.tolist(), abs=1e-3)
+    assert header["calibration"] == {"reference_clips": 4}
+    prior = cal["settings"]["calibration"]["prior"]
+    assert [prior[c] for c in CANDIDATES] == pytest.approx(expected.tolist(), abs=1e-3)
+    assert plain["settings"]["calibration"] is None
     assert len(set(model.prompts)) == 1          # the reference clips were asked the same question
     record = json.loads((tmp_path / "cal" / "predictions.jsonl").read_text().splitlines()[2])
     assert record["scores"] == pytest.approx((np.array([3.0, 2.0, 0.5]) - expected).tolist(), abs=1e-4)

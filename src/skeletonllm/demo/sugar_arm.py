@@ -30,7 +30,7 @@ from typing import Sequence
 
 import torch
 
-from .evaluate import TOPOLOGY_NAMES, TRANSFER_FORMATS
+from .evaluate import TOPOLOGY_NAMES, TRANSFER_FORMATS, reference_clips
 
 DEMO_SPLIT = "synth_31_13"     # the demo's split (skeletonllm.demo.settings.DemoSettings.split)
 TRANSFER_TOPOLOGIES = tuple(topo for topo, _ in TRANSFER_FORMATS)
@@ -198,7 +198,6 @@ def run_sugar_arm(train: Sequence, test_seen: Sequence, test_unseen: Sequence, s
     """
     from ..eval.recognition import run_mqa_evaluation
     from ..sugar.knowledge import load_knowledge
-    from .evaluate import reference_clips
     from ..sugar.model import SugarModel
     from ..sugar.training import SugarTrainingData, final_checkpoint, run_sugar
 

@@ -114,8 +114,9 @@ def run_mqa_evaluation(model, data, candidates: Sequence[str], base: dict, out_d
         limit: evaluate this many clips, spread evenly over ``data``.
         finish: called with the result before it is validated and saved (to add fields).
         reference: with ``mode="score"``, calibrate the ranking on these clips (training clips,
-            never the evaluated ones): each candidate's score minus its log-likelihood averaged
-            over them (:mod:`skeletonllm.eval.calibration`).
+            never the evaluated ones; ``transform`` applies to them too): each candidate's score
+            minus its log-likelihood averaged over them (:mod:`skeletonllm.eval.calibration`;
+            the priors are in the result's ``settings["calibration"]``).
     """
     import torch
     from tqdm.auto import tqdm
@@ -160,8 +161,9 @@ def run_mqa_evaluation(model, data, candidates: Sequence[str], base: dict, out_d
     prior = None
     if reference is not None:
         from .calibration import candidate_prior
+        reference = [transform(r) for r in reference] if transform is not None else list(reference)
         prior = candidate_prior(model, reference, prompt, candidates, num_frames, batch_size)
-        header["calibration"] = {"reference_clips": len(reference), "prior": [round(float(v), 4) for v in prior]}
+        header["calibration"] = {"reference_clips": len(reference)}
     log = PredictionLog(out_dir / PREDICTIONS, header, resume=resume)
     features = FeatureStore(out_dir / FEATURES, resume=resume) if tsne else None
 
@@ -212,6 +214,8 @@ def run_mqa_evaluation(model, data, candidates: Sequence[str], base: dict, out_d
         "matching": "strict: last 'Label:' line, lower-case/strip, exact (top1); lenient: top1_fuzzy",
         "candidates": candidates, "label_map": label_map or None, "transform": transform_name,
         "limit": limit, "tsne": tsne, "device": str(getattr(model, "device", "cpu")), "out_dir": str(out_dir),
+        "calibration": None if prior is None else {
+            "reference_clips": len(reference), "prior": {c: round(float(v), 4) for c, v in zip(candidates, prior)}},
         "versions": _versions(), **(settings or {}),
     }
     if "top5" in metrics:
