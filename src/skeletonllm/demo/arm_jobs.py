@@ -68,11 +68,10 @@ def evaluate_checkpoint(model_dir: Path, title: str, data: DemoData, settings: D
         res[f"{key}_answers"] = E.answer_spread(where / f"{key}-score")
         res[f"{key}_kinds"] = E.kind_accuracy(res[f"{key}_score"]["per_class"])
     if attributes:
-        res["attributes"] = {"seen": E.attribute_probes(model, seen_clips, seen, F, reference=ref),
-                             "unseen": E.attribute_probes(model, unseen_clips, seen, F, reference=ref)}
+        answers = E.attribute_answers(model, {"seen": seen_clips, "unseen": unseen_clips}, seen, F, reference=ref)
+        res["attributes"] = answers["calibrated" if ref is not None else "plain"]
         if ref is not None:
-            res["attributes_plain"] = {"seen": E.attribute_probes(model, seen_clips, seen, F),
-                                       "unseen": E.attribute_probes(model, unseen_clips, seen, F)}
+            res["attributes_plain"] = answers["plain"]
     if probe:
         from .probe import pixel_probe
         res["pixel_probe"] = pixel_probe(model.renderer, data.train, seen_clips, unseen_clips, unseen, F)

@@ -15,6 +15,7 @@
 """
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Sequence
 
@@ -156,33 +157,59 @@ def qa_scores(model, samples, num_frames: int) -> dict:
     return qa_metrics(items, answers)
 
 
+def _question_scores(model, samples, prompts: Sequence[tuple[str, list[str]]], num_frames: int,
+                     batch_size: int) -> list[torch.Tensor]:
+    """Per ``(prompt, options)``, the ``(N, options)`` log-likelihoods of the options on ``samples``,
+    each clip rendered and encoded once for all the questions."""
+    out = [[] for _ in prompts]
+    for lo in range(0, len(samples), batch_size):
+        chunk = samples[lo:lo + batch_size]
+        batch = collate_sequences([s.sequence("ntu25") for s in chunk], num_frames=num_frames, max_bodies=2)
+        frames = model.render(batch.to(model.device))
+        for k, (prompt, options) in enumerate(prompts):
+            out[k].append(model.score_candidates(None, prompt, options, frames=frames).float().cpu())
+    return [torch.cat(rows) for rows in out]
+
+
 @torch.no_grad()
-def attribute_probes(model, samples, seen: Sequence[str], num_frames: int, batch_size: int = 16,
-                     reference: Sequence | None = None) -> dict:
-    """Accuracy of the head start's attribute questions (all options offered) on ``samples``:
-    ``{"movement": acc, "side": acc, "part": acc}`` plus the chance levels. ``reference``:
-    training clips that calibrate the ranking of the options (:mod:`skeletonllm.eval.calibration`)."""
-    from ..eval.calibration import calibrate, candidate_prior
+def attribute_answers(model, groups: dict[str, Sequence], seen: Sequence[str], num_frames: int,
+                      batch_size: int = 16, reference: Sequence | None = None) -> dict:
+    """The head start's attribute questions (movement, side, part; all options offered) on each
+    group of clips: ``{"plain": {group: accuracies}, "calibrated": {group: accuracies}}``, the
+    latter only with ``reference`` (training clips; :mod:`skeletonllm.eval.calibration`: each
+    option's log-likelihood minus its mean over them). Accuracies: ``{"movement": acc, ...}``
+    plus the chance levels. Both come from the same scores; each clip is drawn once."""
+    from ..eval.calibration import calibrate
     from .pretrain_targets import ATTRIBUTE_QUESTIONS, attribute_vocab, attributes
 
     vocab = attribute_vocab(seen)
-    out = {}
-    for question, key in ATTRIBUTE_QUESTIONS:
-        options = vocab[key]
-        prompt = P.qa_prompt(question, options)
-        prior = None if reference is None else candidate_prior(
-            model, [s.sequence("ntu25") for s in reference], prompt, options, num_frames, batch_size)
-        hits = []
-        for lo in range(0, len(samples), batch_size):
-            chunk = samples[lo:lo + batch_size]
-            batch = collate_sequences([s.sequence("ntu25") for s in chunk], num_frames=num_frames, max_bodies=2)
-            scores = model.score_candidates(batch, prompt, options)
-            scores = scores if prior is None else calibrate(scores, prior)
-            hits += [options[int(row.argmax())] == getattr(attributes(s), key) for s, row in zip(chunk, scores)]
-        out[key] = float(np.mean(hits))
-        out[f"{key}_chance"] = 1.0 / len(options)
+    prompts = [(P.qa_prompt(question, vocab[key]), vocab[key]) for question, key in ATTRIBUTE_QUESTIONS]
+    priors = None
+    if reference is not None:
+        rows = _question_scores(model, list(reference), prompts, num_frames, batch_size)
+        priors = [torch.logsumexp(r, 0) - math.log(r.shape[0]) for r in rows]
+    out = {"plain": {}, **({"calibrated": {}} if priors is not None else {})}
+    for name, samples in groups.items():
+        samples = list(samples)
+        scores = _question_scores(model, samples, prompts, num_frames, batch_size)
+        for kind in out:
+            acc = {}
+            for k, ((_, key), (_, options)) in enumerate(zip(ATTRIBUTE_QUESTIONS, prompts)):
+                sc = scores[k] if kind == "plain" else calibrate(scores[k], priors[k])
+                acc[key] = float(np.mean([options[int(row.argmax())] == getattr(attributes(s), key)
+                                          for s, row in zip(samples, sc)]))
+                acc[f"{key}_chance"] = 1.0 / len(options)
+            out[kind][name] = acc
     return out
 
 
-__all__ = ["KINDS", "REFERENCE_PER_CLASS", "answer_spread", "attribute_probes", "caption_scores", "captions",
+def attribute_probes(model, samples, seen: Sequence[str], num_frames: int, batch_size: int = 16,
+                     reference: Sequence | None = None) -> dict:
+    """:func:`attribute_answers` on one group of clips: ``{"movement": acc, "side": acc, "part":
+    acc}`` plus the chance levels, calibrated when ``reference`` is given."""
+    res = attribute_answers(model, {"clips": samples}, seen, num_frames, batch_size, reference)
+    return res["calibrated" if reference is not None else "plain"]["clips"]
+
+
+__all__ = ["KINDS", "REFERENCE_PER_CLASS", "answer_spread", "attribute_answers", "attribute_probes", "caption_scores", "captions",
            "kind_accuracy", "qa_answers", "qa_scores", "recognition", "reference_clips"]
