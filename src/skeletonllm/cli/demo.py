@@ -27,6 +27,7 @@ def demo_cmd(
     from rich.table import Table
 
     from ..demo import DemoSettings, run_demo
+    from ..demo.evaluate import REFERENCE_FILE
     from ..errors import SkeletonLLMError
 
     console = Console()
@@ -61,11 +62,11 @@ def demo_cmd(
                       f"{100 * h['seen_chance']:.1f} %")
     console.print(table)
     console.print(f"Report: {summary.report_md} (and {summary.report_html.name}); results: {summary.results_json}")
-    ref = summary.out_dir / "reference.npz"
+    ref = summary.out_dir / REFERENCE_FILE
     how = f" --reference {ref}" if ref.is_file() else ""
     console.print(f"Checkpoint: {summary.out_dir}  (e.g. skeletonllm recognize FILE --checkpoint {summary.out_dir} "
                   f"--mode score{how}: the unseen classes of {settings.split}, ranked by likelihood"
-                  + (", calibrated on the training clips in reference.npz, as above)" if how else ")"))
+                  + (f", calibrated on the training clips in {REFERENCE_FILE}, as above)" if how else ")"))
     if (summary.out_dir / "sugar" / "config.json").is_file():
         console.print(f"SUGAR's checkpoint: {summary.out_dir / 'sugar'}")
 

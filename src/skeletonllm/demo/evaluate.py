@@ -15,7 +15,6 @@
 """
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Sequence
 
@@ -33,6 +32,8 @@ TOPOLOGY_NAMES = {"ntu25": "NTU-25", **dict(TRANSFER_FORMATS)}
 
 #: Training clips per seen class that calibrate the likelihood ranking (:func:`reference_clips`).
 REFERENCE_PER_CLASS = 4
+#: The demo's reference clips in its output directory (for ``recognize --reference``).
+REFERENCE_FILE = "reference.npz"
 
 
 def reference_clips(train, per_class: int = REFERENCE_PER_CLASS) -> list:
@@ -179,7 +180,7 @@ def attribute_answers(model, groups: dict[str, Sequence], seen: Sequence[str], n
     latter only with ``reference`` (training clips; :mod:`skeletonllm.eval.calibration`: each
     option's log-likelihood minus its mean over them). Accuracies: ``{"movement": acc, ...}``
     plus the chance levels. Both come from the same scores; each clip is drawn once."""
-    from ..eval.calibration import calibrate
+    from ..eval.calibration import calibrate, log_mean_likelihood
     from .pretrain_targets import ATTRIBUTE_QUESTIONS, attribute_vocab, attributes
 
     vocab = attribute_vocab(seen)
@@ -187,7 +188,7 @@ def attribute_answers(model, groups: dict[str, Sequence], seen: Sequence[str], n
     priors = None
     if reference is not None:
         rows = _question_scores(model, list(reference), prompts, num_frames, batch_size)
-        priors = [torch.logsumexp(r, 0) - math.log(r.shape[0]) for r in rows]
+        priors = [log_mean_likelihood(r) for r in rows]
     out = {"plain": {}, **({"calibrated": {}} if priors is not None else {})}
     for name, samples in groups.items():
         samples = list(samples)
@@ -211,5 +212,5 @@ def attribute_probes(model, samples, seen: Sequence[str], num_frames: int, batch
     return res["calibrated" if reference is not None else "plain"]["clips"]
 
 
-__all__ = ["KINDS", "REFERENCE_PER_CLASS", "answer_spread", "attribute_answers", "attribute_probes", "caption_scores", "captions",
-           "kind_accuracy", "qa_answers", "qa_scores", "recognition", "reference_clips"]
+__all__ = ["KINDS", "REFERENCE_FILE", "REFERENCE_PER_CLASS", "answer_spread", "attribute_answers", "attribute_probes",
+           "caption_scores", "captions", "kind_accuracy", "qa_answers", "qa_scores", "recognition", "reference_clips"]

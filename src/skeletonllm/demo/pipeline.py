@@ -59,7 +59,6 @@ from .workers import ArmWorkers
 
 MARKER = "demo.json"          # marks a directory as a demo output (safe to refresh)
 SUGAR_DIR = "sugar"           # the SUGAR arm's checkpoint, where a user finds it
-REFERENCE_FILE = "reference.npz"   # the calibration's reference clips (training clips), for ``recognize --reference``
 
 
 @dataclass
@@ -248,7 +247,8 @@ def run_demo(out_dir: str | os.PathLike = "skeletonllm-demo", settings: DemoSett
             "clips " + ", ".join(f"{k} {100 * frozen['attributes']['unseen'][k]:.0f} % "
                                  f"({100 * frozen['pixel_probe']['attributes'][k]['unseen']:.0f} %)"
                                  for k in ("movement", "side", "part"))
-            + f"; after the curriculum ({'calibrated ' if settings.calibrate else ''}ranking), seen top-1 {100 * final['seen_score']['top1']:.1f} % "
+            + f"; after the curriculum ({'calibrated ' if settings.calibrate else ''}ranking), "
+              f"seen top-1 {100 * final['seen_score']['top1']:.1f} % "
               f"({100 * final['pixel_probe']['seen_top1']:.1f} %), unseen {100 * final['unseen_score']['top1']:.1f} % "
               f"({100 * final['pixel_probe']['unseen_top1']:.1f} % composed)")
 
@@ -259,7 +259,7 @@ def run_demo(out_dir: str | os.PathLike = "skeletonllm-demo", settings: DemoSett
         install_checkpoint(arms[MAIN_ARM].final_dir, out_dir)
         if settings.calibrate:
             from ..skeleton.packing import write_npz
-            from .evaluate import reference_clips
+            from .evaluate import REFERENCE_FILE, reference_clips
             write_npz(out_dir / REFERENCE_FILE, {"what": "training clips that calibrate the demo's likelihood ranking"},
                       [c.sequence("ntu25") for c in reference_clips(data.train)], compress=True)
         if seed_run.arms.get("sugar"):
@@ -294,4 +294,5 @@ __all__ = ["ARM_RUNNERS", "ArmJob", "DemoData", "DemoSettings", "DemoSummary", "
            "evaluate_checkpoint", "install_checkpoint", "load_arm_result", "run_arm", "run_demo", "run_seed"]
 
 # At home in the modules above, importable from here as before the split.
-__all__ += ["REFERENCE_FILE", "ARMS_DIR", "arm_result_path", "run_curriculum_arm", "run_sugar_arm_job", "training_seconds_before"]
+__all__ += ["ARMS_DIR", "arm_result_path", "run_curriculum_arm", "run_sugar_arm_job",
+            "training_seconds_before"]

@@ -165,7 +165,8 @@ def summary_section(doc: Document, settings, info: dict, split, evaluation: dict
              "figure to read. Calibrated, each candidate's log-likelihood is taken relative to its average over "
              "training clips of the seen classes: a language model that learnt names such as *kick right leg* "
              "expects *right* after *kick* whatever it sees, and calibration removes that expectation "
-             "(`skeletonllm.eval.calibration`; chosen on a validation split of seen classes). The directory holding this report is also the trained checkpoint (DrAction arm); see "
+             "(`skeletonllm.eval.calibration`; chosen on a validation split of seen classes). The directory "
+             "holding this report is also the trained checkpoint (DrAction arm); see "
              "*Using the checkpoint* at the end.")
 
 
@@ -185,8 +186,10 @@ def checkpoint_section(doc: Document, out_dir: Path, split, evaluation: dict) ->
     """Section 12: the commands that use this run's checkpoints, and the files beside them."""
     doc.heading("12. Using the checkpoint")
     labels = ",".join(split.unseen[:3])
-    ref = out_dir / "reference.npz"
-    calibrated = (out_dir / "reference.npz").is_file()
+    from .evaluate import REFERENCE_FILE
+
+    ref = out_dir / REFERENCE_FILE          # written by the pipeline when the demo calibrates
+    calibrated = ref.is_file()
     how = f" --reference {ref}" if calibrated else ""
     commands = [f"skeletonllm recognize S001C001P001R001A001.skeleton --checkpoint {out_dir} --mode score{how}",
                 f'skeletonllm recognize 000000.npy --checkpoint {out_dir} --labels "{labels}" --mode score --json',

@@ -45,7 +45,12 @@ def candidate_prior(model, reference: Sequence[SkeletonSequence], prompt: str, c
             for lo in range(0, len(seqs), batch_size):
                 batch = collate_sequences(seqs[lo:lo + batch_size], num_frames=num_frames, train=False, max_bodies=2)
                 rows.append(model.score_candidates(batch, prompt, list(candidates)).float().cpu())
-    scores = torch.cat(rows)                                        # (R, C)
+    return log_mean_likelihood(torch.cat(rows))
+
+
+def log_mean_likelihood(scores: torch.Tensor) -> torch.Tensor:
+    """``(C,)`` log of the mean over rows of ``exp(scores)``, ``scores`` ``(R, C)`` log-likelihoods
+    of ``C`` answers on ``R`` reference clips (computed without leaving log space)."""
     return torch.logsumexp(scores, dim=0) - math.log(scores.shape[0])
 
 
@@ -54,4 +59,4 @@ def calibrate(scores: torch.Tensor, prior: torch.Tensor) -> torch.Tensor:
     return scores - prior.to(scores.device, scores.dtype)[None, :]
 
 
-__all__ = ["calibrate", "candidate_prior"]
+__all__ = ["calibrate", "candidate_prior", "log_mean_likelihood"]
