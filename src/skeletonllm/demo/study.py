@@ -97,11 +97,7 @@ def seed_parts(run) -> dict[str, float]:
 # -- statistics over seeds -----------------------------------------------------------------------
 
 def _values(seeds: list[dict], arm: str, phase: str, key: str = "unseen") -> dict[int, float]:
-    return {s["seed"]: s["arms"][arm][phase][key] for s in seeds if phase in s["arms"].get(arm, {})}
-
-
-def _plain_values(seeds: list[dict], arm: str, phase: str, key: str) -> dict[int, float]:
-    """Like :func:`_values` for the uncalibrated ranking, seeds that measured it only."""
+    """``{seed: number}`` of the seeds whose arm and phase measured ``key``."""
     return {s["seed"]: s["arms"][arm][phase][key] for s in seeds if key in s["arms"].get(arm, {}).get(phase, {})}
 
 
@@ -128,7 +124,7 @@ def study_statistics(seeds: list[dict]) -> dict:
                 continue
             entry = {key: _summary(_values(seeds, arm, phase, key)) for key in ("unseen", "seen")}
             entry.update({key: _summary(v) for key in ("unseen_plain", "seen_plain")
-                          if len(v := _plain_values(seeds, arm, phase, key)) == entry["unseen"]["n"]})
+                          if len(v := _values(seeds, arm, phase, key)) == entry["unseen"]["n"]})
             entry["unseen_kinds"] = {k: _summary(v) for k in KINDS if (v := _kind_values(seeds, arm, phase, k))}
             answers = [s["arms"][arm][phase].get("unseen_answers") for s in seeds]
             if all(answers):
