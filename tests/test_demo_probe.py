@@ -111,6 +111,11 @@ def test_the_shipped_sweep_records_how_the_head_start_was_chosen():
             assert set(v["train"]) | set(v["zero_shot"]) == set(split.seen)
             assert not set(v["zero_shot"]) & set(split.unseen)
     assert sum(is_current(r) for r in runs) >= 1
+    # A run whose curriculum differs from the demo's is not the demo's, and its row says how it differs.
+    import copy
+    other = copy.deepcopy(next(r for r in runs if is_current(r)))
+    other["curriculum_overrides"] = {"stage4_tasks": ["mqa"]}
+    assert not is_current(other) and "stage4_tasks = mqa" in sweep_rows([other])[0][1]
     rows = sweep_rows(runs)
     assert len(rows) == len(runs) and all(len(row) == len(SWEEP_HEADER) for row in rows)
     doc = Document("t")

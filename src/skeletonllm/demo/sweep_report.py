@@ -48,6 +48,8 @@ def _settings(run: dict) -> str:
                               ("batches mixed in length", not s.get("length_batches", True)),
                               (f"curriculum {s['recognition_epochs']} recognition epoch(s)",
                                s.get("recognition_epochs", 3) != 3)) if on]
+    words += [f"curriculum {k} = {', '.join(v) if isinstance(v, list) else v}"
+              for k, v in run.get("curriculum_overrides", {}).items() if k != "recognition_epochs"]
     return ", ".join(words)
 
 
@@ -60,8 +62,11 @@ def is_current(run: dict) -> bool:
     if not s:
         return False
     same = all(getattr(now, k) == v for k, v in s.items() if hasattr(now, k))
-    return same and s.get("length_batches", False) and s.get("recognition_epochs") == \
-        CurriculumSettings().recognition_epochs
+    curriculum = CurriculumSettings()
+    same_curriculum = all(getattr(curriculum, k) == (tuple(v) if isinstance(v, list) else v)
+                          for k, v in run.get("curriculum_overrides", {}).items())
+    return same and same_curriculum and s.get("length_batches", False) and s.get("recognition_epochs") == \
+        curriculum.recognition_epochs
 
 
 def sweep_rows(runs: list[dict], renderer: str = "draction") -> list[list[str]]:
