@@ -120,6 +120,18 @@ def _probe(renderer, train, held, val_clips, val_classes, num_frames):
             "attributes": {k: {"seen": v["seen"], "zero_shot": v["unseen"]} for k, v in out["attributes"].items()}}
 
 
+def _tasks(model, clips, num_frames: int, caption_tokens: int, limit: int = 48) -> dict:
+    """BLEU@4 and CIDEr-D of greedy captions, and QA accuracy (multiple choice), on ``limit`` of ``clips``."""
+    from skeletonllm.demo import evaluate as E
+    from skeletonllm.demo.data import _spread
+
+    clips = _spread(list(clips), limit)
+    caps = E.caption_scores(E.captions(model, clips, num_frames, max_new_tokens=caption_tokens), clips)["metrics"]
+    qa = E.qa_scores(model, clips, num_frames)
+    return {"clips": len(clips), "bleu4": caps["bleu4"], "cider_d": caps["cider_d"],
+            "qa_accuracy": qa["overall"]["mqa_accuracy"]}
+
+
 def _append(path: Path, record: dict) -> None:
     """Add one run to the sweep file (``{"what", "script", "runs": [...]}``), atomically."""
     from skeletonllm.atomic import atomic_write_text
@@ -142,6 +154,8 @@ def main(argv=None) -> None:
     ap.add_argument("--curriculum-set", nargs="*", default=[], help="CurriculumSettings overrides, key=JSON")
     ap.add_argument("--renderers", default="velocity,draction")
     ap.add_argument("--tokprobe", action="store_true")
+    ap.add_argument("--extras", action="store_true", help="after the curriculum, also captioning and QA on "
+                    "held-out seen clips (what the curriculum's caption and QA items keep)")
     ap.add_argument("--curriculum", action="store_true")
     ap.add_argument("--validation", action="store_true", help="zero-shot on eight seen classes held out")
     ap.add_argument("--seed", type=int, default=0)
@@ -228,6 +242,8 @@ def main(argv=None) -> None:
                                                                   out / "val-cal-final", "validation", a.seed, ref)
             rec["curriculum"]["pixel_probe"] = _probe(model.renderer, train, held, val_clips, list(split.unseen),
                                                       p.num_frames)
+        if a.extras:
+            rec["curriculum"]["tasks"] = _tasks(model, held, p.num_frames, st.caption_tokens)
         print(a.name, "curriculum", rec["curriculum"], flush=True)
     rec["total_seconds"] = round(time.time() - t0, 1)
     rec["total_cpu_seconds"] = round(_cpu() - c0, 1)
