@@ -144,7 +144,7 @@ def _append(path: Path, record: dict) -> None:
 def main(argv=None) -> None:
     from skeletonllm.demo import evaluate as E
     from skeletonllm.demo.pipeline import DemoData, DemoSettings, _training_data
-    from skeletonllm.demo.pretrain import initial_draction, pretrain_backbone, renderer_options
+    from skeletonllm.demo.pretrain import initial_draction, load_pretrained, pretrain_backbone, renderer_options
     from skeletonllm.mllm.model import SkeletonLLM, SkeletonLLMConfig
     from skeletonllm.render.fixed import build_renderer
 
@@ -152,13 +152,17 @@ def main(argv=None) -> None:
     ap.add_argument("--name", required=True)
     ap.add_argument("--set", nargs="*", default=[], help="PretrainSettings overrides, key=JSON")
     ap.add_argument("--curriculum-set", nargs="*", default=[], help="CurriculumSettings overrides, key=JSON")
-    ap.add_argument("--renderers", default="velocity,draction")
+    ap.add_argument("--renderers", default="velocity,draction", help="renderers whose head start is measured "
+                    "(comma-separated), or 'none'")
+    ap.add_argument("--head-start", help="a directory for the head start: reused when it holds a finished one "
+                    "(trained with the same seed, split and --set), else pretrained into it")
     ap.add_argument("--tokprobe", action="store_true")
     ap.add_argument("--extras", action="store_true", help="after the curriculum, also captioning and QA on "
                     "held-out seen clips (what the curriculum's caption and QA items keep)")
     ap.add_argument("--curriculum", action="store_true")
     ap.add_argument("--validation", action="store_true", help="zero-shot on eight seen classes held out")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--keep", action="store_true", help="keep the run's models and predictions under --work")
     ap.add_argument("--work", default="/tmp/skeletonllm-sweep")
     ap.add_argument("--log", default=str(Path(__file__).resolve().parents[1] / "src" / "skeletonllm" / "demo"
                                          / "backbone_sweep.json"))
@@ -184,10 +188,15 @@ def main(argv=None) -> None:
     out = work / a.name
     shutil.rmtree(out, ignore_errors=True)
     t0, c0 = time.time(), _cpu()
-    pre = pretrain_backbone(train, seen, st.pretrain, out / "backbone", st.seed, progress=False)
+    pre = load_pretrained(a.head_start) if a.head_start else None
+    reused = pre is not None
+    if pre is None:
+        pre = pretrain_backbone(train, seen, st.pretrain, Path(a.head_start) if a.head_start else out / "backbone",
+                                st.seed, progress=False)
     rec = {"name": a.name, "seed": a.seed, "overrides": over, "curriculum_overrides": cover,
            "validation_split": None if split is None else {"train": list(split.seen), "zero_shot": list(split.unseen)},
            "head_start_seconds": {k: round(v, 1) for k, v in pre.seconds.items()},
+           **({"head_start_reused": str(a.head_start)} if reused else {}),
            "head_start_cpu_seconds": round(_cpu() - c0, 1), "load_average": os.getloadavg()[0],
            "command": "python scripts/demo_sweep.py " + " ".join(shlex.quote(x) for x in (argv or sys.argv[1:])),
            "code": _code_version(), "head_start": {},
@@ -196,10 +205,10 @@ def main(argv=None) -> None:
     print(a.name, "head start", rec["head_start_seconds"], "cpu", rec["head_start_cpu_seconds"], flush=True)
     p = st.pretrain
     ref = E.reference_clips(train)              # calibration's reference: training clips of the training classes
-    for name in a.renderers.split(","):
+    for name in ([] if a.renderers == "none" else a.renderers.split(",")):
         renderer = (initial_draction(p, st.seed + 1) if name == "draction"
                     else build_renderer(name, **renderer_options(p, name)))
-        cfg = SkeletonLLMConfig(backbone=str(out / "backbone"), renderer=name, image_size=p.image_size,
+        cfg = SkeletonLLMConfig(backbone=str(pre.backbone_dir), renderer=name, image_size=p.image_size,
                                 renderer_options=renderer_options(p, name), num_frames=p.num_frames, lora=False,
                                 device="cpu")
         model = SkeletonLLM(cfg, renderer=renderer).eval()
@@ -248,7 +257,8 @@ def main(argv=None) -> None:
     rec["total_seconds"] = round(time.time() - t0, 1)
     rec["total_cpu_seconds"] = round(_cpu() - c0, 1)
     _append(Path(a.log), rec)
-    shutil.rmtree(out, ignore_errors=True)
+    if not a.keep:
+        shutil.rmtree(out, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -80,3 +80,12 @@ def test_calibration_is_refused_for_greedy_decoding(tmp_path):
     with pytest.raises(ValueError, match="likelihood ranking only"):
         run_mqa_evaluation(BiasedScorer(), [marked(0, CANDIDATES[0])], CANDIDATES, {"task": "recognition"},
                            tmp_path, mode="generate", num_frames=4, reference=[marked(0)], progress=False)
+
+
+def test_reference_clips_spread_over_each_class():
+    from skeletonllm.eval.calibration import spread_per_class
+    labels = [0, 0, 0, 0, 1, None, 0, 1, 2, 0, 0, 0]        # class 0 at 0 1 2 3 6 9 10 11
+    assert spread_per_class(labels, 2) == [0, 4, 6, 7, 8]   # 0 and 6 of class 0: every fourth of its eight
+    assert spread_per_class(labels, 100) == [i for i, l in enumerate(labels) if l is not None]
+    with pytest.raises(ValueError, match="per_class"):
+        spread_per_class(labels, 0)

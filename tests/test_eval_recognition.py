@@ -251,3 +251,33 @@ def test_eval_command_errors_exit_2_with_a_clear_message(checkpoint, tmp_path):
     assert r.exit_code == 2 and "unknown split 'nope'" in r.output
     r = runner.invoke(app, ["eval", str(tmp_path), "--data", str(DATA / "ntu_skeleton"), "--split", "ntu60_40_20"])
     assert r.exit_code == 2 and "not a SkeletonLLM checkpoint" in r.output
+
+
+def test_eval_calibrate_draws_the_splits_seen_clips_from_the_data(checkpoint, tmp_path):
+    """ntu60_30_30: A001 (drink water) is unseen, A058 (handshaking) seen: the only reference clip."""
+    from skeletonllm.eval.calibration import candidate_prior
+    from skeletonllm.inference import load_model
+
+    runner = CliRunner()
+    out = tmp_path / "cal"
+    r = runner.invoke(app, ["eval", str(checkpoint), "--data", str(DATA / "ntu_skeleton"), "--split", "ntu60_30_30",
+                            "--mode", "score", "--calibrate", "3", "--frames", "4", "--out", str(out), "--quiet"])
+    assert r.exit_code == 0, r.output
+    assert "calibrated on 1 seen clips" in r.output
+    [res] = load_results(out / "results.json")
+    assert res["num_samples"] == 1 and set(res["per_class"]) == {"drink water"}
+    cal = res["settings"]["calibration"]
+    assert cal["reference_clips"] == 1 and len(cal["prior"]) == 30
+    header = json.loads((out / "predictions.jsonl").read_text().splitlines()[0])["header"]
+    model = load_model(checkpoint)
+    prior = candidate_prior(model, [skeletonllm.load(NTU_A058)], header["prompt"], res["settings"]["candidates"], 4)
+    assert [cal["prior"][c] for c in res["settings"]["candidates"]] == pytest.approx(prior.tolist(), abs=2e-4)
+
+    for extra, message in ((["--split", "ntu60_30_30", "--calibrate", "2"], "use mode 'score'"),
+                           (["--split", "ntu60_40_20", "--mode", "score", "--calibrate", "2"],
+                            "no clips of the seen classes of ntu60_40_20 to calibrate on"),
+                           (["--transfer-from", "ntu60", "--mode", "score", "--calibrate", "2"],
+                            "not to --transfer-from")):
+        r = runner.invoke(app, ["eval", str(checkpoint), "--data", str(DATA / "ntu_skeleton"), *extra,
+                                "--out", str(tmp_path / "x")])
+        assert r.exit_code == 2 and message in r.output, r.output

@@ -44,6 +44,9 @@ def test_defaults_are_the_papers():
     ({"stages": {"disc_ft": {"lr": -1.0}}}, "stages.disc_ft.lr"),
     ({"stages": {"disc_ft": {"trains": ["renderer", "decoder"]}}}, "stages.disc_ft"),
     ({"stages": {"disc_ft": {"tasks": ["mqa", "dance"]}}}, "stages.disc_ft.tasks"),
+    ({"stages": {"recognition": {"task_share": {"dance": 0.5}}}}, "stages.recognition.task_share"),
+    ({"stages": {"recognition": {"task_share": {"caption": 1.5}}}}, "stages.recognition.task_share.caption"),
+    ({"stages": {"recognition": {"task_share": {"caption": 0}}}}, "stages.recognition.task_share.caption"),
     ({"model": {"hiden": 8}}, "model.hiden"),
     ({"model": {"hidden": 8.5}}, "model.hidden"),
     ({"data": {"files": ["x"], "synth": {"n": 1}}}, "data"),
@@ -72,6 +75,15 @@ def test_yaml_file_overrides_and_floats(tmp_path):
         load_config(bad)
     with pytest.raises(ConfigError, match="no such file"):
         load_config(tmp_path / "missing.yaml")
+
+
+def test_task_share_reaches_the_stage_and_names_its_tasks():
+    cfg = _cfg(stages={"recognition": {"tasks": ["mqa", "caption"], "task_share": {"caption": 0.25}}})
+    table, _ = curriculum(cfg.stage_overrides())
+    assert table[3].task_share == (("caption", 0.25),) and table[2].task_share == ()
+    cfg = _cfg(stages={"recognition": {"task_share": {"caption": 0.25}}})     # caption is not a stage-4 task
+    with pytest.raises(ConfigError, match="'caption' is not one of the stage's tasks"):
+        curriculum(cfg.stage_overrides())
 
 
 def test_stage_selection():

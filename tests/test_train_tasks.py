@@ -150,6 +150,28 @@ def test_mqa_disc_and_distill_contents():
     assert len(mixed) == 12 and mixed[4].target in ("YES", "NO")
 
 
+def test_mixed_tasks_draw_a_share_of_a_task_anew_each_epoch():
+    rng = np.random.default_rng(5)
+    seqs = [_seq(rng, ["clap", "wave"][i % 2], i, captions=[f"caption {i}"]) for i in range(40)]
+    guard = ClassGuard(["clap", "wave"], [])
+    mqa, cap = build_task("mqa", seqs, guard), build_task("caption", seqs, guard)
+    mixed = MixedTasks([mqa, cap], {"caption": 0.25}, seed=1)
+    assert len(mixed) == 40 + 10
+
+    def drawn(epoch):
+        mixed.set_epoch(epoch)
+        items = [mixed[i] for i in range(len(mixed))]
+        assert [it.target for it in items[:40]] == [mqa[i].target for i in range(40)]     # every MQA item
+        return [it.target for it in items[40:]]
+
+    first, second = drawn(0), drawn(1)
+    assert len(set(first)) == 10 and set(first) <= {f"caption {i}" for i in range(40)}
+    assert set(first) != set(second)                       # a new draw per epoch ...
+    assert drawn(0) == first                               # ... fixed by seed and epoch
+    assert len(MixedTasks([mqa, cap], {"caption": 0.001})) == 41          # never below one item
+    assert len(MixedTasks([mqa, cap])) == 80
+
+
 def test_caption_and_qa_tasks():
     rng = np.random.default_rng(2)
     seqs = [_seq(rng, None, 0, captions=["a man kicks high", "someone kicks"]),

@@ -318,7 +318,7 @@ def evaluate_checkpoint(checkpoint: str | os.PathLike, data: str | os.PathLike, 
                         target: str | None = None, label_map: str | None = "default", to_2d: bool = False,
                         max_new_tokens: int = P.RECOGNITION_MAX_NEW_TOKENS, seed: int = 0, resume: bool = True, device: str | None = None,
                         cache_dir: str | os.PathLike | None = None, method: str | None = None,
-                        progress: bool = True) -> dict:
+                        progress: bool = True, calibrate: int | None = None) -> dict:
     """Load ``checkpoint``, index ``data`` and evaluate: recognition over ``split``'s unseen
     classes, or, with ``transfer_from``, cross-format transfer to ``target`` (see
     the checkpoint may be a SkeletonLLM or a SUGAR model, :func:`load_model`;
@@ -327,6 +327,10 @@ def evaluate_checkpoint(checkpoint: str | os.PathLike, data: str | os.PathLike, 
 
     ``protocol`` (``xsub`` / ``xview`` / ``xset``) keeps only the protocol's test part. Without
     ``out_dir`` results go to ``eval/<split or source-to-target>-<mode>``.
+
+    ``calibrate`` (score mode, recognition): rank calibrated on that many clips of every seen
+    class of ``split`` found in ``data`` (of the protocol's training part with ``protocol``),
+    evenly spread over each class's clips (:mod:`skeletonllm.eval.calibration`).
     """
     from .eval.recognition import evaluate_recognition, protocol_name
     from .skeleton.dataset import SkeletonDataset
@@ -352,14 +356,19 @@ def evaluate_checkpoint(checkpoint: str | os.PathLike, data: str | os.PathLike, 
         seen = None
         if tsne and tsne_seen:
             seen = SkeletonDataset(data, format=format, cache_dir=cache_dir, split=split, subset="seen", **part)
-        out_dir = out_dir or Path("eval") / f"{split}-{mode}"
+        reference = None if calibrate is None else _seen_reference(data, split, prot, calibrate, mode, format,
+                                                                    cache_dir)
+        out_dir = out_dir or Path("eval") / f"{split}-{mode}{'-calibrated' if calibrate else ''}"
         model = load_model(checkpoint, device=device)
         return evaluate_recognition(model, ds, split_name=split, mode=mode, batch_size=batch_size,
                                     num_frames=num_frames, seed=seed, out_dir=out_dir, resume=resume, tsne=tsne,
                                     tsne_data=seen, progress=progress, protocol=short_protocol, limit=limit,
                                     max_new_tokens=max_new_tokens, checkpoint=checkpoint, method=method,
-                                    settings={"data": str(data)})
+                                    settings={"data": str(data)}, reference=reference)
 
+    if calibrate is not None:
+        raise ValueError("calibration draws the training split's seen classes from the data: it applies to "
+                         "recognition over a split, not to --transfer-from")
     from .eval.transfer import dataset_key, evaluate_transfer
     from .skeleton.splits import class_names as dataset_classes
 
@@ -381,6 +390,22 @@ def evaluate_checkpoint(checkpoint: str | os.PathLike, data: str | os.PathLike, 
                              batch_size=batch_size, num_frames=num_frames, seed=seed, resume=resume, tsne=tsne,
                              progress=progress, limit=limit, max_new_tokens=max_new_tokens, checkpoint=checkpoint,
                              method=method, split_name=split, settings={"data": str(data)})
+
+
+def _seen_reference(data, split: str, protocol: str | None, per_class: int, mode: str, format, cache_dir) -> list:
+    """``per_class`` clips of every seen class of ``split`` in ``data`` (the protocol's training
+    part when given): the reference clips of a calibrated ranking."""
+    from .eval.calibration import spread_per_class
+    from .skeleton.dataset import SkeletonDataset
+
+    if mode != "score":
+        raise ValueError("calibration applies to the likelihood ranking: use mode 'score' (--mode score)")
+    part = {"protocol": protocol, "part": "train"} if protocol else {}
+    seen = SkeletonDataset(data, format=format, cache_dir=cache_dir, split=split, subset="seen", **part)
+    if len(seen) == 0:
+        raise ValueError(f"{data}: no clips of the seen classes of {split}" + (f" in the {protocol} training part"
+                         if protocol else "") + " to calibrate on")
+    return [seen[i] for i in spread_per_class(seen.label_ids, per_class)]
 
 
 def _infer_target(ds, split, to_2d: bool) -> str:

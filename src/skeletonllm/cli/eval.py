@@ -18,6 +18,10 @@ def eval_cmd(
                               "evaluated, with their names as candidates (required unless --transfer-from)"),
     mode: str = typer.Option("generate", "--mode", help="generate: greedy answer, strict 'Label:' match (the "
                              "paper's protocol); score: likelihood ranking of the candidates"),
+    calibrate: int = typer.Option(None, "--calibrate", min=1, help="score mode: rank each candidate by its "
+                                  "log-likelihood minus its average over N clips of every seen class of the split "
+                                  "in --data (the protocol's training part with --protocol): removes the name "
+                                  "prior the language model learnt from the seen classes"),
     out: str = typer.Option(None, "--out", help="output folder (default eval/<split>-<mode>); an existing "
                             "predictions.jsonl there is resumed"),
     batch_size: int = typer.Option(8, "--batch-size", min=1, help="clips per forward pass"),
@@ -55,12 +59,14 @@ def eval_cmd(
             tsne_seen=tsne_seen, limit=limit, format=format, protocol=protocol, transfer_from=transfer_from,
             target=target, label_map=None if label_map.lower() == "none" else label_map, to_2d=to_2d,
             max_new_tokens=max_new_tokens, seed=seed, resume=resume, device=device, cache_dir=cache_dir,
-            method=method, progress=not quiet)
+            method=method, progress=not quiet, calibrate=calibrate)
     except (SkeletonLLMError, FileNotFoundError, KeyError, ValueError) as e:
         typer.echo(f"error: {e.args[0] if isinstance(e, KeyError) else e}", err=True)
         raise typer.Exit(2)
     what = (f"{result['source']} -> {result['target']}" if result["task"] == "transfer"
             else f"{result.get('dataset', '')} {result['split']}".strip())
+    if calibrate:
+        mode = f"{mode}, calibrated on {result['settings']['calibration']['reference_clips']} seen clips"
     typer.echo(f"{what} ({mode}): top-1 {100 * result['top1']:.2f}% (lenient match {100 * result['top1_fuzzy']:.2f}%) "
                f"on {result['num_samples']} clips, {result['unmatched']} answers matched no candidate")
     out_dir = result["settings"]["out_dir"]

@@ -99,6 +99,8 @@ class CurriculumSettings:
         stage4_tasks: stage 4's tasks. The paper's is MQA alone; here the captions and QA stay
             mixed in, or the model answers every caption or question request with a
             ``Label:`` line (measured: BLEU@4 0 and QA below chance after an MQA-only stage 4).
+        task_share: ``{stage name: {task: fraction}}``: the fraction of a task's items a stage
+            draws each epoch (:attr:`skeletonllm.train.stages.Stage.task_share`).
         group_lr: ``{stage name: {parameter group: learning rate}}``, exceptions to ``stage_lr``.
             The renderer learns at the full rate in the render warm-up and at a tenth of it
             afterwards: Disc-FT's YES/NO loss stays flat for the tiny model (it cannot yet tell
@@ -116,6 +118,7 @@ class CurriculumSettings:
     recognition_epochs: int = 3
     stage3_tasks: tuple[str, ...] = ("cr_distill", "caption", "qa")
     stage4_tasks: tuple[str, ...] = ("mqa", "caption", "qa")
+    task_share: dict[str, dict[str, float]] = field(default_factory=dict)
     group_lr: dict[str, dict[str, float]] = field(default_factory=lambda: {
         "disc_ft": {"renderer": 5e-4}, "cr_distill": {"renderer": 5e-4}})
     frozen: tuple[str, ...] = ("projector",)
@@ -188,6 +191,8 @@ def run_config(arm: str, out_dir: Path, backbone_dir: Path, frame_options: dict,
     for stage in CURRICULUM:
         trains = [g for g in stage.trains if g not in settings.frozen]
         group_lr = settings.group_lr.get(stage.name, {})
+        if settings.task_share.get(stage.name):
+            stages[stage.name]["task_share"] = dict(settings.task_share[stage.name])
         stages[stage.name].update(lr=lr, group_lr={g: v for g, v in group_lr.items() if g in trains},
                                   **({"trains": trains} if settings.frozen else {}))
     return config_from_dict({

@@ -54,6 +54,23 @@ def log_mean_likelihood(scores: torch.Tensor) -> torch.Tensor:
     return torch.logsumexp(scores, dim=0) - math.log(scores.shape[0])
 
 
+def spread_per_class(labels: Sequence, per_class: int) -> list[int]:
+    """Indices of up to ``per_class`` items of every label, evenly spaced over that label's items
+    (a dataset's files are ordered by setup, camera and performer: the first few would share them).
+    Items without a label (None) are never drawn. Sorted, so the reference reads in dataset order."""
+    if per_class < 1:
+        raise ValueError(f"per_class must be >= 1, got {per_class}")
+    by_label: dict = {}
+    for i, label in enumerate(labels):
+        if label is not None:
+            by_label.setdefault(label, []).append(i)
+    picks = []
+    for items in by_label.values():
+        k = min(per_class, len(items))
+        picks += [items[int(j)] for j in (torch.arange(k) * len(items) // k).tolist()]
+    return sorted(picks)
+
+
 def calibrate(scores: torch.Tensor, prior: torch.Tensor) -> torch.Tensor:
     """``(B, C)`` calibrated scores: ``scores`` ``(B, C)`` minus ``prior`` ``(C,)``."""
     return scores - prior.to(scores.device, scores.dtype)[None, :]

@@ -52,7 +52,7 @@ def evaluate_recognition(model, data, candidates: Sequence[str] | None = None, s
                          dataset_name: str | None = None, class_names: Sequence[str] | None = None,
                          limit: int | None = None, max_new_tokens: int = P.RECOGNITION_MAX_NEW_TOKENS,
                          checkpoint: str | os.PathLike | None = None, method: str | None = None,
-                         settings: dict | None = None) -> dict:
+                         settings: dict | None = None, reference=None) -> dict:
     """Open-vocabulary recognition of ``data`` (the split's unseen clips); returns the result dict.
 
     Args:
@@ -66,6 +66,8 @@ def evaluate_recognition(model, data, candidates: Sequence[str] | None = None, s
         protocol: ``"xsub"``, ``"xview"`` or ``"xset"``, recorded in the result.
         tsne, tsne_data: also collect hidden states (of ``data`` and of ``tsne_data``,
             e.g. the seen classes) and draw ``tsne.png``.
+        reference: score mode: clips of the seen classes (training clips) to calibrate the
+            ranking on (:mod:`skeletonllm.eval.calibration`).
         Other arguments: see :func:`run_mqa_evaluation`.
     """
     from ..skeleton.splits import class_names as dataset_classes, get_split
@@ -98,7 +100,8 @@ def evaluate_recognition(model, data, candidates: Sequence[str] | None = None, s
     return run_mqa_evaluation(model, data, candidates, base, out_dir, mode=mode, batch_size=batch_size,
                               num_frames=num_frames, seed=seed, resume=resume, tsne=tsne, tsne_data=tsne_data,
                               progress=progress, class_names=class_names, limit=limit,
-                              max_new_tokens=max_new_tokens, checkpoint=checkpoint, settings=settings, title=title)
+                              max_new_tokens=max_new_tokens, checkpoint=checkpoint, settings=settings, title=title,
+                              reference=reference)
 
 
 # -- from a checkpoint and a data folder (what ``skeletonllm eval`` runs) ----------------------------

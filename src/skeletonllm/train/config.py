@@ -6,7 +6,7 @@ A run config has four sections::
     model:  the model's own config dataclass (``SkeletonLLMConfig`` fields), passed through
     data:   where the skeletons come from, the class split, negatives and rationales
     train:  optimiser, batching, precision, logging and checkpoint cadence
-    stages: per-stage overrides of the curriculum table (lr, epochs, tasks, trains)
+    stages: per-stage overrides of the curriculum table (lr, epochs, tasks, trains, group_lr, task_share)
 
 Every key is checked against the dataclass it fills: an unknown key, a value of the wrong
 type or an out-of-range value raises :class:`~skeletonllm.errors.ConfigError` naming the
@@ -165,6 +165,7 @@ class StageOverride:
     tasks: list[str] | None = None
     trains: list[str] | None = None
     group_lr: dict[str, float] | None = None  # e.g. {renderer: 1e-3}: a learning rate per group
+    task_share: dict[str, float] | None = None  # e.g. {caption: 0.25}: a fraction of a task's items per epoch
 
 
 @dataclass
@@ -311,6 +312,11 @@ def _check_values(cfg: RunConfig) -> None:
                                                          f"(known: {', '.join(PARAMETER_GROUPS)})")
         for group, lr in (o.group_lr or {}).items():
             positive(lr, f"stages.{name}.group_lr.{group}")
+        for task, share in (o.task_share or {}).items():
+            if task not in TASK_NAMES:
+                raise ConfigError(src, f"stages.{name}.task_share", f"unknown task '{task}' (known: {', '.join(TASK_NAMES)})")
+            if not 0 < share <= 1:
+                raise ConfigError(src, f"stages.{name}.task_share.{task}", f"must be in (0, 1], got {share}")
 
 
 # -- generic dataclass filling ------------------------------------------------------------

@@ -377,12 +377,15 @@ def build_stage_data(stage: Stage, training: TrainingData, data, seed: int):
     for name in stage.tasks:
         task = build_task(name, sequences, guard, neighbors=neighbors, rationales=rationales, seed=seed,
                           num_frames=data.num_frames, train=True)
-        stats[name] = {"items": len(task), "clips": task.stats.clips, "skipped": task.stats.skipped}
+        stats[name] = {"items": len(task), "clips": task.stats.clips, "skipped": task.stats.skipped,
+                       **({"share": dict(stage.task_share)[name]} if name in dict(stage.task_share) else {})}
         if len(task) == 0:
             raise ConfigError(None, "data", f"stage '{stage.name}': task '{name}' has no items "
                                             f"({task.stats.clips} clips; skipped: {task.stats.skipped})")
         tasks.append(task)
-    return (tasks[0] if len(tasks) == 1 else MixedTasks(tasks)), stats
+    if len(tasks) == 1 and not stage.task_share:
+        return tasks[0], stats
+    return MixedTasks(tasks, dict(stage.task_share), seed=seed), stats
 
 
 

@@ -40,6 +40,9 @@ class Stage:
         trains: parameter groups updated; every other group is frozen.
         epochs: passes over the stage's data.
         lr: peak learning rate (cosine schedule with warm-up).
+        task_share: ``((task, fraction), ...)``: of a task named here, each epoch draws that
+            fraction of its items (a new draw per epoch); the others keep all their items.
+            A way to keep a task in a stage at a small weight.
     """
 
     index: int
@@ -49,8 +52,15 @@ class Stage:
     trains: tuple[str, ...]
     epochs: int
     lr: float = 4e-5
+    task_share: tuple[tuple[str, float], ...] = ()
 
     def __post_init__(self):
+        for t, share in self.task_share:
+            if t not in self.tasks:
+                raise ConfigError(None, f"stages.{self.name}.task_share",
+                                  f"'{t}' is not one of the stage's tasks ({', '.join(self.tasks)})")
+            if not 0 < share <= 1:
+                raise ConfigError(None, f"stages.{self.name}.task_share.{t}", f"must be in (0, 1], got {share}")
         for t in self.tasks:
             if t not in TASK_NAMES:
                 raise ConfigError(None, f"stages.{self.name}.tasks", f"unknown task '{t}' (known: {', '.join(TASK_NAMES)})")
@@ -96,7 +106,7 @@ def curriculum(overrides: dict[str, dict] | None = None) -> tuple[tuple[Stage, .
     """The curriculum and the joint stage with per-stage ``overrides`` applied.
 
     ``overrides`` maps a stage name to fields to replace (``lr``, ``epochs``, ``tasks``,
-    ``trains``), as read from a run config's ``stages:`` section.
+    ``trains``, ``task_share`` as ``{task: fraction}``), as read from a run config's ``stages:`` section.
     """
     overrides = dict(overrides or {})
     for name in overrides:
@@ -108,6 +118,8 @@ def curriculum(overrides: dict[str, dict] | None = None) -> tuple[tuple[Stage, .
         for k in ("tasks", "trains"):
             if k in o:
                 o[k] = tuple(o[k])
+        if "task_share" in o:
+            o["task_share"] = tuple(sorted((str(t), float(v)) for t, v in dict(o["task_share"]).items()))
         return replace(stage, **o)
 
     return tuple(apply(s) for s in CURRICULUM), apply(JOINT)

@@ -384,22 +384,39 @@ class QATask(TaskDataset):
 
 
 class MixedTasks(Dataset):
-    """Several tasks as one dataset (the joint ablation, or a stage with several tasks)."""
+    """Several tasks as one dataset (the joint ablation, or a stage with several tasks).
 
-    def __init__(self, tasks: Sequence[TaskDataset]):
+    Args:
+        shares: ``{task name: fraction}``: each epoch draws that fraction of the task's items
+            (a new draw per epoch, fixed by ``seed`` and the epoch), so a task can stay in a
+            stage at a small weight without being repeated less often than the others.
+            Tasks not named keep all their items.
+    """
+
+    def __init__(self, tasks: Sequence[TaskDataset], shares: Mapping[str, float] | None = None, seed: int = 0):
         self.tasks = [t for t in tasks]
-        self.offsets = np.cumsum([0] + [len(t) for t in self.tasks])
+        self.shares = {t.name: float((shares or {}).get(t.name, 1.0)) for t in self.tasks}
+        self.seed = int(seed)
+        self.drawn = [len(t) if self.shares[t.name] >= 1 else max(1, round(self.shares[t.name] * len(t)))
+                      for t in self.tasks]
+        self.offsets = np.cumsum([0] + self.drawn)
+        self.set_epoch(0)
 
     def set_epoch(self, epoch: int) -> None:
-        for t in self.tasks:
+        self._picks = []
+        for t, m in zip(self.tasks, self.drawn):
             t.set_epoch(epoch)
+            rng = np.random.default_rng([self.seed, zlib.crc32(t.name.encode()), int(epoch)])
+            self._picks.append(None if m == len(t) else np.sort(rng.permutation(len(t))[:m]))
 
     def __len__(self) -> int:
         return int(self.offsets[-1])
 
     def __getitem__(self, index: int) -> TaskItem:
         k = int(np.searchsorted(self.offsets, index, side="right") - 1)
-        return self.tasks[k][index - int(self.offsets[k])]
+        i = index - int(self.offsets[k])
+        picks = self._picks[k]
+        return self.tasks[k][i if picks is None else int(picks[i])]
 
 
 def build_task(name: str, sequences: Sequence[SkeletonSequence], guard: ClassGuard | None, *,
