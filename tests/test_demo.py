@@ -321,3 +321,28 @@ def test_dractions_start_from_the_head_starts_renderer(demo_dir):
     counts = json.loads((backbone / "head-start.json").read_text())["clips_per_renderer"]
     assert set(counts) == {"velocity", "projection", "jtm", "draction"}
     assert max(counts.values()) - min(counts.values()) <= 1
+
+
+def test_demo_settings_take_overrides_and_name_what_changed():
+    from typer.testing import CliRunner
+
+    from skeletonllm.cli import app
+    from skeletonllm.demo.settings import DemoSettings
+    s = DemoSettings.full(3).with_overrides({"pretrain.downsample_ratio": 1, "curriculum.stage4_tasks": ["mqa"],
+                                              "calibrate": False})
+    assert s.seed == 3 and s.pretrain.downsample_ratio == 1 and s.curriculum.stage4_tasks == ("mqa",)
+    assert s.changes() == ["pretrain.downsample_ratio = 1 (default 0.5)",
+                           "curriculum.stage4_tasks = ('mqa',) (default ('mqa', 'caption', 'qa'))",
+                           "calibrate = False (default True)"]
+    assert DemoSettings.quick(5).changes() == [] and DemoSettings.full().with_overrides({}).changes() == []
+    for bad, message in (({"pretrain.nope": 1}, "unknown demo setting 'pretrain.nope'"),
+                         ({"seed": 2}, "unknown demo setting 'seed'"),
+                         ({"x.y": 1}, "sections: pretrain, curriculum, sugar"),
+                         ({"pretrain.downsample_ratio": "half"}, "expected a value like 0.5"),
+                         ({"calibrate": 1}, "expected a value like True")):
+        with pytest.raises(ValueError, match=re.escape(message)):
+            DemoSettings.full().with_overrides(bad)
+    r = CliRunner().invoke(app, ["demo", "--quick", "--set", "pretrain.nope=1"])
+    assert r.exit_code == 2 and "unknown demo setting 'pretrain.nope'" in r.output
+    r = CliRunner().invoke(app, ["demo-study", "--quick", "--set", "calibrate"])
+    assert r.exit_code == 2 and "expected KEY=VALUE" in r.output

@@ -118,7 +118,40 @@ def test_the_shipped_sweep_records_how_the_head_start_was_chosen():
     assert not is_current(other) and "stage4_tasks = mqa" in sweep_rows([other])[0][1]
     rows = sweep_rows(runs)
     assert len(rows) == len(runs) and all(len(row) == len(SWEEP_HEADER) for row in rows)
+    # a head-start override the record's settings do not list still marks the run as not the demo's
+    other = copy.deepcopy(next(r for r in runs if is_current(r)))
+    other["overrides"] = {"downsample_ratio": 0.25}
+    assert not is_current(other) and "downsample_ratio = 0.25" in sweep_rows([other])[0][1]
     doc = Document("t")
     from skeletonllm.demo.sweep_report import sweep_section
     sweep_section(doc, runs)
     assert "the demo's settings" in doc.to_markdown()
+
+
+def test_a_configuration_run_on_several_seeds_is_summarised_over_them():
+    import copy
+
+    from skeletonllm.demo.sweep_report import SEED_HEADER, seed_rows
+    base = {"name": "a", "seed": 0, "settings": {}, "overrides": {"short_steps": 1}, "curriculum_overrides": {},
+            "validation_split": {"train": [], "zero_shot": []},
+            "head_start": {"draction": {"zero_shot_top1_calibrated": 0.2}},
+            "curriculum": {"zero_shot_top1_calibrated": 0.4, "seen_top1_calibrated": 0.9,
+                           "pixel_probe": {"zero_shot_top1": 0.5}, "tasks": {"qa_accuracy": 0.5, "bleu4": 0.01}}}
+    runs = [base]
+    for seed, name, zs in ((1, "a-s1", 0.6), (1, "a-s1-again", 0.5), (2, "a-s2", 0.3)):
+        r = copy.deepcopy(base)
+        r.update(name=name, seed=seed)
+        r["curriculum"]["zero_shot_top1_calibrated"] = zs
+        runs.append(r)
+    lonely = copy.deepcopy(base)
+    lonely["curriculum_overrides"] = {"stage4_tasks": ["mqa"]}           # one seed only: no summary row
+    no_head = copy.deepcopy(base)
+    no_head.update(seed=3, name="a-s3")
+    no_head["head_start"] = {}
+    [row] = seed_rows(runs + [lonely])
+    assert len(row) == len(SEED_HEADER)
+    assert row[0] == "a, a-s1-again, a-s2" and row[2] == "0, 1, 2"         # the last run of each seed
+    assert row[3] == "20.0 (20.0 / 20.0 / 20.0)" and row[4] == "40.0 (40.0 / 50.0 / 30.0)"
+    assert row[8] == "0.010 / 0.010 / 0.010"
+    [row] = seed_rows(runs + [no_head])
+    assert row[3] == "–" and row[2] == "0, 1, 2, 3"

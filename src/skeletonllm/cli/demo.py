@@ -7,6 +7,29 @@ import typer
 from .root import app
 
 
+def _with_overrides(settings, items: list[str] | None, console):
+    """``settings`` with the ``--set KEY=VALUE`` items applied (each value read as JSON, else as text);
+    says which settings changed."""
+    import json
+
+    overrides = {}
+    for item in items or []:
+        key, sep, text = item.partition("=")
+        if not sep or not key.strip():
+            raise typer.BadParameter(f"expected KEY=VALUE, got '{item}'", param_hint="--set")
+        try:
+            overrides[key.strip()] = json.loads(text)
+        except json.JSONDecodeError:
+            overrides[key.strip()] = text
+    try:
+        settings = settings.with_overrides(overrides)
+    except (ValueError, TypeError) as e:
+        raise typer.BadParameter(str(e), param_hint="--set")
+    for change in settings.changes():
+        console.print(f"setting changed: {change}")
+    return settings
+
+
 @app.command("demo")
 def demo_cmd(
     out: str = typer.Option("skeletonllm-demo", "--out", "-o", help="output directory: report, results, and the "
@@ -18,6 +41,9 @@ def demo_cmd(
                                 "model, and much faster when other processes share the cores)"),
     workers: int = typer.Option(2, "--workers", min=1, help="renderer-ablation arms trained at once, one process "
                                 "each (1: one after the other in this process, with a progress bar per stage)"),
+    overrides: list[str] = typer.Option(None, "--set", help="change a demo setting, KEY=VALUE (VALUE in JSON; "
+                                        "repeatable): pretrain.downsample_ratio=1.0, curriculum.stage4_tasks='[\"mqa\"]', "
+                                        "calibrate=false (skeletonllm.demo.settings.DemoSettings)"),
     quiet: bool = typer.Option(False, "--quiet", help="no progress bars"),
 ):
     """Train and evaluate SkeletonLLM end to end on procedural motions: head start, the four-stage curriculum
@@ -31,7 +57,7 @@ def demo_cmd(
     from ..errors import SkeletonLLMError
 
     console = Console()
-    settings = DemoSettings.quick(seed) if quick else DemoSettings.full(seed)
+    settings = _with_overrides(DemoSettings.quick(seed) if quick else DemoSettings.full(seed), overrides, console)
     settings.threads, settings.workers = threads, workers
     try:
         summary = run_demo(out, settings, progress=not quiet, say=console.print)
@@ -80,6 +106,9 @@ def demo_study_cmd(
                                "little)"),
     threads: int = typer.Option(1, "--threads", min=1, help="torch threads per process"),
     workers: int = typer.Option(2, "--workers", min=1, help="arms trained at once, one process each"),
+    overrides: list[str] = typer.Option(None, "--set", help="change a demo setting, KEY=VALUE (VALUE in JSON; "
+                                        "repeatable): pretrain.downsample_ratio=1.0, curriculum.stage4_tasks='[\"mqa\"]', "
+                                        "calibrate=false (skeletonllm.demo.settings.DemoSettings)"),
     quiet: bool = typer.Option(False, "--quiet", help="no progress bars"),
 ):
     """The demo's renderer study over several seeds: every arm (DrAction, DrAction without NFM, velocity, projection,
@@ -99,7 +128,7 @@ def demo_study_cmd(
         seed_list = parse_seeds(seeds)
     except ValueError as e:
         raise typer.BadParameter(str(e), param_hint="--seeds")
-    settings = DemoSettings.quick() if quick else DemoSettings.full()
+    settings = _with_overrides(DemoSettings.quick() if quick else DemoSettings.full(), overrides, console)
     settings.threads, settings.workers = threads, workers
     try:
         summary = run_study(out, seed_list, settings, progress=not quiet, say=console.print)

@@ -127,7 +127,9 @@ def summary_section(doc: Document, settings, info: dict, split, evaluation: dict
              f"({'quick mode: a handful of clips and steps, for tests; the numbers mean little' if settings.quick_mode else 'full demo'}). "
              "No pretrained weights and no downloaded data: a tiny InternVL (the real `transformers` class, "
              "2 layers x 64) learns on procedural motions whose classes are compositions of a movement, a body "
-             "part and a side. Every number below is what this run measured on held-out clips.")
+             "part and a side. Every number below is what this run measured on held-out clips."
+             + ("" if not settings.changes() else " Settings changed from the demo's defaults (`--set`): "
+                + "; ".join(f"`{c}`" for c in settings.changes()) + "."))
     doc.bullets([
         f"**Open-vocabulary recognition of the {len(split.unseen)} unseen classes** (never in any training prompt): "
         f"top-1 **{_pct(headline['unseen_top1_score'])}** by {ranking_name(main['unseen_score'])}"

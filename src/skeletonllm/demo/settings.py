@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from typing import Any
 
 from .ablation import ARMS, CurriculumSettings
 from .pretrain_settings import PretrainSettings
@@ -75,5 +76,62 @@ class DemoSettings:
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
+    def with_overrides(self, overrides: dict[str, Any]) -> "DemoSettings":
+        """A copy with ``{"pretrain.downsample_ratio": 1.0, "curriculum.stage4_tasks": ["mqa"], "calibrate":
+        False}`` applied: a dotted key names a field of ``pretrain``, ``curriculum`` or ``sugar``; lists
+        become tuples where the field holds a tuple. An unknown key, or a value of another type than the
+        field's, is a ``ValueError`` naming the setting."""
+        top, nested = {}, {}
+        for key, value in overrides.items():
+            section, _, name = key.rpartition(".")
+            if section and section not in SECTIONS:
+                raise ValueError(f"unknown demo setting '{key}' (sections: {', '.join(SECTIONS)})")
+            owner = getattr(self, section) if section else self
+            fields = {f.name for f in dataclasses.fields(owner)} - (set() if section else set(SECTIONS) | OWN_OPTIONS)
+            if name not in fields:
+                raise ValueError(f"unknown demo setting '{key}' (known{' in ' + section if section else ''}: "
+                                 f"{', '.join(sorted(fields))}{'' if section else ', ' + ', '.join(s + '.*' for s in SECTIONS)})")
+            current = getattr(owner, name)
+            if isinstance(current, tuple) and isinstance(value, list):
+                value = tuple(value)
+            if not _same_kind(current, value):
+                raise ValueError(f"demo setting '{key}': expected a value like {current!r}, got {value!r}")
+            (nested.setdefault(section, {}) if section else top)[name] = value
+        sections = {s: dataclasses.replace(getattr(self, s), **v) for s, v in nested.items()}
+        return dataclasses.replace(self, **top, **sections)
 
-__all__ = ["DemoSettings"]
+    def changes(self) -> list[str]:
+        """``"pretrain.downsample_ratio = 1.0 (default 0.5)"`` for each setting that differs from
+        :meth:`full` / :meth:`quick` of the same mode (the seed, workers and threads left out)."""
+        base = (DemoSettings.quick if self.quick_mode else DemoSettings.full)(self.seed).to_dict()
+        out = []
+        for key, value in self.to_dict().items():
+            if key in ("seed", "workers", "threads"):
+                continue
+            pairs = value.items() if isinstance(value, dict) and key in ("pretrain", "curriculum", "sugar") \
+                else [(None, value)]
+            for name, v in pairs:
+                was = base[key] if name is None else base[key][name]
+                if v != was:
+                    out.append(f"{key if name is None else key + '.' + name} = {v!r} (default {was!r})")
+        return out
+
+
+#: Demo settings grouped in their own dataclass (``--set pretrain.KEY=VALUE``).
+SECTIONS = ("pretrain", "curriculum", "sugar")
+#: Settings with their own command-line option, not set through ``--set``.
+OWN_OPTIONS = {"seed", "mode", "workers", "threads"}
+
+
+def _same_kind(current, value) -> bool:
+    """Whether ``value`` may replace ``current`` (numbers for numbers, None for optional fields)."""
+    if current is None or value is None:
+        return True
+    if isinstance(current, bool) or isinstance(value, bool):
+        return isinstance(current, bool) and isinstance(value, bool)
+    if isinstance(current, (int, float)):
+        return isinstance(value, (int, float))
+    return isinstance(value, type(current))
+
+
+__all__ = ["DemoSettings", "SECTIONS"]

@@ -253,7 +253,7 @@ def run_study(out_dir: str | os.PathLike, seeds: Sequence[int], settings: DemoSe
         torch.set_num_threads(threads_before)
     stats = study_statistics(numbers)
     timings = {f"seed {s}": json.loads((out_dir / f"seed-{s}" / SEED_FILE).read_text())["seconds"] for s in seeds}
-    info = {"settings": settings.to_dict(), "seeds": seeds, "machine": _machine(settings), "seed_seconds": timings,
+    info = {"settings": settings.to_dict(), "changes": settings.changes(), "seeds": seeds, "machine": _machine(settings), "seed_seconds": timings,
             "this_run_seconds": round(time.time() - t0, 1),
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds")}
     results = {"info": info, "statistics": stats, "per_seed": numbers}

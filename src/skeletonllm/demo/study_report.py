@@ -82,7 +82,10 @@ def write_study_report(out_dir: Path, stats: dict, numbers: list[dict], info: di
     s = info["settings"]
     doc = Document(f"SkeletonLLM renderer study: {len(seeds)} seeds")
     chance_u, chance_s = numbers[0]["chance_unseen"], numbers[0]["chance_seen"]
-    doc.text(f"Seeds {', '.join(map(str, seeds))} ({s['mode']} settings, split `{s['split']}`). For each seed: its "
+    changes = info.get("changes") or []
+    doc.text(f"Seeds {', '.join(map(str, seeds))} ({s['mode']} settings, split `{s['split']}`"
+             + ("" if not changes else "; changed from the demo's defaults with `--set`: "
+                + "; ".join(f"`{c}`" for c in changes)) + "). For each seed: its "
              "own procedural data, one head start whose frames were drawn by every arm's starting renderer in equal "
              "shares, then every arm through the same four-stage curriculum on the same clips in the same order; "
              "each arm is evaluated on held-out clips frozen (the head start reading the arm's renderer, nothing "

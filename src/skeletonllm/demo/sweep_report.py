@@ -2,9 +2,11 @@
 
 ``backbone_sweep.json`` (beside this module) holds every configuration that
 ``scripts/demo_sweep.py`` ran while the head start was chosen (issue 19), each with its numbers
-on seed 0's held-out clips of the SEEN classes, its times and the command that ran it. Runs
-with a ``validation_split`` held eight seen classes out of training and measured zero-shot
-recognition on them; no unseen class of the demo's split took part in any run.
+on one seed's (0 unless the run says otherwise) held-out clips of the SEEN classes, its times and
+the command that ran it. Runs with a ``validation_split`` held eight seen classes out of training
+and measured zero-shot recognition on them; no unseen class of the demo's split took part in any
+run. A configuration run on several seeds is also summarised over them (:func:`seed_rows`): one
+seed's zero-shot figure moves by ten points and more from seed to seed.
 """
 from __future__ import annotations
 
@@ -48,6 +50,7 @@ def _settings(run: dict) -> str:
                               ("batches mixed in length", not s.get("length_batches", True)),
                               (f"curriculum {s['recognition_epochs']} recognition epoch(s)",
                                s.get("recognition_epochs", 3) != 3)) if on]
+    words += [f"{k} = {v}" for k, v in run.get("overrides", {}).items() if k not in s]
     words += [f"curriculum {k} = {', '.join(v) if isinstance(v, list) else v}"
               for k, v in run.get("curriculum_overrides", {}).items() if k != "recognition_epochs"]
     return ", ".join(words)
@@ -61,7 +64,7 @@ def is_current(run: dict) -> bool:
     s, now = run.get("settings"), PretrainSettings()
     if not s:
         return False
-    same = all(getattr(now, k) == v for k, v in s.items() if hasattr(now, k))
+    same = all(getattr(now, k) == v for k, v in {**s, **run.get("overrides", {})}.items() if hasattr(now, k))
     curriculum = CurriculumSettings()
     same_curriculum = all(getattr(curriculum, k) == (tuple(v) if isinstance(v, list) else v)
                           for k, v in run.get("curriculum_overrides", {}).items())
@@ -79,7 +82,8 @@ def sweep_rows(runs: list[dict], renderer: str = "draction") -> list[list[str]]:
         h = r.get("head_start", {}).get(renderer, {})
         c = r.get("curriculum", {})
         probe = h.get("pixel_probe", {})
-        rows.append([r["name"] + (" (**the demo's settings**)" if is_current(r) else ""), _settings(r),
+        seed = "" if r.get("seed", 0) == 0 else f" (seed {r['seed']})"
+        rows.append([r["name"] + seed + (" (**the demo's settings**)" if is_current(r) else ""), _settings(r),
                      _both(h, "seen_top1"), " / ".join(_both(h, k) for k in ("movement", "side", "part")),
                      _pct(h.get("token_probe_seen")),
                      _both(h, "zero_shot_top1"), _both(c, "zero_shot_top1"), _pct(probe.get("zero_shot_top1")),
@@ -93,7 +97,7 @@ SWEEP_HEADER = ["run", "head start", "head start: seen top-1 %",
                 "validation zero-shot: head start %", "validation zero-shot: after curriculum %",
                 "validation zero-shot: pixel probe %", "after curriculum: seen top-1 %", "head start CPU s"]
 
-SWEEP_CAPTION = ("every run of `scripts/demo_sweep.py` (seed 0, DrAction's initial frames; recorded in "
+SWEEP_CAPTION = ("every run of `scripts/demo_sweep.py` (seed 0 unless named, DrAction's initial frames; recorded in "
                  "`skeletonllm/demo/backbone_sweep.json` with its command, code version, wall and CPU times and load "
                  "average). Seen: held-out clips of the seen classes (31, or the 23 kept by a validation run). "
                  "Validation runs (`--validation`) hold eight seen classes out of every training step and rank their "
@@ -103,13 +107,69 @@ SWEEP_CAPTION = ("every run of `scripts/demo_sweep.py` (seed 0, DrAction's initi
                  "four training clips per training class), measured from `val-calibration` on; that run chose it.")
 
 
+def _configuration(run: dict) -> str:
+    """What a run trained, seed left out: head start settings and overrides, curriculum overrides."""
+    return json.dumps([run.get("settings", {}), run.get("overrides", {}), run.get("curriculum_overrides", {})],
+                      sort_keys=True)
+
+
+def _mean_of(values: list) -> str:
+    """``mean (a / b / c)`` in percent; '–' when a seed lacks the figure."""
+    if not values or any(v is None for v in values):
+        return "–"
+    return f"{100 * sum(values) / len(values):.1f} ({' / '.join(_pct(v) for v in values)})"
+
+
+def seed_rows(runs: list[dict], renderer: str = "draction") -> list[list[str]]:
+    """Validation configurations run on two seeds or more (the last run of each seed): the mean
+    over seeds, each seed in brackets, of zero-shot top-1 (calibrated) of the head start, after
+    the curriculum and of the pixel probe on the curriculum's frames, with QA accuracy and BLEU@4
+    after the curriculum where measured (``--extras``)."""
+    groups: dict[str, dict[int, dict]] = {}
+    for r in runs:
+        if r.get("validation_split") and r.get("curriculum", {}).get("zero_shot_top1_calibrated") is not None:
+            groups.setdefault(_configuration(r), {})[r.get("seed", 0)] = r
+    rows = []
+    for by_seed in groups.values():
+        if len(by_seed) < 2:
+            continue
+        seeds = sorted(by_seed)
+        rs = [by_seed[k] for k in seeds]
+        cur = [r["curriculum"] for r in rs]
+        tasks = [c.get("tasks") or {} for c in cur]
+        rows.append([", ".join(r["name"] for r in rs), _settings(rs[0]) or "the demo's of its time",
+                     ", ".join(map(str, seeds)),
+                     _mean_of([r["head_start"].get(renderer, {}).get("zero_shot_top1_calibrated") for r in rs]),
+                     _mean_of([c.get("zero_shot_top1_calibrated") for c in cur]),
+                     _mean_of([c.get("pixel_probe", {}).get("zero_shot_top1") for c in cur]),
+                     _mean_of([c.get("seen_top1_calibrated") for c in cur]),
+                     _mean_of([t.get("qa_accuracy") for t in tasks]),
+                     "–" if any("bleu4" not in t for t in tasks) else " / ".join(f"{t['bleu4']:.3f}" for t in tasks)])
+    return rows
+
+
+SEED_HEADER = ["runs", "configuration", "seeds", "validation zero-shot: head start (cal.) %",
+               "validation zero-shot: after curriculum (cal.) %", "validation zero-shot: pixel probe %",
+               "after curriculum: seen top-1 (cal.) %", "after curriculum: QA %", "after curriculum: BLEU@4"]
+
+SEED_CAPTION = ("validation configurations run on more than one seed: mean over the seeds, each seed in brackets "
+                "(a seed draws its own clips, head start and curriculum). The head start column is blank where a "
+                "run reused a head start without measuring it again (`--renderers none`). One seed's zero-shot "
+                "figure moves by ten points and more between seeds: a difference a single seed shows is a lead "
+                "to check on others, not a finding.")
+
+
 def sweep_section(doc, runs: list[dict] | None = None) -> None:
-    """The sweep as a table in ``doc`` (:class:`skeletonllm.demo.document.Document`); nothing when
-    no run is recorded."""
+    """The sweep as a table in ``doc`` (:class:`skeletonllm.demo.document.Document`), and the
+    configurations run on several seeds as a second one; nothing when no run is recorded."""
     runs = load_sweep() if runs is None else runs
     if not runs:
         return
     doc.table(SWEEP_HEADER, sweep_rows(runs), caption=SWEEP_CAPTION)
+    rows = seed_rows(runs)
+    if rows:
+        doc.table(SEED_HEADER, rows, caption=SEED_CAPTION)
 
 
-__all__ = ["SWEEP_FILE", "SWEEP_HEADER", "is_current", "load_sweep", "sweep_rows", "sweep_section"]
+__all__ = ["SEED_HEADER", "SWEEP_FILE", "SWEEP_HEADER", "is_current", "load_sweep", "seed_rows", "sweep_rows",
+           "sweep_section"]
