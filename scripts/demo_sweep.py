@@ -6,8 +6,9 @@ Pretrains the head start of seed 0 with ``PretrainSettings`` overrides (``--set 
 then measures on the held-out clips of the SEEN classes only (the unseen clips are not drawn,
 so nothing unseen can steer a choice): for each renderer in ``--renderers``, the head start's
 seen-class top-1 (likelihood ranking over the 31 seen classes, the demo's engine) and its answers
-to the movement / side / part questions; with ``--tokprobe`` a linear probe on its visual
-tokens (what the vision tower keeps); with ``--curriculum`` the DrAction arm's four stages and
+to the movement / side / part questions; with ``--tokprobe`` the pixel probe's regressions on its
+visual tokens instead (what the vision tower keeps: seen top-1, and on validation clips each
+attribute and the composed zero-shot top-1); with ``--curriculum`` the DrAction arm's four stages and
 its seen top-1 after them. Appends one JSON line (settings, numbers, wall and CPU seconds, load
 average, the command) to ``--log`` (default: the file the demo's report reads,
 ``src/skeletonllm/demo/backbone_sweep.json``).
@@ -60,22 +61,36 @@ def _code_version() -> str:
         return "unknown"
 
 
-def _token_probe(model, train, held_out, num_frames: int) -> float:
-    """Seen top-1 of a logistic regression on the concatenated visual tokens of a clip."""
-    from skeletonllm.demo.probe import SpanLogistic
+def _visual_tokens(model, clips, num_frames: int):
+    """``(N, T * D)``: each clip's visual tokens (what the language model reads), concatenated."""
     from skeletonllm.skeleton import collate_sequences
 
-    def tokens(clips):
-        out = []
-        with torch.no_grad():
-            for lo in range(0, len(clips), 32):
-                b = collate_sequences([s.sequence("ntu25") for s in clips[lo:lo + 32]], num_frames=num_frames,
-                                      max_bodies=2)
-                out.append(model.encode_frames(model.render(b)).embeds.flatten(1))
-        return torch.cat(out).numpy()
+    out = []
+    with torch.no_grad():
+        for lo in range(0, len(clips), 32):
+            b = collate_sequences([s.sequence("ntu25") for s in clips[lo:lo + 32]], num_frames=num_frames,
+                                  max_bodies=2)
+            out.append(model.encode_frames(model.render(b)).embeds.flatten(1))
+    return torch.cat(out).numpy()
 
-    probe = SpanLogistic().fit(tokens(train), [s.label for s in train])
-    return float(np.mean(np.array(probe.predict(tokens(held_out))) == np.array([s.label for s in held_out])))
+
+def _token_probe(model, train, held_out, num_frames: int, val_clips=(), val_classes=()) -> dict:
+    """The pixel probe's regressions on the visual tokens instead of the pixels: seen top-1, and
+    with validation clips each attribute's accuracy on them and the composed zero-shot top-1
+    (how much of what the frames show the vision tower passes on)."""
+    from skeletonllm.demo.probe import SpanLogistic, class_attributes, clip_attributes, fit_probe
+
+    train_X, held_X = _visual_tokens(model, train, num_frames), _visual_tokens(model, held_out, num_frames)
+    if not val_clips:
+        probe = SpanLogistic().fit(train_X, [s.label for s in train])
+        return {"seen_top1": float(np.mean(np.array(probe.predict(held_X)) == np.array([s.label for s in held_out])))}
+    sets = [train, held_out, list(val_clips)]
+    y = [[s.label for s in c] for c in sets]
+    atts = [[clip_attributes(s) for s in c] for c in sets]
+    out = fit_probe(train_X, y[0], atts[0], held_X, y[1], atts[1], _visual_tokens(model, val_clips, num_frames), y[2],
+                    atts[2], {c: class_attributes(c) for c in val_classes})
+    return {"seen_top1": out["seen_top1"], "zero_shot_top1": out["unseen_top1"],
+            "attributes": {k: {"seen": v["seen"], "zero_shot": v["unseen"]} for k, v in out["attributes"].items()}}
 
 
 def validation_split(seen: list[str], k: int = 8, seed: int = 0):
@@ -228,7 +243,10 @@ def main(argv=None) -> None:
             ev.update({f"{k}_zero_shot_calibrated": zatt[k] for k in ("movement", "side", "part")})
             ev["pixel_probe"] = _probe(renderer, train, held, val_clips, list(split.unseen), p.num_frames)
         if a.tokprobe:
-            ev["token_probe_seen"] = _token_probe(model, train, held, p.num_frames)
+            tok = _token_probe(model, train, held, p.num_frames, val_clips, list(split.unseen) if split else ())
+            ev["token_probe_seen"] = tok.pop("seen_top1")
+            if tok:
+                ev["token_probe"] = tok
         rec["head_start"][name] = ev
         print(a.name, name, {k: (round(v, 3) if isinstance(v, float) else v) for k, v in ev.items()}, flush=True)
     if a.curriculum:

@@ -85,7 +85,8 @@ def sweep_rows(runs: list[dict], renderer: str = "draction") -> list[list[str]]:
         seed = "" if r.get("seed", 0) == 0 else f" (seed {r['seed']})"
         rows.append([r["name"] + seed + (" (**the demo's settings**)" if is_current(r) else ""), _settings(r),
                      _both(h, "seen_top1"), " / ".join(_both(h, k) for k in ("movement", "side", "part")),
-                     _pct(h.get("token_probe_seen")),
+                     _pct(h.get("token_probe_seen")) + ("" if "token_probe" not in h else
+                                                        f" (zero-shot {_pct(h['token_probe']['zero_shot_top1'])})"),
                      _both(h, "zero_shot_top1"), _both(c, "zero_shot_top1"), _pct(probe.get("zero_shot_top1")),
                      _both(c, "seen_top1"),
                      "–" if r.get("head_start_cpu_seconds") is None else f"{r['head_start_cpu_seconds']:.0f}"])
@@ -93,7 +94,7 @@ def sweep_rows(runs: list[dict], renderer: str = "draction") -> list[list[str]]:
 
 
 SWEEP_HEADER = ["run", "head start", "head start: seen top-1 %",
-                "head start: movement / side / part %", "probe on its tokens: seen %",
+                "head start: movement / side / part %", "probe on its tokens: seen % (validation zero-shot)",
                 "validation zero-shot: head start %", "validation zero-shot: after curriculum %",
                 "validation zero-shot: pixel probe %", "after curriculum: seen top-1 %", "head start CPU s"]
 
