@@ -105,7 +105,8 @@ def test_the_shipped_sweep_records_how_the_head_start_was_chosen():
     assert len(runs) >= 10
     for r in runs:
         assert r["command"].startswith("python ") and "--name " + r["name"] in r["command"]
-        assert r["head_start"]["draction"]["seen_top1"] >= 0
+        # a run that reused another run's head start may leave it unmeasured (--renderers none)
+        assert r["head_start"]["draction"]["seen_top1"] >= 0 if r["head_start"] else r["head_start_reused"]
         v = r.get("validation_split")
         if v:
             assert set(v["train"]) | set(v["zero_shot"]) == set(split.seen)
