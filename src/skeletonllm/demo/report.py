@@ -123,13 +123,14 @@ def summary_section(doc: Document, settings, info: dict, split, evaluation: dict
 
     main = evaluation["arms"][MAIN_ARM]
     chance_u, chance_s = evaluation["chance_unseen"], evaluation["chance_seen"]
+    changes = settings.changes()
     doc.text(f"This run trained the whole SkeletonLLM method on this machine in **{info['seconds']:.0f} s** "
              f"({'quick mode: a handful of clips and steps, for tests; the numbers mean little' if settings.quick_mode else 'full demo'}). "
              "No pretrained weights and no downloaded data: a tiny InternVL (the real `transformers` class, "
              "2 layers x 64) learns on procedural motions whose classes are compositions of a movement, a body "
              "part and a side. Every number below is what this run measured on held-out clips."
-             + ("" if not settings.changes() else " Settings changed from the demo's defaults (`--set`): "
-                + "; ".join(f"`{c}`" for c in settings.changes()) + "."))
+             + ("" if not changes else f" Settings changed from the demo's defaults (`--set`): "
+                f"{'; '.join(f'`{c}`' for c in changes)}."))
     doc.bullets([
         f"**Open-vocabulary recognition of the {len(split.unseen)} unseen classes** (never in any training prompt): "
         f"top-1 **{_pct(headline['unseen_top1_score'])}** by {ranking_name(main['unseen_score'])}"

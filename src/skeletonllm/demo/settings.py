@@ -102,14 +102,13 @@ class DemoSettings:
 
     def changes(self) -> list[str]:
         """``"pretrain.downsample_ratio = 1.0 (default 0.5)"`` for each setting that differs from
-        :meth:`full` / :meth:`quick` of the same mode (the seed, workers and threads left out)."""
+        :meth:`full` / :meth:`quick` of the same mode (the settings with their own option left out)."""
         base = (DemoSettings.quick if self.quick_mode else DemoSettings.full)(self.seed).to_dict()
         out = []
         for key, value in self.to_dict().items():
-            if key in ("seed", "workers", "threads"):
+            if key in OWN_OPTIONS:
                 continue
-            pairs = value.items() if isinstance(value, dict) and key in ("pretrain", "curriculum", "sugar") \
-                else [(None, value)]
+            pairs = value.items() if key in SECTIONS else [(None, value)]
             for name, v in pairs:
                 was = base[key] if name is None else base[key][name]
                 if v != was:

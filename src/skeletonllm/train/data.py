@@ -374,18 +374,19 @@ def build_stage_data(stage: Stage, training: TrainingData, data, seed: int):
     guard = training.guard()
     sequences = training.sequences
     tasks, stats = [], {}
+    shares = dict(stage.task_share)
     for name in stage.tasks:
         task = build_task(name, sequences, guard, neighbors=neighbors, rationales=rationales, seed=seed,
                           num_frames=data.num_frames, train=True)
         stats[name] = {"items": len(task), "clips": task.stats.clips, "skipped": task.stats.skipped,
-                       **({"share": dict(stage.task_share)[name]} if name in dict(stage.task_share) else {})}
+                       **({"share": shares[name]} if name in shares else {})}
         if len(task) == 0:
             raise ConfigError(None, "data", f"stage '{stage.name}': task '{name}' has no items "
                                             f"({task.stats.clips} clips; skipped: {task.stats.skipped})")
         tasks.append(task)
-    if len(tasks) == 1 and not stage.task_share:
+    if len(tasks) == 1 and not shares:
         return tasks[0], stats
-    return MixedTasks(tasks, dict(stage.task_share), seed=seed), stats
+    return MixedTasks(tasks, shares, seed=seed), stats
 
 
 
