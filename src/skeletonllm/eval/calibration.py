@@ -67,7 +67,7 @@ def spread_per_class(labels: Sequence, per_class: int) -> list[int]:
     picks = []
     for items in by_label.values():
         k = min(per_class, len(items))
-        picks += [items[int(j)] for j in (torch.arange(k) * len(items) // k).tolist()]
+        picks += [items[j * len(items) // k] for j in range(k)]
     return sorted(picks)
 
 
@@ -76,4 +76,4 @@ def calibrate(scores: torch.Tensor, prior: torch.Tensor) -> torch.Tensor:
     return scores - prior.to(scores.device, scores.dtype)[None, :]
 
 
-__all__ = ["calibrate", "candidate_prior", "log_mean_likelihood"]
+__all__ = ["calibrate", "candidate_prior", "log_mean_likelihood", "spread_per_class"]
