@@ -328,17 +328,18 @@ def test_demo_settings_take_overrides_and_name_what_changed():
 
     from skeletonllm.cli import app
     from skeletonllm.demo.settings import DemoSettings
-    s = DemoSettings.full(3).with_overrides({"pretrain.downsample_ratio": 1, "curriculum.stage4_tasks": ["mqa"],
+    s = DemoSettings.full(3).with_overrides({"pretrain.vision_steps": 100, "curriculum.stage4_tasks": ["mqa"],
                                               "calibrate": False})
-    assert s.seed == 3 and s.pretrain.downsample_ratio == 1 and s.curriculum.stage4_tasks == ("mqa",)
-    assert s.changes() == ["pretrain.downsample_ratio = 1 (default 0.5)",
+    assert s.seed == 3 and s.pretrain.vision_steps == 100 and s.curriculum.stage4_tasks == ("mqa",)
+    assert s.changes() == [f"pretrain.vision_steps = 100 (default {DemoSettings.full().pretrain.vision_steps})",
                            "curriculum.stage4_tasks = ('mqa',) (default ('mqa', 'caption', 'qa'))",
                            "calibrate = False (default True)"]
     assert DemoSettings.quick(5).changes() == [] and DemoSettings.full().with_overrides({}).changes() == []
     for bad, message in (({"pretrain.nope": 1}, "unknown demo setting 'pretrain.nope'"),
                          ({"seed": 2}, "unknown demo setting 'seed'"),
                          ({"x.y": 1}, "sections: pretrain, curriculum, sugar"),
-                         ({"pretrain.downsample_ratio": "half"}, "expected a value like 0.5"),
+                         ({"pretrain.downsample_ratio": "half"},
+                          f"expected a value like {DemoSettings.full().pretrain.downsample_ratio!r}"),
                          ({"calibrate": 1}, "expected a value like True")):
         with pytest.raises(ValueError, match=re.escape(message)):
             DemoSettings.full().with_overrides(bad)

@@ -172,3 +172,25 @@ def test_pose_targets_are_centred_and_scaled_per_clip(batch):
     from skeletonllm.skeleton.batch import SkeletonBatch
     moved = SkeletonBatch(batch.joints * 3.0 + 1.5, batch.present, batch.topology, batch.orientations)
     torch.testing.assert_close(pose_targets(moved), t, atol=1e-4, rtol=0)
+
+
+def test_frame_pooled_heads_keep_where_in_the_frame_and_lose_frame_order():
+    from skeletonllm.demo.pretrain_model import AttributeHeads
+
+    def heads(pool, **k):
+        return AttributeHeads(2, {"side": ["left", "right"]}, pool, num_tokens=6, **k)
+
+    # Three frames of two tokens each: position 0 holds 1, position 1 holds 2 (frame-major order).
+    x = torch.tensor([[1.0, 1.0], [2.0, 2.0]]).repeat(3, 1)[None]              # (1, 6, 2)
+    assert heads("frames", tokens_per_frame=2)._pool(x).tolist() == [[1.0, 1.0, 2.0, 2.0]]
+    assert heads("mean")._pool(x).tolist() == [[1.5, 1.5]]                   # position lost
+    shuffled = x.view(1, 3, 2, 2)[:, [2, 0, 1]].reshape(1, 6, 2)             # frames in another order
+    assert torch.equal(heads("frames", tokens_per_frame=2)._pool(shuffled), heads("frames", tokens_per_frame=2)._pool(x))
+    assert torch.equal(heads("frames")._pool(x), heads("mean")._pool(x))      # one token per frame: the mean
+    with pytest.raises(ValueError, match="whole frames"):
+        heads("frames", tokens_per_frame=4)
+    with pytest.raises(ValueError, match="'frames'"):
+        heads("max")
+    from skeletonllm.demo.pretrain_settings import PretrainSettings
+    with pytest.raises(ValueError, match="head_pool must be one of mean, tokens, frames"):
+        PretrainSettings(head_pool="max")                                   # refused before anything is built

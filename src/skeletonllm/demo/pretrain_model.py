@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .pretrain_settings import PretrainSettings
+from .pretrain_settings import POOLS, PretrainSettings
 from .pretrain_targets import LIMBS, Attributes
 
 
@@ -72,21 +72,31 @@ class PoseHeads(nn.Module):
         return loss
 
 
+#: How a report names each pool.
+POOL_WORDS = {"mean": "the mean of the visual tokens", "tokens": "every visual token in its place",
+              "frames": "each token position's mean over frames"}
+
+
 class AttributeHeads(nn.Module):
     """Linear heads on centred, RMS-normalised visual tokens ``(B, N, D) -> loss``.
 
     ``pool="mean"`` reads the mean over all tokens (``(B, D)``: what a language model gets when
     its attention spreads evenly; frame order and position are lost); ``pool="tokens"`` reads
-    every token in its place (``(B, N * D)``: frame order and where each token sits are kept).
+    every token in its place (``(B, N * D)``: frame order and where each token sits are kept);
+    ``pool="frames"`` reads the mean over frames of each of a frame's ``tokens_per_frame``
+    tokens in its place (``(B, T * D)``: frame order is lost, where in the frame is kept; the
+    same as ``"mean"`` with one token per frame).
     ``classes``: also a head over these (seen) class names."""
 
     def __init__(self, dim: int, vocab: dict[str, list[str]], pool: str = "mean", num_tokens: int = 1,
-                 classes: Sequence[str] = ()):
+                 classes: Sequence[str] = (), tokens_per_frame: int = 1):
         super().__init__()
-        if pool not in ("mean", "tokens"):
-            raise ValueError(f"pool must be 'mean' or 'tokens', got '{pool}'")
-        self.vocab, self.pool, self.classes = vocab, pool, list(classes)
-        width = dim * (num_tokens if pool == "tokens" else 1)
+        if pool not in POOLS:
+            raise ValueError(f"pool must be one of {', '.join(repr(p) for p in POOLS)}, got '{pool}'")
+        if pool == "frames" and num_tokens % tokens_per_frame:
+            raise ValueError(f"{num_tokens} tokens are not whole frames of {tokens_per_frame} tokens")
+        self.vocab, self.pool, self.classes, self.tokens_per_frame = vocab, pool, list(classes), tokens_per_frame
+        width = dim * {"mean": 1, "tokens": num_tokens, "frames": tokens_per_frame}[pool]
         self.heads = nn.ModuleDict({k: nn.Linear(width, len(v)) for k, v in vocab.items()})
         self.limbs = nn.Linear(width, len(LIMBS))
         self.class_head = nn.Linear(width, len(self.classes)) if self.classes else None
@@ -94,7 +104,7 @@ class AttributeHeads(nn.Module):
     def forward(self, tokens: torch.Tensor, atts: Sequence[Attributes], labels: Sequence[str] = ()) -> torch.Tensor:
         x = tokens - tokens.mean((0, 1), keepdim=True).detach()
         x = x / x.pow(2).mean(-1, keepdim=True).add(1e-6).sqrt()
-        x = x.mean(1) if self.pool == "mean" else x.flatten(1)                       # (B, D) or (B, N * D)
+        x = self._pool(x)                                             # (B, D), (B, N * D) or (B, T * D)
         target = lambda values: torch.tensor(values, device=x.device)  # noqa: E731
         loss = sum(F.cross_entropy(head(x), target([self.vocab[k].index(getattr(a, k)) for a in atts]))
                    for k, head in self.heads.items())
@@ -104,5 +114,12 @@ class AttributeHeads(nn.Module):
             loss = loss + F.cross_entropy(self.class_head(x), target([self.classes.index(c) for c in labels]))
         return loss
 
+    def _pool(self, x: torch.Tensor) -> torch.Tensor:
+        if self.pool == "mean":
+            return x.mean(1)
+        if self.pool == "frames":
+            return x.reshape(x.shape[0], -1, self.tokens_per_frame, x.shape[-1]).mean(1).flatten(1)
+        return x.flatten(1)
 
-__all__ = ["AttributeHeads", "PoseHeads", "build_backbone"]
+
+__all__ = ["POOL_WORDS", "AttributeHeads", "PoseHeads", "build_backbone"]

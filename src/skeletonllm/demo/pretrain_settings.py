@@ -53,6 +53,9 @@ RESULT_FILE = "head-start.json"             # curves, timings (written last: mar
 #: The head start's renderers: the starting renderer of every arm of the renderer study, in
 #: equal shares (``draction``: DrAction as both DrAction arms start from it).
 FAIR_RENDERERS = ("velocity", "projection", "jtm", "draction")
+#: What the vision phase's heads can read (``PretrainSettings.head_pool``): the mean of all the
+#: clip's visual tokens, every token in its place, or each token position's mean over frames.
+POOLS = ("mean", "tokens", "frames")
 
 
 @dataclass
@@ -137,7 +140,7 @@ class PretrainSettings:
     hidden: int = 64
     layers: int = 2
     patch_size: int = 14
-    downsample_ratio: float = 0.5
+    downsample_ratio: float = 1.0
     vision_hidden: int | None = None
     vision_layers: int | None = None
     vocab_size: int = 1024
@@ -150,11 +153,15 @@ class PretrainSettings:
     language_batch_size: int | None = None
     visual_scale: float = 8.0
     mqa_items: int = 2
-    head_pool: str = "mean"
+    head_pool: str = "frames"
     class_head: bool = True
     pose_weight: float = 0.0
     joint_language: bool = False
     joint_vision_lr: float = 1e-4
+
+    def __post_init__(self):
+        if self.head_pool not in POOLS:
+            raise ValueError(f"head_pool must be one of {', '.join(POOLS)}, got '{self.head_pool}'")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -187,4 +194,4 @@ class PretrainResult:
                    d.get("clips_per_renderer", {}))
 
 
-__all__ = ["FAIR_RENDERERS", "INITIAL_RENDERER", "RESULT_FILE", "PretrainResult", "PretrainSettings"]
+__all__ = ["FAIR_RENDERERS", "POOLS", "INITIAL_RENDERER", "RESULT_FILE", "PretrainResult", "PretrainSettings"]

@@ -3,6 +3,7 @@ the curriculum), each a function that adds its blocks to the :class:`~skeletonll
 from __future__ import annotations
 
 from .document import Document, _pct
+from .pretrain_model import POOL_WORDS
 
 _KIND_WORDS = {"depth": "the direction of a motion along the camera axis",
                "speed": "how fast the hand waves (slow vs the quick wave classes)",
@@ -53,8 +54,7 @@ def head_start_section(doc: Document, settings, train, pre, evaluation: dict, me
              "classes the description reads like the class name; no unseen class is ever named): "
              f"{p.vision_steps} steps of the vision tower + projector on movement / side / part / moving-limb "
              + ("/ seen-class " if p.class_head else "")
-             + ("heads reading the mean of the visual tokens" if p.head_pool == "mean"
-                else "heads reading every visual token in its place")
+             + f"heads reading {POOL_WORDS[p.head_pool]}"
              + f", then {p.short_steps} + {p.language_steps} steps of the language model answering "
              "part-movement-side questions (short question, then the project's prompt formats: multiple choice with "
              "`Label: <option>`, YES/NO checks"

@@ -14,6 +14,8 @@ import json
 from pathlib import Path
 
 SWEEP_FILE = Path(__file__).with_name("backbone_sweep.json")
+#: The heads of a run's vision phase, in two or three words (``PretrainSettings.head_pool``).
+HEAD_POOL_WORDS = {"mean": "the mean", "tokens": "each token", "frames": "each position's frame mean"}
 
 
 def load_sweep(path: Path = SWEEP_FILE) -> list[dict]:
@@ -37,7 +39,7 @@ def _settings(run: dict) -> str:
     if not s:
         return ", ".join(f"{k}={v}" for k, v in run.get("overrides", {}).items())
     words = [f"{s['short_steps']}+{s['language_steps']} language steps",
-             f"heads on {'the mean' if s['head_pool'] == 'mean' else 'each token'}"
+             f"heads on {HEAD_POOL_WORDS[s['head_pool']]}"
              + (" + seen classes" if s["class_head"] else "")]
     words += [w for w, on in ((f"{s['patch_size']}-px patches", s["patch_size"] != 14),
                               ("vision trained in the language phase", s["joint_language"]),
