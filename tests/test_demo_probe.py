@@ -121,8 +121,14 @@ def test_the_shipped_sweep_records_how_the_head_start_was_chosen():
     assert len(rows) == len(runs) and all(len(row) == len(SWEEP_HEADER) for row in rows)
     # a head-start override the record's settings do not list still marks the run as not the demo's
     other = copy.deepcopy(next(r for r in runs if is_current(r)))
-    other["overrides"] = {"downsample_ratio": 0.25}
-    assert not is_current(other) and "downsample_ratio = 0.25" in sweep_rows([other])[0][1]
+    other["overrides"] = {"vision_hidden": 32}
+    assert not is_current(other) and "vision_hidden = 32" in sweep_rows([other])[0][1]
+    # a record older than the listing of downsample_ratio ran with one token per frame
+    older = copy.deepcopy(next(r for r in runs if is_current(r)))
+    older["settings"].pop("downsample_ratio", None)
+    older["overrides"] = {k: v for k, v in older["overrides"].items() if k != "downsample_ratio"}
+    assert not is_current(older) and "one token per frame (pixel shuffle)" in sweep_rows([older])[0][1]
+    assert "four tokens per frame (no pixel shuffle)" in sweep_rows([next(r for r in runs if is_current(r))])[0][1]
     doc = Document("t")
     from skeletonllm.demo.sweep_report import sweep_section
     sweep_section(doc, runs)

@@ -42,7 +42,7 @@ def demo_cmd(
     workers: int = typer.Option(2, "--workers", min=1, help="renderer-ablation arms trained at once, one process "
                                 "each (1: one after the other in this process, with a progress bar per stage)"),
     overrides: list[str] = typer.Option(None, "--set", help="change a demo setting, KEY=VALUE (VALUE in JSON; "
-                                        "repeatable): pretrain.downsample_ratio=1.0, curriculum.stage4_tasks='[\"mqa\"]', "
+                                        "repeatable): pretrain.downsample_ratio=0.5, curriculum.stage4_tasks='[\"mqa\"]', "
                                         "calibrate=false (skeletonllm.demo.settings.DemoSettings)"),
     quiet: bool = typer.Option(False, "--quiet", help="no progress bars"),
 ):
@@ -107,7 +107,7 @@ def demo_study_cmd(
     threads: int = typer.Option(1, "--threads", min=1, help="torch threads per process"),
     workers: int = typer.Option(2, "--workers", min=1, help="arms trained at once, one process each"),
     overrides: list[str] = typer.Option(None, "--set", help="change a demo setting, KEY=VALUE (VALUE in JSON; "
-                                        "repeatable): pretrain.downsample_ratio=1.0, curriculum.stage4_tasks='[\"mqa\"]', "
+                                        "repeatable): pretrain.downsample_ratio=0.5, curriculum.stage4_tasks='[\"mqa\"]', "
                                         "calibrate=false (skeletonllm.demo.settings.DemoSettings)"),
     quiet: bool = typer.Option(False, "--quiet", help="no progress bars"),
 ):

@@ -18,11 +18,13 @@ The phases:
 
 1. vision (``vision_steps``): vision tower + projector learn to predict the clip's
    movement, side, body part, which limbs move and (``class_head``) its seen class, through
-   small linear heads that read the *mean of the RMS-normalised visual tokens*
-   (``head_pool="mean"``; ``"tokens"`` reads every token in its place). The mean asks every
-   frame's token to carry the clip's attributes where the language model, attending over
-   them, can pick them up; reading tokens in place gave better seen-class numbers but worse
-   zero-shot ones (see :class:`PretrainSettings`). Optionally (``pose_weight``) also each
+   small linear heads on the RMS-normalised visual tokens: each of a frame's token positions
+   (one per 14-px quadrant) averaged over the frames (``head_pool="frames"``; ``"mean"``
+   averages all tokens, ``"tokens"`` reads every token in its place). The mean over frames asks
+   every frame's tokens to carry the clip's attributes where the language model, attending
+   over them, can pick them up, and keeps where in the frame they show; reading tokens in
+   place gave better seen-class numbers but worse zero-shot ones (see :class:`PretrainSettings`).
+   Optionally (``pose_weight``) also each
    frame's 3D joints and each step's motion, read off the skeleton. The heads are thrown away
    afterwards.
 2. language (``short_steps`` + ``language_steps``): the projector is re-centred and scaled

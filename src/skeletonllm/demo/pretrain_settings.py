@@ -26,15 +26,17 @@ named, and why not:
 
 Why these choices (each measured while building the demo; the tiny model is unforgiving):
 
-* 28 x 28 frames: one visual token per frame after InternVL's pixel shuffle, whose 256
-  channels hold the four 14-pixel quadrants side by side, so *where* something moves becomes
-  *which channels* light up, readable by a language model that averages tokens. At 56 and
-  112 pixels the same heads did not learn in the time available. Four tokens per frame
-  (7-px patches) kept more in the tokens but the language model read less of them in the
-  same steps; four tokens per frame without the shuffle (``downsample_ratio=1.0``, an option)
-  composed more unseen classes on the validation split but named fewer seen ones (the sweep
-  of ``scripts/demo_sweep.py``, recorded in ``demo/backbone_sweep.json``, and
-  :class:`PretrainSettings` give the numbers).
+* 28 x 28 frames, four visual tokens per frame: InternVL's pixel shuffle off
+  (``downsample_ratio=1.0``), one token per 14-pixel quadrant, and the vision phase's heads
+  reading each quadrant's token averaged over the frames (``head_pool="frames"``), so *where*
+  something moves is *which token* says it. With the shuffle (one token per frame, the four
+  quadrants side by side in its channels; the default until the sweep's ``val-ds1-frames``
+  runs) the tokens lost much of the moving side and movement that the pixels show; without it
+  but with heads on the mean of all 32 tokens the model composed more unseen classes and named
+  fewer seen ones. At 56 and 112 pixels the heads did not learn in the time available; 7-px
+  patches with the shuffle (also four tokens per frame) kept more in the tokens, but the
+  language model read less of them in the same steps (the sweep of ``scripts/demo_sweep.py``,
+  recorded in ``demo/backbone_sweep.json``, and :class:`PretrainSettings` give the numbers).
 * a language phase three times as long as at first (1800 + 1800 steps): the language model,
   not the vision tower, was what read too little (a probe on the visual tokens named twice
   as many held-out seen clips as the head start did).
@@ -103,22 +105,24 @@ class PretrainSettings:
             measured again on the validation split: 13 % seen without them).
         layers / patch_size / downsample_ratio / vision_hidden / vision_layers: the backbone
             (:func:`skeletonllm.mllm.tiny.tiny_config`). ``downsample_ratio`` 1.0 turns InternVL's
-            pixel shuffle off: four tokens per frame at 28 px, one per quadrant. Measured on the
-            validation split over seeds 0-4 (``val-ds1-s*`` against ``val-calibration*`` in the
-            sweep): zero-shot after the curriculum 44.8 % against 39.1 % (calibrated; per seed
-            +9.8, +28.6, -7.2, +4.5, -7.1 points: within the seeds' spread), held-out seen top-1
-            92.4 % against 96.7 % (lower in every seed): not the default. ``skeletonllm demo
-            --set pretrain.downsample_ratio=1.0`` runs it. 7-px patches with the shuffle
-            (also four tokens per frame) kept everything a linear probe reads in the tokens
-            (93-94 % seen) but the language model read less of them in the same steps (70-73 %,
-            against 87 % with one token per frame).
-        head_pool / class_head: what the vision phase's heads read (:class:`AttributeHeads`):
-            the mean over the clip's tokens, or every token in its place; and a head over the
-            seen classes. Chosen on zero-shot recognition of eight seen classes held out from
-            the other 23 (``scripts/demo_sweep.py --validation``; no unseen class involved):
-            reading every token in place gave the best seen top-1 but named 29-38 % of the held-out
-            classes after the curriculum; the mean with the class head 42 % (98 % seen), the
-            mean without it 41 % (89 % seen).
+            pixel shuffle off: four tokens per frame at 28 px, one per quadrant (0.5: one token
+            per frame). 7-px patches with the shuffle (also four tokens per frame) kept everything
+            a linear probe reads in the tokens (93-94 % seen) but the language model read less of
+            them in the same steps (70-73 %, against 87 % with one token per frame).
+        head_pool / class_head: what the vision phase's heads read (:class:`AttributeHeads`,
+            :data:`POOLS`): the mean over the clip's tokens, every token in its place, or each
+            of a frame's token positions averaged over the frames; and a head over the seen
+            classes. Chosen on zero-shot recognition of eight seen classes held out from the
+            other 23 (``scripts/demo_sweep.py --validation``; no unseen class involved; calibrated
+            ranking after the curriculum, mean of seeds 0-4 unless said): with one token per
+            frame, reading every token in place gave the best seen top-1 but named 29-38 % of the
+            held-out classes (seed 0), the mean with the class head 39.1 % (96.7 % seen). With four
+            tokens per frame: the mean 44.8 % (92.4 % seen, lower in every seed: the mean of the
+            four quadrants loses where a motion is); each position's mean over frames **47.3 %
+            (96.3 % seen; the pixel probe composes 46.8 % on the same frames)**, the default, above
+            the one-token model in 4 of 5 seeds (+0.9, +14.3, -9.8, +16.1, +19.7); the same without
+            the class head 44.6 % (97.2 % seen); with twice the vision steps 33.0 % (seeds 0-1,
+            97.8 % seen: the heads fit the seen classes).
         pose_weight: weight of :class:`PoseHeads` (each frame's 3D joints and each step's
             motion, read off the skeleton) in the vision phase; 0 = off. On with the other
             heads it did not raise seen top-1 (90 % against 91 %), and with ``joint_language``
@@ -167,6 +171,13 @@ class PretrainSettings:
         return asdict(self)
 
 
+def frame_tokens_words(image_size: int, patch_size: int, downsample_ratio: float) -> str:
+    """``"four tokens per frame (no pixel shuffle)"`` / ``"one token per frame (pixel shuffle)"``."""
+    n = round((image_size * downsample_ratio / patch_size) ** 2)
+    words = {1: "one", 4: "four", 16: "sixteen"}.get(n, str(n))
+    return f"{words} token{'s' if n != 1 else ''} per frame ({'no ' if downsample_ratio == 1 else ''}pixel shuffle)"
+
+
 @dataclass
 class PretrainResult:
     """Where the pretrained backbone is, and how pretraining went.
@@ -194,4 +205,5 @@ class PretrainResult:
                    d.get("clips_per_renderer", {}))
 
 
-__all__ = ["FAIR_RENDERERS", "POOLS", "INITIAL_RENDERER", "RESULT_FILE", "PretrainResult", "PretrainSettings"]
+__all__ = ["FAIR_RENDERERS", "POOLS", "INITIAL_RENDERER", "RESULT_FILE", "PretrainResult", "PretrainSettings",
+           "frame_tokens_words"]

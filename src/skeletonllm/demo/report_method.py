@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from .document import Document, _pct
 from .pretrain_model import POOL_WORDS
+from .pretrain_settings import frame_tokens_words
 
 _KIND_WORDS = {"depth": "the direction of a motion along the camera axis",
                "speed": "how fast the hand waves (slow vs the quick wave classes)",
@@ -82,11 +83,12 @@ def head_start_section(doc: Document, settings, train, pre, evaluation: dict, me
                 "0's held-out seen clips") + ". "
              f"The sweep below tried, on seed 0 and the seen classes only, longer "
              f"language phases, 7-px patches (four tokens per frame), what the vision heads read, a seen-class head, "
-             f"pose targets read off the 3D joints, training the vision tower during the language phase and InternVL's "
-             f"pixel shuffle on or off; the zero-shot choices were made on eight seen classes held out from the other "
+             f"pose targets read off the 3D joints, training the vision tower during the language phase, InternVL's "
+             f"pixel shuffle on or off, and with it off heads that keep where in the frame a token sits; the zero-shot choices were made on eight seen classes held out from the other "
              f"23, the last ones over five seeds. Chosen: {p.image_size} px, {p.patch_size}-px patches, {p.num_frames} "
-             f"frames, {_tokens_per_frame(p)} per frame, both towers {p.layers} x "
-             f"{p.hidden}, the heads on the mean of the tokens with a seen-class head, {p.short_steps} + "
+             f"frames, {frame_tokens_words(p.image_size, p.patch_size, p.downsample_ratio)}, both towers {p.layers} x "
+             f"{p.hidden}, the vision phase's heads on {POOL_WORDS[p.head_pool]}"
+             + (" with a seen-class head" if p.class_head else "") + f", {p.short_steps} + "
              f"{p.language_steps} language steps.")
     sweep_section(doc)
     if media.get("loss_head_start"):
@@ -99,13 +101,6 @@ def head_start_section(doc: Document, settings, train, pre, evaluation: dict, me
     doc.table(READING_HEADER, reading_rows(evaluation["phases"], ARM_TITLES),
               caption="head start / pixel probe, accuracy on held-out clips (seen classes, and unseen classes whose "
                       "attribute values all occur in seen classes)")
-
-
-def _tokens_per_frame(p) -> str:
-    """``"four tokens (no pixel shuffle)"`` / ``"one token (pixel shuffle)"``: what a frame becomes."""
-    n = round((p.image_size * p.downsample_ratio / p.patch_size) ** 2)
-    words = {1: "one", 4: "four", 16: "sixteen"}.get(n, str(n))
-    return f"{words} token{'s' if n != 1 else ''} ({'no ' if p.downsample_ratio == 1 else ''}pixel shuffle)"
 
 
 def renders_section(doc: Document, settings, media: dict) -> None:

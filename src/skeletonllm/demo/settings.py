@@ -77,7 +77,7 @@ class DemoSettings:
         return dataclasses.asdict(self)
 
     def with_overrides(self, overrides: dict[str, Any]) -> "DemoSettings":
-        """A copy with ``{"pretrain.downsample_ratio": 1.0, "curriculum.stage4_tasks": ["mqa"], "calibrate":
+        """A copy with ``{"pretrain.downsample_ratio": 0.5, "curriculum.stage4_tasks": ["mqa"], "calibrate":
         False}`` applied: a dotted key names a field of ``pretrain``, ``curriculum`` or ``sugar``; lists
         become tuples where the field holds a tuple. An unknown key, or a value of another type than the
         field's, is a ``ValueError`` naming the setting."""
@@ -101,7 +101,7 @@ class DemoSettings:
         return dataclasses.replace(self, **top, **sections)
 
     def changes(self) -> list[str]:
-        """``"pretrain.downsample_ratio = 1.0 (default 0.5)"`` for each setting that differs from
+        """``"pretrain.downsample_ratio = 0.5 (default 1.0)"`` for each setting that differs from
         :meth:`full` / :meth:`quick` of the same mode (the settings with their own option left out)."""
         base = (DemoSettings.quick if self.quick_mode else DemoSettings.full)(self.seed).to_dict()
         out = []

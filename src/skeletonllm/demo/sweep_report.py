@@ -13,6 +13,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from .pretrain_settings import frame_tokens_words
+
 SWEEP_FILE = Path(__file__).with_name("backbone_sweep.json")
 #: The heads of a run's vision phase, in two or three words (``PretrainSettings.head_pool``).
 HEAD_POOL_WORDS = {"mean": "the mean", "tokens": "each token", "frames": "each position's frame mean"}
@@ -33,12 +35,24 @@ def _both(entry: dict, key: str) -> str:
     return _pct(entry.get(key)) + ("" if cal is None else f" (cal. {_pct(cal)})")
 
 
+#: Head-start settings that records written before the sweep listed them ran with (the defaults then).
+UNLISTED_BEFORE = {"downsample_ratio": 0.5}
+
+
+def _head_start(run: dict) -> dict:
+    """The run's head-start settings as recorded, its overrides applied, and the settings older
+    records do not list at the value they ran with (:data:`UNLISTED_BEFORE`)."""
+    return {**UNLISTED_BEFORE, **run.get("settings", {}), **run.get("overrides", {})}
+
+
 def _settings(run: dict) -> str:
-    """The run's head start in a few words: language steps, heads, options."""
+    """The run's head start in a few words: language steps, tokens per frame, heads, options."""
     s = run.get("settings", {})
     if not s:
         return ", ".join(f"{k}={v}" for k, v in run.get("overrides", {}).items())
+    h = _head_start(run)
     words = [f"{s['short_steps']}+{s['language_steps']} language steps",
+             frame_tokens_words(h.get("image_size", 28), h["patch_size"], h["downsample_ratio"]),
              f"heads on {HEAD_POOL_WORDS[s['head_pool']]}"
              + (" + seen classes" if s["class_head"] else "")]
     words += [w for w, on in ((f"{s['patch_size']}-px patches", s["patch_size"] != 14),
@@ -52,7 +66,7 @@ def _settings(run: dict) -> str:
                               ("batches mixed in length", not s.get("length_batches", True)),
                               (f"curriculum {s['recognition_epochs']} recognition epoch(s)",
                                s.get("recognition_epochs", 3) != 3)) if on]
-    words += [f"{k} = {v}" for k, v in run.get("overrides", {}).items() if k not in s]
+    words += [f"{k} = {v}" for k, v in run.get("overrides", {}).items() if k not in s and k not in UNLISTED_BEFORE]
     words += [f"curriculum {k} = {', '.join(v) if isinstance(v, list) else v}"
               for k, v in run.get("curriculum_overrides", {}).items() if k != "recognition_epochs"]
     return ", ".join(words)
@@ -66,7 +80,7 @@ def is_current(run: dict) -> bool:
     s, now = run.get("settings"), PretrainSettings()
     if not s:
         return False
-    same = all(getattr(now, k) == v for k, v in {**s, **run.get("overrides", {})}.items() if hasattr(now, k))
+    same = all(getattr(now, k) == v for k, v in _head_start(run).items() if hasattr(now, k))
     curriculum = CurriculumSettings()
     same_curriculum = all(getattr(curriculum, k) == (tuple(v) if isinstance(v, list) else v)
                           for k, v in run.get("curriculum_overrides", {}).items())
