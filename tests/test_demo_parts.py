@@ -185,7 +185,8 @@ def test_frame_pooled_heads_keep_where_in_the_frame_and_lose_frame_order():
     assert heads("frames", tokens_per_frame=2)._pool(x).tolist() == [[1.0, 1.0, 2.0, 2.0]]
     assert heads("mean")._pool(x).tolist() == [[1.5, 1.5]]                   # position lost
     shuffled = x.view(1, 3, 2, 2)[:, [2, 0, 1]].reshape(1, 6, 2)             # frames in another order
-    assert torch.equal(heads("frames", tokens_per_frame=2)._pool(shuffled), heads("frames", tokens_per_frame=2)._pool(x))
+    by_frames = heads("frames", tokens_per_frame=2)
+    assert torch.equal(by_frames._pool(shuffled), by_frames._pool(x))
     assert torch.equal(heads("frames")._pool(x), heads("mean")._pool(x))      # one token per frame: the mean
     with pytest.raises(ValueError, match="whole frames"):
         heads("frames", tokens_per_frame=4)

@@ -72,11 +72,6 @@ class PoseHeads(nn.Module):
         return loss
 
 
-#: How a report names each pool.
-POOL_WORDS = {"mean": "the mean of the visual tokens", "tokens": "every visual token in its place",
-              "frames": "each token position's mean over frames"}
-
-
 class AttributeHeads(nn.Module):
     """Linear heads on centred, RMS-normalised visual tokens ``(B, N, D) -> loss``.
 
@@ -122,4 +117,4 @@ class AttributeHeads(nn.Module):
         return x.flatten(1)
 
 
-__all__ = ["POOL_WORDS", "AttributeHeads", "PoseHeads", "build_backbone"]
+__all__ = ["AttributeHeads", "PoseHeads", "build_backbone"]

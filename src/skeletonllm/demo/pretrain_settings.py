@@ -58,6 +58,9 @@ FAIR_RENDERERS = ("velocity", "projection", "jtm", "draction")
 #: What the vision phase's heads can read (``PretrainSettings.head_pool``): the mean of all the
 #: clip's visual tokens, every token in its place, or each token position's mean over frames.
 POOLS = ("mean", "tokens", "frames")
+#: How the demo's report names each of :data:`POOLS`.
+POOL_WORDS = {"mean": "the mean of the visual tokens", "tokens": "every visual token in its place",
+              "frames": "each token position's mean over frames"}
 
 
 @dataclass
@@ -205,5 +208,5 @@ class PretrainResult:
                    d.get("clips_per_renderer", {}))
 
 
-__all__ = ["FAIR_RENDERERS", "POOLS", "INITIAL_RENDERER", "RESULT_FILE", "PretrainResult", "PretrainSettings",
-           "frame_tokens_words"]
+__all__ = ["FAIR_RENDERERS", "INITIAL_RENDERER", "POOLS", "POOL_WORDS", "RESULT_FILE", "PretrainResult",
+           "PretrainSettings", "frame_tokens_words"]

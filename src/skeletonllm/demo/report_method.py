@@ -3,8 +3,7 @@ the curriculum), each a function that adds its blocks to the :class:`~skeletonll
 from __future__ import annotations
 
 from .document import Document, _pct
-from .pretrain_model import POOL_WORDS
-from .pretrain_settings import frame_tokens_words
+from .pretrain_settings import POOL_WORDS, frame_tokens_words
 
 _KIND_WORDS = {"depth": "the direction of a motion along the camera axis",
                "speed": "how fast the hand waves (slow vs the quick wave classes)",
@@ -84,8 +83,9 @@ def head_start_section(doc: Document, settings, train, pre, evaluation: dict, me
              f"The sweep below tried, on seed 0 and the seen classes only, longer "
              f"language phases, 7-px patches (four tokens per frame), what the vision heads read, a seen-class head, "
              f"pose targets read off the 3D joints, training the vision tower during the language phase, InternVL's "
-             f"pixel shuffle on or off, and with it off heads that keep where in the frame a token sits; the zero-shot choices were made on eight seen classes held out from the other "
-             f"23, the last ones over five seeds. Chosen: {p.image_size} px, {p.patch_size}-px patches, {p.num_frames} "
+             f"pixel shuffle on or off, and with it off heads that keep where in the frame a token sits; the "
+             f"zero-shot choices were made on eight seen classes held out from the other 23, the last ones over five "
+             f"seeds. Chosen: {p.image_size} px, {p.patch_size}-px patches, {p.num_frames} "
              f"frames, {frame_tokens_words(p.image_size, p.patch_size, p.downsample_ratio)}, both towers {p.layers} x "
              f"{p.hidden}, the vision phase's heads on {POOL_WORDS[p.head_pool]}"
              + (" with a seen-class head" if p.class_head else "") + f", {p.short_steps} + "
