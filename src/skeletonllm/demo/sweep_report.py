@@ -13,11 +13,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .pretrain_settings import frame_tokens_words
+from .pretrain_settings import POOL_WORDS, frame_tokens_words
 
 SWEEP_FILE = Path(__file__).with_name("backbone_sweep.json")
-#: The heads of a run's vision phase, in two or three words (``PretrainSettings.head_pool``).
-HEAD_POOL_WORDS = {"mean": "the mean", "tokens": "each token", "frames": "each position's frame mean"}
 
 
 def load_sweep(path: Path = SWEEP_FILE) -> list[dict]:
@@ -53,7 +51,7 @@ def _settings(run: dict) -> str:
     h = _head_start(run)
     words = [f"{s['short_steps']}+{s['language_steps']} language steps",
              frame_tokens_words(h.get("image_size", 28), h["patch_size"], h["downsample_ratio"]),
-             f"heads on {HEAD_POOL_WORDS[s['head_pool']]}"
+             f"heads on {POOL_WORDS[s['head_pool']]}"
              + (" + seen classes" if s["class_head"] else "")]
     words += [w for w, on in ((f"{s['patch_size']}-px patches", s["patch_size"] != 14),
                               ("vision trained in the language phase", s["joint_language"]),
