@@ -274,6 +274,50 @@ def test_head_start_texts_never_name_an_unseen_class():
     assert {t for _, _, t in long} >= {"YES", "NO", "Label: left", "Label: leg"}
 
 
+def test_attribute_questions_offer_as_many_options_as_asked():
+    import numpy as np
+
+    from skeletonllm.demo.pretrain_targets import ATTRIBUTE_QUESTIONS, attribute_vocab, attributes, language_items
+    from skeletonllm.synth import SyntheticMotionSet
+
+    ds = SyntheticMotionSet.for_split("synth_24_6", num_per_class=1, seed=0)
+    seen = list(ds.split.seen)
+    train = [ds[i] for i in ds.seen_indices()][:6]
+    vocab = attribute_vocab(seen)
+    for asked in (4, 0):
+        _, long = language_items(train, seen, np.random.default_rng(0), options=(asked,))
+        for question, key in ATTRIBUTE_QUESTIONS:
+            items = [(seq, p, t) for seq, p, t in long if question in p]
+            assert len(items) == len(train)
+            for (seq, prompt, target), sample in zip(items, train):
+                offered = [line[2:] for line in prompt.splitlines() if line.startswith("- ")]
+                truth = getattr(attributes(sample), key)
+                assert target == f"Label: {truth}" and truth in offered and len(set(offered)) == len(offered)
+                assert set(offered) <= set(vocab[key])
+                assert len(offered) == (min(asked, len(vocab[key])) if asked else len(vocab[key]))
+    _, long = language_items(train, seen, np.random.default_rng(0), options=(4, 0))
+    sizes = [sum(line.startswith("- ") for line in p.splitlines()) for _, p, _ in long if "Which movement" in p]
+    assert sizes == [4, len(vocab["movement"])] * len(train)     # each clip asked both ways
+
+
+def test_recognition_questions_offer_all_seen_classes_or_a_subset_with_the_truth():
+    import numpy as np
+
+    from skeletonllm.demo.pretrain_targets import language_items
+    from skeletonllm.synth import SyntheticMotionSet
+
+    ds = SyntheticMotionSet.for_split("synth_24_6", num_per_class=1, seed=0)
+    seen = list(ds.split.seen)
+    train = [ds[i] for i in ds.seen_indices()][:6]
+    for asked, size in ((0, len(seen)), (5, 5)):
+        _, long = language_items(train, seen, np.random.default_rng(0), mqa=2, mqa_options=asked)
+        lists = [([line[2:] for line in p.splitlines() if line.startswith("- ")], t) for _, p, t in long]
+        mqa = [(offered, t) for offered, t in lists if offered and set(offered) <= set(seen)]
+        assert len(mqa) == 2 * len(train)
+        for offered, target in mqa:
+            assert len(offered) == len(set(offered)) == size and target == f"Label: {target[7:]}" and target[7:] in offered
+
+
 def test_report_document_renders_markdown_and_escaped_html(tmp_path):
     from skeletonllm.demo.report import Document
 

@@ -129,6 +129,11 @@ def test_the_shipped_sweep_records_how_the_head_start_was_chosen():
     older["overrides"] = {k: v for k, v in older["overrides"].items() if k != "downsample_ratio"}
     assert not is_current(older) and "one token per frame (pixel shuffle)" in sweep_rows([older])[0][1]
     assert "four tokens per frame (no pixel shuffle)" in sweep_rows([next(r for r in runs if is_current(r))])[0][1]
+    # attribute questions: records before the setting asked them with 4 options; the first runs gave one count
+    for given, words in ((0, "attribute questions with all"), ([4, 0], "attribute questions with 4 options and with all")):
+        other = copy.deepcopy(older)
+        other["settings"]["attribute_options"] = given
+        assert words in sweep_rows([other])[0][1]
     doc = Document("t")
     from skeletonllm.demo.sweep_report import sweep_section
     sweep_section(doc, runs)

@@ -63,14 +63,18 @@ def attribute_vocab(seen: Sequence[str]) -> dict[str, list[str]]:
             "part": sorted({a.part for a in acts})}
 
 
-def language_items(samples, seen: Sequence[str], rng: np.random.Generator, mqa: int = 0):
+def language_items(samples, seen: Sequence[str], rng: np.random.Generator, mqa: int = 0,
+                   options: Sequence[int] = (4,), mqa_options: int = 0):
     """``(short, long)`` lists of ``(sequence, prompt, target)`` for the language phase.
 
     ``short``: one :data:`DESCRIBE` question per clip. ``long`` (the project's prompt formats):
-    per clip, the three attribute questions as 4-option multiple choice (``Label: <option>``),
+    per clip, the three attribute questions as multiple choice (``Label: <option>``), each asked
+    once per entry of ``options``: over the truth and ``n - 1`` other values of the attribute
+    (``n = 0``: all its values, as the demo's evaluation asks them), in a random order,
     YES/NO checks of its movement, of another movement and of each limb (``disc_prompt``), the
     description, and with ``mqa`` > 0 that many recognition questions over the seen classes
-    (``mqa_prompt``, candidates shuffled), the task a pretrained MLLM can already do.
+    (``mqa_prompt``, candidates shuffled; ``mqa_options`` > 0: over the clip's class and
+    ``mqa_options - 1`` other seen classes), the task a pretrained MLLM can already do.
     """
     vocab = attribute_vocab(seen)
     short, long = [], []
@@ -80,17 +84,22 @@ def language_items(samples, seen: Sequence[str], rng: np.random.Generator, mqa: 
         long.append((seq, P.qa_prompt(DESCRIBE), P.mqa_target(describe(s.label))))
         for question, key in ATTRIBUTE_QUESTIONS:
             truth = getattr(att, key)
-            others = [v for v in rng.permutation(vocab[key]).tolist() if v != truth][:3]
-            options = [truth, *others]
-            options = [options[i] for i in rng.permutation(len(options))]
-            long.append((seq, P.qa_prompt(question, options), P.mqa_target(truth)))
+            for n in options:
+                others = [v for v in rng.permutation(vocab[key]).tolist() if v != truth]
+                offered = [truth, *others[:n - 1 if n > 0 else None]]
+                offered = [offered[i] for i in rng.permutation(len(offered))]
+                long.append((seq, P.qa_prompt(question, offered), P.mqa_target(truth)))
         other = [m for m in vocab["movement"] if m != att.movement]
         checks = [(att.movement, True), (other[int(rng.integers(len(other)))], False)]
         checks += [(f"move the {limb}", moving) for limb, moving in zip(LIMBS, att.limbs)]
         for phrase, yes in checks:
             long.append((seq, P.disc_prompt(phrase), P.YES if yes else P.NO))
         for _ in range(mqa):
-            long.append((seq, P.mqa_prompt([seen[i] for i in rng.permutation(len(seen))]), P.mqa_target(s.label)))
+            offered = [seen[i] for i in rng.permutation(len(seen))]
+            if mqa_options > 0:
+                offered = [s.label, *[c for c in offered if c != s.label][:mqa_options - 1]]
+                offered = [offered[i] for i in rng.permutation(len(offered))]
+            long.append((seq, P.mqa_prompt(offered), P.mqa_target(s.label)))
     return short, long
 
 

@@ -34,13 +34,21 @@ def _both(entry: dict, key: str) -> str:
 
 
 #: Head-start settings that records written before the sweep listed them ran with (the defaults then).
-UNLISTED_BEFORE = {"downsample_ratio": 0.5}
+UNLISTED_BEFORE = {"downsample_ratio": 0.5, "attribute_options": [4], "mqa_options": 0}
 
 
 def _head_start(run: dict) -> dict:
     """The run's head-start settings as recorded, its overrides applied, and the settings older
     records do not list at the value they ran with (:data:`UNLISTED_BEFORE`)."""
-    return {**UNLISTED_BEFORE, **run.get("settings", {}), **run.get("overrides", {})}
+    h = {**UNLISTED_BEFORE, **run.get("settings", {}), **run.get("overrides", {})}
+    if isinstance(h["attribute_options"], int):        # the first runs that turned it gave one count
+        h["attribute_options"] = [h["attribute_options"]]
+    return h
+
+
+def _options_words(counts: list[int]) -> str:
+    """``[4, 0]`` -> ``"attribute questions with 4 options and with all"``."""
+    return "attribute questions with " + " and with ".join(f"{n} options" if n else "all" for n in counts)
 
 
 def _settings(run: dict) -> str:
@@ -61,6 +69,8 @@ def _settings(run: dict) -> str:
                               (f"language batch {s['language_batch_size']}", s.get("language_batch_size")),
                               (f"{s['mqa_items']} recognition questions per clip", s["mqa_items"] != 2),
                               (f"{s['variants']} samplings", s["variants"] != 4),
+                              (_options_words(h["attribute_options"]), h["attribute_options"] != [4]),
+                              (f"recognition questions over {h['mqa_options']} classes", h["mqa_options"]),
                               ("batches mixed in length", not s.get("length_batches", True)),
                               (f"curriculum {s['recognition_epochs']} recognition epoch(s)",
                                s.get("recognition_epochs", 3) != 3)) if on]
@@ -78,7 +88,8 @@ def is_current(run: dict) -> bool:
     s, now = run.get("settings"), PretrainSettings()
     if not s:
         return False
-    same = all(getattr(now, k) == v for k, v in _head_start(run).items() if hasattr(now, k))
+    same = all(getattr(now, k) == (tuple(v) if isinstance(v, list) else v)
+               for k, v in _head_start(run).items() if hasattr(now, k))
     curriculum = CurriculumSettings()
     same_curriculum = all(getattr(curriculum, k) == (tuple(v) if isinstance(v, list) else v)
                           for k, v in run.get("curriculum_overrides", {}).items())
