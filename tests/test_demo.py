@@ -318,6 +318,56 @@ def test_recognition_questions_offer_all_seen_classes_or_a_subset_with_the_truth
             assert len(offered) == len(set(offered)) == size and target == f"Label: {target[7:]}" and target[7:] in offered
 
 
+def test_attribute_answers_offering_ranks_the_options_each_question_offered():
+    """A model that always prefers the alphabetically first option is right exactly when the truth is
+    the first of what was offered: replaying the same draws gives the expected accuracy."""
+    import numpy as np
+    import torch
+
+    from skeletonllm.demo.evaluate import attribute_answers_offering
+    from skeletonllm.demo.pretrain_targets import ATTRIBUTE_QUESTIONS, attribute_vocab, attributes, offer
+    from skeletonllm.synth import SyntheticMotionSet
+
+    class FirstInOrder:
+        device = "cpu"
+
+        def render(self, batch):
+            return torch.zeros(batch.joints.shape[0], 1)
+
+        def score_candidates(self, _, prompt, options, frames):
+            assert all(f"- {o}" in prompt for o in options) and frames.shape[0] == 1
+            return -torch.tensor([sorted(options).index(o) for o in options], dtype=torch.float)[None]
+
+    ds = SyntheticMotionSet.for_split("synth_24_6", num_per_class=1, seed=0)
+    seen = list(ds.split.seen)
+    clips = [ds[i] for i in ds.seen_indices()][:7]
+    got = attribute_answers_offering(FirstInOrder(), clips, seen, 4, offered=3, seed=5, batch_size=3)
+    rng, vocab = np.random.default_rng(5), attribute_vocab(seen)
+    hits = {k: [] for _, k in ATTRIBUTE_QUESTIONS}
+    for s in clips:
+        for _, key in ATTRIBUTE_QUESTIONS:
+            truth = getattr(attributes(s), key)
+            hits[key].append(min(offer(truth, vocab[key], 3, rng)) == truth)
+    for key, h in hits.items():
+        assert got[key] == pytest.approx(np.mean(h)) and got[f"{key}_chance"] == pytest.approx(1 / 3)
+    assert 0 < sum(got[k] for k in hits) < 3          # neither always right nor always wrong
+
+
+def test_attribute_format_script_reads_a_demo_output(demo_dir, capsys):
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "scripts" / "attribute_format.py"
+    spec = importlib.util.spec_from_file_location("attribute_format", path)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    res = script.measure(demo_dir, offered=2)
+    assert set(res) == {"seen", "unseen"}
+    for ways in res.values():
+        assert set(ways) == {"all values", "all values, calibrated", "2 values"}
+        assert ways["2 values"]["side_chance"] == pytest.approx(0.5) and ways["all values"]["side_chance"] == 0.25
+    assert script.main([str(demo_dir / "nowhere")]) == 2 and "demo.json: not found" in capsys.readouterr().err
+
+
 def test_report_document_renders_markdown_and_escaped_html(tmp_path):
     from skeletonllm.demo.report import Document
 

@@ -130,7 +130,8 @@ def test_the_shipped_sweep_records_how_the_head_start_was_chosen():
     assert not is_current(older) and "one token per frame (pixel shuffle)" in sweep_rows([older])[0][1]
     assert "four tokens per frame (no pixel shuffle)" in sweep_rows([next(r for r in runs if is_current(r))])[0][1]
     # attribute questions: records before the setting asked them with 4 options; the first runs gave one count
-    for given, words in ((0, "attribute questions with all"), ([4, 0], "attribute questions with 4 options and with all")):
+    for given, words in ((0, "attribute questions offering all values"),
+                         ([4, 0], "attribute questions offering 4 values and all values")):
         other = copy.deepcopy(older)
         other["settings"]["attribute_options"] = given
         assert words in sweep_rows([other])[0][1]

@@ -204,6 +204,33 @@ def attribute_answers(model, groups: dict[str, Sequence], seen: Sequence[str], n
     return out
 
 
+@torch.no_grad()
+def attribute_answers_offering(model, samples, seen: Sequence[str], num_frames: int, offered: int, seed: int = 0,
+                               batch_size: int = 16) -> dict:
+    """The attribute questions asked as the head start learns them (:func:`~skeletonllm.demo.pretrain_targets.
+    language_items`): each offers the clip's value and ``offered - 1`` other values, drawn anew per clip
+    and question (``seed``), ranked by plain likelihood. ``{"movement": acc, ...}`` plus the chance levels
+    (``1 / options``, averaged over the questions asked)."""
+    from .pretrain_targets import ATTRIBUTE_QUESTIONS, attribute_vocab, attributes, offer
+
+    vocab, rng = attribute_vocab(seen), np.random.default_rng(seed)
+    hits = {key: [] for _, key in ATTRIBUTE_QUESTIONS}
+    chance = {key: [] for _, key in ATTRIBUTE_QUESTIONS}
+    for lo in range(0, len(samples), batch_size):
+        chunk = list(samples[lo:lo + batch_size])
+        batch = collate_sequences([s.sequence("ntu25") for s in chunk], num_frames=num_frames, max_bodies=2)
+        frames = model.render(batch.to(model.device))
+        for b, s in enumerate(chunk):
+            for question, key in ATTRIBUTE_QUESTIONS:
+                truth = getattr(attributes(s), key)
+                options = offer(truth, vocab[key], offered, rng)
+                scores = model.score_candidates(None, P.qa_prompt(question, options), options, frames=frames[b:b + 1])
+                hits[key].append(options[int(scores[0].argmax())] == truth)
+                chance[key].append(1.0 / len(options))
+    out = {key: float(np.mean(v)) for key, v in hits.items()}
+    return {**out, **{f"{key}_chance": float(np.mean(v)) for key, v in chance.items()}}
+
+
 def attribute_probes(model, samples, seen: Sequence[str], num_frames: int, batch_size: int = 16,
                      reference: Sequence | None = None) -> dict:
     """:func:`attribute_answers` on one group of clips: ``{"movement": acc, "side": acc, "part":
@@ -212,5 +239,6 @@ def attribute_probes(model, samples, seen: Sequence[str], num_frames: int, batch
     return res["calibrated" if reference is not None else "plain"]["clips"]
 
 
-__all__ = ["KINDS", "REFERENCE_FILE", "REFERENCE_PER_CLASS", "answer_spread", "attribute_answers", "attribute_probes",
+__all__ = ["KINDS", "REFERENCE_FILE", "REFERENCE_PER_CLASS", "answer_spread", "attribute_answers",
+           "attribute_answers_offering", "attribute_probes",
            "caption_scores", "captions", "kind_accuracy", "qa_answers", "qa_scores", "recognition", "reference_clips"]

@@ -200,6 +200,12 @@ def frame_tokens_words(image_size: int, patch_size: int, downsample_ratio: float
     return f"{words} token{'s' if n != 1 else ''} per frame ({'no ' if downsample_ratio == 1 else ''}pixel shuffle)"
 
 
+def options_words(counts) -> str:
+    """How the language phase's attribute questions offer their options (``attribute_options``):
+    ``[4]`` -> ``"4 values"``, ``[0]`` -> ``"all values"``, ``[4, 0]`` -> ``"4 values and all values"``."""
+    return " and ".join(f"{n} values" if n else "all values" for n in counts)
+
+
 @dataclass
 class PretrainResult:
     """Where the pretrained backbone is, and how pretraining went.
@@ -228,4 +234,4 @@ class PretrainResult:
 
 
 __all__ = ["FAIR_RENDERERS", "INITIAL_RENDERER", "POOLS", "POOL_WORDS", "RESULT_FILE", "PretrainResult",
-           "PretrainSettings", "frame_tokens_words"]
+           "PretrainSettings", "frame_tokens_words", "options_words"]

@@ -63,6 +63,14 @@ def attribute_vocab(seen: Sequence[str]) -> dict[str, list[str]]:
             "part": sorted({a.part for a in acts})}
 
 
+def offer(truth: str, values: Sequence[str], n: int, rng: np.random.Generator) -> list[str]:
+    """A multiple-choice question's options: ``truth`` and ``n - 1`` other ``values`` (``n = 0``: all
+    of them), in a random order."""
+    others = [v for v in rng.permutation(values).tolist() if v != truth]
+    offered = [truth, *others[:n - 1 if n > 0 else None]]
+    return [offered[i] for i in rng.permutation(len(offered))]
+
+
 def language_items(samples, seen: Sequence[str], rng: np.random.Generator, mqa: int = 0,
                    options: Sequence[int] = (4,), mqa_options: int = 0):
     """``(short, long)`` lists of ``(sequence, prompt, target)`` for the language phase.
@@ -85,9 +93,7 @@ def language_items(samples, seen: Sequence[str], rng: np.random.Generator, mqa: 
         for question, key in ATTRIBUTE_QUESTIONS:
             truth = getattr(att, key)
             for n in options:
-                others = [v for v in rng.permutation(vocab[key]).tolist() if v != truth]
-                offered = [truth, *others[:n - 1 if n > 0 else None]]
-                offered = [offered[i] for i in rng.permutation(len(offered))]
+                offered = offer(truth, vocab[key], n, rng)
                 long.append((seq, P.qa_prompt(question, offered), P.mqa_target(truth)))
         other = [m for m in vocab["movement"] if m != att.movement]
         checks = [(att.movement, True), (other[int(rng.integers(len(other)))], False)]
@@ -116,4 +122,4 @@ def tokenizer_corpus(samples, seen: Sequence[str]) -> list[str]:
 
 
 __all__ = ["ATTRIBUTE_QUESTIONS", "Attributes", "DESCRIBE", "LIMBS", "SIDES", "attribute_vocab", "attributes",
-           "describe", "language_items", "tokenizer_corpus"]
+           "describe", "language_items", "offer", "tokenizer_corpus"]

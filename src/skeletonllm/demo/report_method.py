@@ -3,7 +3,7 @@ the curriculum), each a function that adds its blocks to the :class:`~skeletonll
 from __future__ import annotations
 
 from .document import Document, _pct
-from .pretrain_settings import POOL_WORDS, frame_tokens_words
+from .pretrain_settings import POOL_WORDS, frame_tokens_words, options_words
 
 _KIND_WORDS = {"depth": "the direction of a motion along the camera axis",
                "speed": "how fast the hand waves (slow vs the quick wave classes)",
@@ -56,9 +56,12 @@ def head_start_section(doc: Document, settings, train, pre, evaluation: dict, me
              + ("/ seen-class " if p.class_head else "")
              + f"heads reading {POOL_WORDS[p.head_pool]}"
              + f", then {p.short_steps} + {p.language_steps} steps of the language model answering "
-             "part-movement-side questions (short question, then the project's prompt formats: multiple choice with "
+             "part-movement-side questions (short question, then the project's prompt formats: multiple choice "
+             f"offering {options_words(p.attribute_options)} of the attribute (the truth among them), answered with "
              "`Label: <option>`, YES/NO checks"
-             + (f", and {p.mqa_items} recognition questions per clip over the seen classes" if p.mqa_items else "")
+             + (f", and {p.mqa_items} recognition questions per clip over "
+                + (f"its class and {p.mqa_options - 1} other seen classes" if p.mqa_options else "the seen classes")
+                if p.mqa_items else "")
              + "). Tokenizer: byte-level BPE trained on the demo's own texts "
              f"({pre.corpus_size} texts; no unseen class name). Time: "
              + ", ".join(f"{k} {v:.1f} s" for k, v in pre.seconds.items()) + "."
@@ -93,7 +96,8 @@ def head_start_section(doc: Document, settings, train, pre, evaluation: dict, me
     sweep_section(doc)
     if media.get("loss_head_start"):
         doc.image(media["loss_head_start"], "head start loss (vision phase, then the two language phases)")
-    doc.text("What the head start learnt, asked as multiple choice over all values of each attribute, for each "
+    doc.text("What the head start learnt, asked as multiple choice over all values of each attribute (it learnt "
+             f"them offering {options_words(p.attribute_options)}), for each "
              "arm's renderer as the arm starts; beside it (after the slash) a linear model on the raw pixels of the "
              "same frames (`skeletonllm.demo.probe`: a logistic regression per attribute, standardised, L2, "
              "fitted on the training clips of the seen classes only). Where the head start falls below the probe, "

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .pretrain_settings import POOL_WORDS, frame_tokens_words
+from .pretrain_settings import POOL_WORDS, frame_tokens_words, options_words
 
 SWEEP_FILE = Path(__file__).with_name("backbone_sweep.json")
 
@@ -46,11 +46,6 @@ def _head_start(run: dict) -> dict:
     return h
 
 
-def _options_words(counts: list[int]) -> str:
-    """``[4, 0]`` -> ``"attribute questions with 4 options and with all"``."""
-    return "attribute questions with " + " and with ".join(f"{n} options" if n else "all" for n in counts)
-
-
 def _settings(run: dict) -> str:
     """The run's head start in a few words: language steps, tokens per frame, heads, options."""
     s = run.get("settings", {})
@@ -69,7 +64,7 @@ def _settings(run: dict) -> str:
                               (f"language batch {s['language_batch_size']}", s.get("language_batch_size")),
                               (f"{s['mqa_items']} recognition questions per clip", s["mqa_items"] != 2),
                               (f"{s['variants']} samplings", s["variants"] != 4),
-                              (_options_words(h["attribute_options"]), h["attribute_options"] != [4]),
+                              ("attribute questions offering " + options_words(h["attribute_options"]), h["attribute_options"] != [4]),
                               (f"recognition questions over {h['mqa_options']} classes", h["mqa_options"]),
                               ("batches mixed in length", not s.get("length_batches", True)),
                               (f"curriculum {s['recognition_epochs']} recognition epoch(s)",
@@ -128,7 +123,8 @@ SWEEP_CAPTION = ("every run of `scripts/demo_sweep.py` (seed 0 unless named, DrA
                  "average). Seen: held-out clips of the seen classes (31, or the 23 kept by a validation run). "
                  "Validation runs (`--validation`) hold eight seen classes out of every training step and rank their "
                  "clips among those eight names (chance 12.5 %): zero-shot measured with no unseen class of the "
-                 "split involved. Batches of prompts of about one length came in with `lang3x-bucket`. "
+                 "split involved. Batches of prompts of about one length came in with `lang3x-bucket`. `val-repro` ran two "
+                 "seeds of the default again on later code: the same numbers to the clip (the runs are deterministic). "
                  "(cal. X): the same by the calibrated likelihood ranking (`skeletonllm.eval.calibration`, reference: "
                  "four training clips per training class), measured from `val-calibration` on; that run chose it.")
 
