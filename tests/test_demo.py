@@ -295,6 +295,12 @@ def test_attribute_questions_offer_as_many_options_as_asked():
                 assert target == f"Label: {truth}" and truth in offered and len(set(offered)) == len(offered)
                 assert set(offered) <= set(vocab[key])
                 assert len(offered) == (min(asked, len(vocab[key])) if asked else len(vocab[key]))
+    from skeletonllm.demo.pretrain_settings import PretrainSettings
+    assert PretrainSettings(attribute_options=0).attribute_options == (0,)         # as the sweep's first runs gave it
+    assert PretrainSettings(attribute_options=[4, 0]).attribute_options == (4, 0)
+    for bad in ((), (1,), (-2,)):
+        with pytest.raises(ValueError, match="attribute_options"):
+            PretrainSettings(attribute_options=bad)
     _, long = language_items(train, seen, np.random.default_rng(0), options=(4, 0))
     sizes = [sum(line.startswith("- ") for line in p.splitlines()) for _, p, _ in long if "Which movement" in p]
     assert sizes == [4, len(vocab["movement"])] * len(train)     # each clip asked both ways

@@ -188,6 +188,11 @@ class PretrainSettings:
     def __post_init__(self):
         if self.head_pool not in POOLS:
             raise ValueError(f"head_pool must be one of {', '.join(POOLS)}, got '{self.head_pool}'")
+        # one count is one way of asking (the sweep's first records gave ``attribute_options=0``)
+        counts = self.attribute_options
+        self.attribute_options = (counts,) if isinstance(counts, int) else tuple(counts)
+        if not self.attribute_options or any(n < 0 or n == 1 for n in self.attribute_options):
+            raise ValueError(f"attribute_options: counts of values offered (0 = all, else at least 2), got {counts!r}")
 
     def to_dict(self) -> dict:
         return asdict(self)
