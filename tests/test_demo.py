@@ -321,7 +321,8 @@ def test_recognition_questions_offer_all_seen_classes_or_a_subset_with_the_truth
         mqa = [(offered, t) for offered, t in lists if offered and set(offered) <= set(seen)]
         assert len(mqa) == 2 * len(train)
         for offered, target in mqa:
-            assert len(offered) == len(set(offered)) == size and target == f"Label: {target[7:]}" and target[7:] in offered
+            assert len(offered) == len(set(offered)) == size
+            assert target == f"Label: {target[7:]}" and target[7:] in offered
 
 
 def test_attribute_answers_offering_ranks_the_options_each_question_offered():

@@ -101,10 +101,9 @@ def language_items(samples, seen: Sequence[str], rng: np.random.Generator, mqa: 
         for phrase, yes in checks:
             long.append((seq, P.disc_prompt(phrase), P.YES if yes else P.NO))
         for _ in range(mqa):
-            offered = [seen[i] for i in rng.permutation(len(seen))]
-            if mqa_options > 0:
-                offered = [s.label, *[c for c in offered if c != s.label][:mqa_options - 1]]
-                offered = [offered[i] for i in rng.permutation(len(offered))]
+            # all seen classes: one shuffle, as before the subsets existed (the same draws, the same runs)
+            offered = offer(s.label, seen, mqa_options, rng) if mqa_options else \
+                [seen[i] for i in rng.permutation(len(seen))]
             long.append((seq, P.mqa_prompt(offered), P.mqa_target(s.label)))
     return short, long
 

@@ -64,7 +64,8 @@ def _settings(run: dict) -> str:
                               (f"language batch {s['language_batch_size']}", s.get("language_batch_size")),
                               (f"{s['mqa_items']} recognition questions per clip", s["mqa_items"] != 2),
                               (f"{s['variants']} samplings", s["variants"] != 4),
-                              ("attribute questions offering " + options_words(h["attribute_options"]), h["attribute_options"] != [4]),
+                              ("attribute questions offering " + options_words(h["attribute_options"]),
+                               h["attribute_options"] != [4]),
                               (f"recognition questions over {h['mqa_options']} classes", h["mqa_options"]),
                               ("batches mixed in length", not s.get("length_batches", True)),
                               (f"curriculum {s['recognition_epochs']} recognition epoch(s)",
@@ -123,8 +124,9 @@ SWEEP_CAPTION = ("every run of `scripts/demo_sweep.py` (seed 0 unless named, DrA
                  "average). Seen: held-out clips of the seen classes (31, or the 23 kept by a validation run). "
                  "Validation runs (`--validation`) hold eight seen classes out of every training step and rank their "
                  "clips among those eight names (chance 12.5 %): zero-shot measured with no unseen class of the "
-                 "split involved. Batches of prompts of about one length came in with `lang3x-bucket`. `val-repro` ran two "
-                 "seeds of the default again on later code: the same numbers to the clip (the runs are deterministic). "
+                 "split involved. Batches of prompts of about one length came in with `lang3x-bucket`. "
+                 "`val-repro` ran two seeds of the default again on later code: the same numbers to the clip (the "
+                 "runs are deterministic). "
                  "(cal. X): the same by the calibrated likelihood ranking (`skeletonllm.eval.calibration`, reference: "
                  "four training clips per training class), measured from `val-calibration` on; that run chose it.")
 
