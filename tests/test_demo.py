@@ -301,6 +301,9 @@ def test_attribute_questions_offer_as_many_options_as_asked():
     for bad in ((), (1,), (-2,)):
         with pytest.raises(ValueError, match="attribute_options"):
             PretrainSettings(attribute_options=bad)
+    for bad in (1, -3):
+        with pytest.raises(ValueError, match="mqa_options"):
+            PretrainSettings(mqa_options=bad)
     _, long = language_items(train, seen, np.random.default_rng(0), options=(4, 0))
     sizes = [sum(line.startswith("- ") for line in p.splitlines()) for _, p, _ in long if "Which movement" in p]
     assert sizes == [4, len(vocab["movement"])] * len(train)     # each clip asked both ways

@@ -193,6 +193,8 @@ class PretrainSettings:
         self.attribute_options = (counts,) if isinstance(counts, int) else tuple(counts)
         if not self.attribute_options or any(n < 0 or n == 1 for n in self.attribute_options):
             raise ValueError(f"attribute_options: counts of values offered (0 = all, else at least 2), got {counts!r}")
+        if self.mqa_options < 0 or self.mqa_options == 1:
+            raise ValueError(f"mqa_options: classes offered (0 = all seen, else at least 2), got {self.mqa_options!r}")
 
     def to_dict(self) -> dict:
         return asdict(self)
