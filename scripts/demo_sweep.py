@@ -9,9 +9,9 @@ seen-class top-1 (likelihood ranking over the 31 seen classes, the demo's engine
 to the movement / side / part questions; with ``--tokprobe`` the pixel probe's regressions on its
 visual tokens instead (what the vision tower keeps: seen top-1, and on validation clips each
 attribute and the composed zero-shot top-1); with ``--curriculum`` the DrAction arm's four stages and
-its seen top-1 after them. Appends one JSON line (settings, numbers, wall and CPU seconds, load
-average, the command) to ``--log`` (default: the file the demo's report reads,
-``src/skeletonllm/demo/backbone_sweep.json``).
+its seen top-1 after them (``--trace``: also after the initial model and after each stage). Appends
+one JSON line (settings, numbers, wall and CPU seconds, load average, the command) to ``--log``
+(default: the file the demo's report reads, ``src/skeletonllm/demo/backbone_sweep.json``).
 
 ``--validation``: zero-shot measured without any unseen class. Eight of the 31 seen classes
 (:func:`validation_split`: each a new combination of movement, part and side that the other 23
@@ -136,6 +136,21 @@ def _probe(renderer, train, held, val_clips, val_classes, num_frames):
             "attributes": {k: {"seen": v["seen"], "zero_shot": v["unseen"]} for k, v in out["attributes"].items()}}
 
 
+def _stage_measures(model, held, seen, val_clips, split, ref, where: Path, seed: int, num_frames: int) -> dict:
+    """One checkpoint of the curriculum: calibrated seen top-1 and, on a validation split, zero-shot
+    top-1 (plain and calibrated) and the calibrated attribute answers on the validation clips."""
+    from skeletonllm.demo import evaluate as E
+
+    out = {"seen_top1_calibrated": _mqa(model, held, seen, where / "seen", "seen (held-out)", seed, ref)}
+    if split is not None:
+        zero = list(split.unseen)
+        out["zero_shot_top1"] = _mqa(model, val_clips, zero, where / "val", "validation", seed)
+        out["zero_shot_top1_calibrated"] = _mqa(model, val_clips, zero, where / "val-cal", "validation", seed, ref)
+        att = E.attribute_probes(model, val_clips, seen, num_frames, reference=ref)
+        out.update({f"{k}_zero_shot_calibrated": att[k] for k in ("movement", "side", "part")})
+    return out
+
+
 def _tasks(model, clips, num_frames: int, caption_tokens: int, limit: int = 48) -> dict:
     """BLEU@4 and CIDEr-D of greedy captions, and QA accuracy (multiple choice), on ``limit`` of ``clips``."""
     from skeletonllm.demo import evaluate as E
@@ -176,6 +191,8 @@ def main(argv=None) -> None:
     ap.add_argument("--extras", action="store_true", help="after the curriculum, also captioning and QA on "
                     "held-out seen clips (what the curriculum's caption and QA items keep)")
     ap.add_argument("--curriculum", action="store_true")
+    ap.add_argument("--trace", action="store_true", help="with --curriculum: the same measures after the "
+                    "initial model and after every stage (where the curriculum gains or loses)")
     ap.add_argument("--validation", action="store_true", help="zero-shot on eight seen classes held out")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--keep", action="store_true", help="keep the run's models and predictions under --work")
@@ -253,9 +270,18 @@ def main(argv=None) -> None:
     if a.curriculum:
         from skeletonllm.demo.ablation import train_arm
         t, c = time.time(), _cpu()
+        trace = {}
+
+        def on_stage(stage, directory):
+            if a.trace and directory is not None:
+                staged = SkeletonLLM.from_pretrained(directory, device="cpu").eval()
+                trace[stage] = _stage_measures(staged, held, seen, val_clips, split, ref, out / f"trace-{stage}",
+                                               a.seed, p.num_frames)
+                print(a.name, "after", stage, trace[stage], flush=True)
+
         run = train_arm("draction", _training_data(train, data.ds, split), out / "draction", pre.backbone_dir,
                         renderer_options(p, "draction"), p.num_frames, st.curriculum, st.seed, data.ds.split.name,
-                        progress=False, init_renderer=pre.renderer_dir)
+                        progress=False, init_renderer=pre.renderer_dir, on_stage=on_stage)
         model = SkeletonLLM.from_pretrained(run.final_dir, device="cpu").eval()
         rec["curriculum"] = {"seen_top1": _mqa(model, held, seen, out / "seen-final", "seen (held-out)", a.seed),
                              "seen_top1_calibrated": _mqa(model, held, seen, out / "seen-cal-final", "seen (held-out)",
@@ -270,6 +296,8 @@ def main(argv=None) -> None:
                                                                   out / "val-cal-final", "validation", a.seed, ref)
             rec["curriculum"]["pixel_probe"] = _probe(model.renderer, train, held, val_clips, list(split.unseen),
                                                       p.num_frames)
+        if trace:
+            rec["curriculum"]["trace"] = trace
         if a.extras:
             rec["curriculum"]["tasks"] = _tasks(model, held, p.num_frames, st.caption_tokens)
         print(a.name, "curriculum", rec["curriculum"], flush=True)
