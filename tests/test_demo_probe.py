@@ -168,3 +168,26 @@ def test_a_configuration_run_on_several_seeds_is_summarised_over_them():
     assert row[8] == "0.010 / 0.010 / 0.010"
     [row] = seed_rows(runs + [no_head])
     assert row[3] == "–" and row[2] == "0, 1, 2, 3"
+
+
+def test_a_traced_curriculum_is_shown_checkpoint_by_checkpoint():
+    import copy
+
+    from skeletonllm.demo.sweep_report import TRACE_HEADER, TRACE_STAGES, trace_rows
+    at = {"zero_shot_top1_calibrated": 0.4, "zero_shot_top1": 0.3, "seen_top1_calibrated": 0.9,
+          "movement_zero_shot_calibrated": 0.2, "side_zero_shot_calibrated": 0.5, "part_zero_shot_calibrated": 0.6}
+    base = {"name": "t-s0", "seed": 0, "settings": {}, "overrides": {}, "curriculum_overrides": {},
+            "validation_split": {"train": [], "zero_shot": []},
+            "curriculum": {"trace": {stage: dict(at) for stage in TRACE_STAGES}}}
+    other = copy.deepcopy(base)
+    other.update(name="t-s1", seed=1)
+    other["curriculum"]["trace"]["cr_distill"]["zero_shot_top1_calibrated"] = 0.6
+    untraced = copy.deepcopy(base)
+    untraced.update(name="u-s2", seed=2)
+    del untraced["curriculum"]["trace"]
+    rows = trace_rows([base, other, untraced])
+    assert [r[1] for r in rows] == list(TRACE_STAGES) and all(len(r) == len(TRACE_HEADER) for r in rows)
+    assert rows[0][0] == "t-s0 … (seeds 0, 1)"
+    assert rows[3][2] == "50.0 (40.0 / 60.0)" and rows[3][3] == "30.0 (30.0 / 30.0)"
+    assert rows[0][5] == "20.0 / 50.0 / 60.0"
+    assert trace_rows([base]) == []                     # one seed: no summary

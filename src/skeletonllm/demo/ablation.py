@@ -94,6 +94,7 @@ class CurriculumSettings:
         stage_lr: peak learning rate of every stage (the paper's 4e-5 is for an 8B
             pretrained model; the tiny one needs far larger steps).
         recognition_epochs: epochs of stage 4 (paper: 3).
+        distill_epochs: epochs of stage 3, CR-Distill (paper: 1).
         stage3_tasks: stage 3 trains on the teacher's rationales (CR-Distill) mixed with the
             clips' captions and QA, so that the model can also describe and answer.
         stage4_tasks: stage 4's tasks. The paper's is MQA alone; here the captions and QA stay
@@ -118,6 +119,7 @@ class CurriculumSettings:
 
     stage_lr: float = 5e-3
     recognition_epochs: int = 3
+    distill_epochs: int = 1
     stage3_tasks: tuple[str, ...] = ("cr_distill", "caption", "qa")
     stage4_tasks: tuple[str, ...] = ("mqa", "caption", "qa")
     task_share: dict[str, dict[str, float]] = field(default_factory=dict)
@@ -188,7 +190,8 @@ def run_config(arm: str, out_dir: Path, backbone_dir: Path, frame_options: dict,
     from ..train.stages import CURRICULUM
 
     lr = settings.stage_lr
-    stages = {"render_warmup": {}, "disc_ft": {}, "cr_distill": {"tasks": list(settings.stage3_tasks)},
+    stages = {"render_warmup": {}, "disc_ft": {}, "cr_distill": {"epochs": settings.distill_epochs,
+                                                                  "tasks": list(settings.stage3_tasks)},
               "recognition": {"epochs": settings.recognition_epochs, "tasks": list(settings.stage4_tasks)}}
     for stage in CURRICULUM:
         trains = [g for g in stage.trains if g not in settings.frozen]

@@ -137,11 +137,17 @@ def _configuration(run: dict) -> str:
                       sort_keys=True)
 
 
-def _mean_of(values: list) -> str:
-    """``mean (a / b / c)`` in percent; '–' when a seed lacks the figure."""
+def _mean(values: list) -> str:
+    """The mean in percent; '–' when a seed lacks the figure."""
     if not values or any(v is None for v in values):
         return "–"
-    return f"{100 * sum(values) / len(values):.1f} ({' / '.join(_pct(v) for v in values)})"
+    return f"{100 * sum(values) / len(values):.1f}"
+
+
+def _mean_of(values: list) -> str:
+    """``mean (a / b / c)`` in percent; '–' when a seed lacks the figure."""
+    mean = _mean(values)
+    return mean if mean == "–" else f"{mean} ({' / '.join(_pct(v) for v in values)})"
 
 
 def seed_rows(runs: list[dict], renderer: str = "draction") -> list[list[str]]:
@@ -183,6 +189,45 @@ SEED_CAPTION = ("validation configurations run on more than one seed: mean over 
                 "to check on others, not a finding.")
 
 
+#: The checkpoints a traced run (``demo_sweep.py --trace``) measured, in the curriculum's order.
+TRACE_STAGES = ("initial", "render_warmup", "disc_ft", "cr_distill", "recognition")
+
+
+def trace_rows(runs: list[dict]) -> list[list[str]]:
+    """Validation configurations whose curriculum was traced on two seeds or more (the last
+    traced run of each seed): one row per checkpoint (the head start, then each stage's end),
+    the mean over seeds, each seed in brackets, of calibrated zero-shot top-1, plain zero-shot
+    top-1, calibrated seen top-1 and the calibrated movement / side / part answers on the
+    validation clips."""
+    groups: dict[str, dict[int, dict]] = {}
+    for r in runs:
+        if r.get("validation_split") and r.get("curriculum", {}).get("trace"):
+            groups.setdefault(_configuration(r), {})[r.get("seed", 0)] = r
+    rows = []
+    for by_seed in groups.values():
+        if len(by_seed) < 2:
+            continue
+        seeds = sorted(by_seed)
+        traces = [by_seed[k]["curriculum"]["trace"] for k in seeds]
+        label = f"{by_seed[seeds[0]]['name']} … (seeds {', '.join(map(str, seeds))})"
+        for stage in TRACE_STAGES:
+            at = [t.get(stage) or {} for t in traces]
+            rows.append([label, stage] + [_mean_of([a.get(k) for a in at]) for k in (
+                "zero_shot_top1_calibrated", "zero_shot_top1", "seen_top1_calibrated")]
+                + [" / ".join(_mean([a.get(f"{k}_zero_shot_calibrated") for a in at])
+                              for k in ("movement", "side", "part"))])
+    return rows
+
+
+TRACE_HEADER = ["runs", "after", "validation zero-shot (cal.) %", "validation zero-shot (plain) %",
+                "seen top-1 (cal.) %", "validation clips: movement / side / part (cal.) %"]
+
+TRACE_CAPTION = ("where the curriculum gains or loses (`demo_sweep.py --trace`): the DrAction arm measured on the "
+                 "head start it starts from and after each stage, on the validation split (mean over seeds, each "
+                 "seed in brackets). The render warm-up trains the renderer alone, Disc-FT the renderer (the "
+                 "projector stays frozen in the demo), CR-Distill the renderer and LoRA, recognition LoRA.")
+
+
 def sweep_section(doc, runs: list[dict] | None = None) -> None:
     """The sweep as a table in ``doc`` (:class:`skeletonllm.demo.document.Document`), and the
     configurations run on several seeds as a second one; nothing when no run is recorded."""
@@ -193,7 +238,10 @@ def sweep_section(doc, runs: list[dict] | None = None) -> None:
     rows = seed_rows(runs)
     if rows:
         doc.table(SEED_HEADER, rows, caption=SEED_CAPTION)
+    rows = trace_rows(runs)
+    if rows:
+        doc.table(TRACE_HEADER, rows, caption=TRACE_CAPTION)
 
 
-__all__ = ["SEED_HEADER", "SWEEP_FILE", "SWEEP_HEADER", "is_current", "load_sweep", "seed_rows", "sweep_rows",
-           "sweep_section"]
+__all__ = ["SEED_HEADER", "SWEEP_FILE", "SWEEP_HEADER", "TRACE_HEADER", "TRACE_STAGES", "is_current", "load_sweep",
+           "seed_rows", "sweep_rows", "sweep_section", "trace_rows"]
