@@ -194,6 +194,8 @@ def main(argv=None) -> None:
     ap.add_argument("--trace", action="store_true", help="with --curriculum: the same measures after the "
                     "initial model and after every stage (where the curriculum gains or loses)")
     ap.add_argument("--validation", action="store_true", help="zero-shot on eight seen classes held out")
+    ap.add_argument("--split-seed", type=int, default=0, help="with --validation: which eight (the seed of "
+                    "validation_split's order; every run before this option used 0)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--keep", action="store_true", help="keep the run's models and predictions under --work")
     ap.add_argument("--work", default="/tmp/skeletonllm-sweep")
@@ -212,7 +214,7 @@ def main(argv=None) -> None:
     _, held = data.eval_clips(st)                           # held-out clips of SEEN classes only
     split, val_clips = None, []
     if a.validation:
-        split = validation_split(data.seen)
+        split = validation_split(data.seen, seed=a.split_seed)
         seen = list(split.seen)
         train = [s for s in data.train if s.label in seen]
         val_clips = [s for s in data.train + data.test_seen if s.label in split.unseen]

@@ -191,3 +191,7 @@ def test_a_traced_curriculum_is_shown_checkpoint_by_checkpoint():
     assert rows[3][2] == "50.0 (40.0 / 60.0)" and rows[3][3] == "30.0 (30.0 / 30.0)"
     assert rows[0][5] == "20.0 / 50.0 / 60.0"
     assert trace_rows([base]) == []                     # one seed: no summary
+    elsewhere = copy.deepcopy(other)                   # another validation split is another configuration
+    elsewhere["validation_split"]["zero_shot"] = ["raise left arm"]
+    assert len(trace_rows([base, other, elsewhere])) == len(TRACE_STAGES)
+    assert trace_rows([base, elsewhere]) == []

@@ -132,9 +132,11 @@ SWEEP_CAPTION = ("every run of `scripts/demo_sweep.py` (seed 0 unless named, DrA
 
 
 def _configuration(run: dict) -> str:
-    """What a run trained, seed left out: head start settings and overrides, curriculum overrides."""
-    return json.dumps([run.get("settings", {}), run.get("overrides", {}), run.get("curriculum_overrides", {})],
-                      sort_keys=True)
+    """What a run trained, seed left out: head start settings and overrides, curriculum overrides,
+    and the classes a validation run held out."""
+    held_out = sorted((run.get("validation_split") or {}).get("zero_shot", []))
+    return json.dumps([run.get("settings", {}), run.get("overrides", {}), run.get("curriculum_overrides", {}),
+                       held_out], sort_keys=True)
 
 
 def _mean(values: list) -> str:
