@@ -186,12 +186,14 @@ def test_a_traced_curriculum_is_shown_checkpoint_by_checkpoint():
     untraced.update(name="u-s2", seed=2)
     del untraced["curriculum"]["trace"]
     rows = trace_rows([base, other, untraced])
-    assert [r[1] for r in rows] == list(TRACE_STAGES) and all(len(r) == len(TRACE_HEADER) for r in rows)
-    assert rows[0][0] == "t-s0 … (seeds 0, 1)"
-    assert rows[3][2] == "50.0 (40.0 / 60.0)" and rows[3][3] == "30.0 (30.0 / 30.0)"
-    assert rows[0][5] == "20.0 / 50.0 / 60.0"
+    assert [r[2] for r in rows] == list(TRACE_STAGES) and all(len(r) == len(TRACE_HEADER) for r in rows)
+    assert rows[0][0] == "t-s0 … (seeds 0, 1)" and rows[1][0] == ""
+    assert rows[3][3] == "50.0 (40.0 / 60.0)" and rows[3][4] == "30.0 (30.0 / 30.0)"
+    assert rows[0][6] == "20.0 / 50.0 / 60.0"
     assert trace_rows([base]) == []                     # one seed: no summary
     elsewhere = copy.deepcopy(other)                   # another validation split is another configuration
     elsewhere["validation_split"]["zero_shot"] = ["raise left arm"]
+    elsewhere["command"] = "python scripts/demo_sweep.py --name t-s1 --validation --split-seed 1"
+    assert "validation split 1 (held out: raise left arm)" in trace_rows([elsewhere, dict(elsewhere, seed=2)])[0][1]
     assert len(trace_rows([base, other, elsewhere])) == len(TRACE_STAGES)
     assert trace_rows([base, elsewhere]) == []

@@ -138,6 +138,9 @@ def curriculum_section(doc: Document, settings, arms: dict, media: dict) -> None
              "model also learns to describe and answer. Held-out clips are never trained on.")
     departures = [f"stage 4 trains on {', '.join(c.stage4_tasks)} (the paper: MQA alone; without captions and QA "
                   "the model answers every request with a `Label:` line)"]
+    departures += [f"{stage} runs {n} epoch{'s' * (n != 1)} (the paper: {paper})" for stage, n, paper in
+                   (("CR-Distill", c.distill_epochs, 1), ("recognition refinement", c.recognition_epochs, 3))
+                   if n != paper]
     if c.frozen:
         departures.append(f"the {', '.join(c.frozen)} stays as the head start left it (trained in Disc-FT, even "
                           "slowly, it collapsed every prediction to one class)")

@@ -11,6 +11,7 @@ seed's zero-shot figure moves by ten points and more from seed to seed.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from .pretrain_settings import POOL_WORDS, frame_tokens_words, options_words
@@ -50,7 +51,7 @@ def _settings(run: dict) -> str:
     """The run's head start in a few words: language steps, tokens per frame, heads, options."""
     s = run.get("settings", {})
     if not s:
-        return ", ".join(f"{k}={v}" for k, v in run.get("overrides", {}).items())
+        return ", ".join([f"{k}={v}" for k, v in run.get("overrides", {}).items()] + _split_words(run))
     h = _head_start(run)
     words = [f"{s['short_steps']}+{s['language_steps']} language steps",
              frame_tokens_words(h.get("image_size", 28), h["patch_size"], h["downsample_ratio"]),
@@ -73,7 +74,15 @@ def _settings(run: dict) -> str:
     words += [f"{k} = {v}" for k, v in run.get("overrides", {}).items() if k not in s and k not in UNLISTED_BEFORE]
     words += [f"curriculum {k} = {', '.join(v) if isinstance(v, list) else v}"
               for k, v in run.get("curriculum_overrides", {}).items() if k != "recognition_epochs"]
-    return ", ".join(words)
+    return ", ".join(words + _split_words(run))
+
+
+def _split_words(run: dict) -> list[str]:
+    """The validation split, named when the run chose another than the first (``--split-seed``)."""
+    split_seed = re.search(r"--split-seed (\d+)", run.get("command", ""))
+    if not split_seed or split_seed.group(1) == "0":
+        return []
+    return [f"validation split {split_seed.group(1)} (held out: {', '.join(run['validation_split']['zero_shot'])})"]
 
 
 def is_current(run: dict) -> bool:
@@ -197,10 +206,10 @@ TRACE_STAGES = ("initial", "render_warmup", "disc_ft", "cr_distill", "recognitio
 
 def trace_rows(runs: list[dict]) -> list[list[str]]:
     """Validation configurations whose curriculum was traced on two seeds or more (the last
-    traced run of each seed): one row per checkpoint (the head start, then each stage's end),
-    the mean over seeds, each seed in brackets, of calibrated zero-shot top-1, plain zero-shot
-    top-1, calibrated seen top-1 and the calibrated movement / side / part answers on the
-    validation clips."""
+    traced run of each seed): one row per checkpoint (the head start, then each stage's end;
+    the runs and their configuration named on the first), the mean over seeds, each seed in
+    brackets, of calibrated zero-shot top-1, plain zero-shot top-1, calibrated seen top-1 and the
+    calibrated movement / side / part answers on the validation clips."""
     groups: dict[str, dict[int, dict]] = {}
     for r in runs:
         if r.get("validation_split") and r.get("curriculum", {}).get("trace"):
@@ -211,17 +220,19 @@ def trace_rows(runs: list[dict]) -> list[list[str]]:
             continue
         seeds = sorted(by_seed)
         traces = [by_seed[k]["curriculum"]["trace"] for k in seeds]
-        label = f"{by_seed[seeds[0]]['name']} … (seeds {', '.join(map(str, seeds))})"
+        first = by_seed[seeds[0]]
+        label = [f"{first['name']} … (seeds {', '.join(map(str, seeds))})", _settings(first)]
         for stage in TRACE_STAGES:
             at = [t.get(stage) or {} for t in traces]
-            rows.append([label, stage] + [_mean_of([a.get(k) for a in at]) for k in (
+            named = label if stage == TRACE_STAGES[0] else ["", ""]
+            rows.append(named + [stage] + [_mean_of([a.get(k) for a in at]) for k in (
                 "zero_shot_top1_calibrated", "zero_shot_top1", "seen_top1_calibrated")]
                 + [" / ".join(_mean([a.get(f"{k}_zero_shot_calibrated") for a in at])
                               for k in ("movement", "side", "part"))])
     return rows
 
 
-TRACE_HEADER = ["runs", "after", "validation zero-shot (cal.) %", "validation zero-shot (plain) %",
+TRACE_HEADER = ["runs", "configuration", "after", "validation zero-shot (cal.) %", "validation zero-shot (plain) %",
                 "seen top-1 (cal.) %", "validation clips: movement / side / part (cal.) %"]
 
 TRACE_CAPTION = ("where the curriculum gains or loses (`demo_sweep.py --trace`): the DrAction arm measured on the "
