@@ -161,21 +161,24 @@ def _mean_of(values: list) -> str:
     return mean if mean == "–" else f"{mean} ({' / '.join(_pct(v) for v in values)})"
 
 
+def _by_configuration(runs: list[dict], measured) -> list[list[dict]]:
+    """Validation runs whose curriculum record passes ``measured``, grouped by configuration: for
+    each configuration run on two seeds or more, the last such run of each seed, by seed."""
+    groups: dict[str, dict[int, dict]] = {}
+    for r in runs:
+        if r.get("validation_split") and measured(r.get("curriculum", {})):
+            groups.setdefault(_configuration(r), {})[r.get("seed", 0)] = r
+    return [[by_seed[k] for k in sorted(by_seed)] for by_seed in groups.values() if len(by_seed) >= 2]
+
+
 def seed_rows(runs: list[dict], renderer: str = "draction") -> list[list[str]]:
     """Validation configurations run on two seeds or more (the last run of each seed): the mean
     over seeds, each seed in brackets, of zero-shot top-1 (calibrated) of the head start, after
     the curriculum and of the pixel probe on the curriculum's frames, with QA accuracy and BLEU@4
     after the curriculum where measured (``--extras``)."""
-    groups: dict[str, dict[int, dict]] = {}
-    for r in runs:
-        if r.get("validation_split") and r.get("curriculum", {}).get("zero_shot_top1_calibrated") is not None:
-            groups.setdefault(_configuration(r), {})[r.get("seed", 0)] = r
     rows = []
-    for by_seed in groups.values():
-        if len(by_seed) < 2:
-            continue
-        seeds = sorted(by_seed)
-        rs = [by_seed[k] for k in seeds]
+    for rs in _by_configuration(runs, lambda c: c.get("zero_shot_top1_calibrated") is not None):
+        seeds = [r.get("seed", 0) for r in rs]
         cur = [r["curriculum"] for r in rs]
         tasks = [c.get("tasks") or {} for c in cur]
         rows.append([", ".join(r["name"] for r in rs), _settings(rs[0]) or "the demo's of its time",
@@ -210,18 +213,10 @@ def trace_rows(runs: list[dict]) -> list[list[str]]:
     the runs and their configuration named on the first), the mean over seeds, each seed in
     brackets, of calibrated zero-shot top-1, plain zero-shot top-1, calibrated seen top-1 and the
     calibrated movement / side / part answers on the validation clips."""
-    groups: dict[str, dict[int, dict]] = {}
-    for r in runs:
-        if r.get("validation_split") and r.get("curriculum", {}).get("trace"):
-            groups.setdefault(_configuration(r), {})[r.get("seed", 0)] = r
     rows = []
-    for by_seed in groups.values():
-        if len(by_seed) < 2:
-            continue
-        seeds = sorted(by_seed)
-        traces = [by_seed[k]["curriculum"]["trace"] for k in seeds]
-        first = by_seed[seeds[0]]
-        label = [f"{first['name']} … (seeds {', '.join(map(str, seeds))})", _settings(first)]
+    for rs in _by_configuration(runs, lambda c: bool(c.get("trace"))):
+        traces = [r["curriculum"]["trace"] for r in rs]
+        label = [f"{rs[0]['name']} … (seeds {', '.join(str(r.get('seed', 0)) for r in rs)})", _settings(rs[0])]
         for stage in TRACE_STAGES:
             at = [t.get(stage) or {} for t in traces]
             named = label if stage == TRACE_STAGES[0] else ["", ""]
