@@ -168,7 +168,8 @@ def pretrain_backbone(train_samples, seen: Sequence[str], settings: PretrainSett
     torch.manual_seed(seed)
     tokens_per_clip = model.adapter.num_visual_tokens(settings.num_frames)
     heads = AttributeHeads(settings.hidden, vocab, settings.head_pool, tokens_per_clip,
-                           seen if settings.class_head else (), model.adapter.tokens_per_frame())
+                           seen if settings.class_head else (), model.adapter.tokens_per_frame(),
+                           settings.shared_movement)
     atts = [attributes(s) for s in samples]
     model.set_trainable(["vision", "projector"])
     model.train()

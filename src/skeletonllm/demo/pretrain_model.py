@@ -81,10 +81,17 @@ class AttributeHeads(nn.Module):
     ``pool="frames"`` reads the mean over frames of each of a frame's ``tokens_per_frame``
     tokens in its place (``(B, T * D)``: frame order is lost, where in the frame is kept; the
     same as ``"mean"`` with one token per frame).
-    ``classes``: also a head over these (seen) class names."""
+    ``classes``: also a head over these (seen) class names.
+
+    ``shared_movement`` > 0: also one movement head shared by every token position (the positions
+    the pool keeps: each of a frame's tokens with ``"frames"``, every token with ``"tokens"``),
+    the clip's movement scores being the log-sum-exp of the positions' scores, weighted by
+    ``shared_movement`` in the loss. Whichever token shows the movement must say it in the same
+    words: a swing drawn where the arms are and one drawn where the legs are are one movement to
+    it, which the joint head (its own weights per position) never asks for."""
 
     def __init__(self, dim: int, vocab: dict[str, list[str]], pool: str = "mean", num_tokens: int = 1,
-                 classes: Sequence[str] = (), tokens_per_frame: int = 1):
+                 classes: Sequence[str] = (), tokens_per_frame: int = 1, shared_movement: float = 0.0):
         super().__init__()
         if pool not in POOLS:
             raise ValueError(f"pool must be one of {', '.join(repr(p) for p in POOLS)}, got '{pool}'")
@@ -95,26 +102,37 @@ class AttributeHeads(nn.Module):
         self.heads = nn.ModuleDict({k: nn.Linear(width, len(v)) for k, v in vocab.items()})
         self.limbs = nn.Linear(width, len(LIMBS))
         self.class_head = nn.Linear(width, len(self.classes)) if self.classes else None
+        self.shared_weight = shared_movement
+        self.shared_movement = nn.Linear(dim, len(vocab["movement"])) if shared_movement > 0 else None
 
     def forward(self, tokens: torch.Tensor, atts: Sequence[Attributes], labels: Sequence[str] = ()) -> torch.Tensor:
         x = tokens - tokens.mean((0, 1), keepdim=True).detach()
         x = x / x.pow(2).mean(-1, keepdim=True).add(1e-6).sqrt()
-        x = self._pool(x)                                             # (B, D), (B, N * D) or (B, T * D)
         target = lambda values: torch.tensor(values, device=x.device)  # noqa: E731
-        loss = sum(F.cross_entropy(head(x), target([self.vocab[k].index(getattr(a, k)) for a in atts]))
-                   for k, head in self.heads.items())
+        loss = 0.0
+        if self.shared_movement is not None:
+            scores = self.shared_movement(self._positions(x)).logsumexp(1)           # (B, movements)
+            truth = target([self.vocab["movement"].index(a.movement) for a in atts])
+            loss = self.shared_weight * F.cross_entropy(scores, truth)
+        x = self._pool(x)                                             # (B, D), (B, N * D) or (B, T * D)
+        loss = loss + sum(F.cross_entropy(head(x), target([self.vocab[k].index(getattr(a, k)) for a in atts]))
+                          for k, head in self.heads.items())
         limbs = torch.tensor([a.limbs for a in atts], dtype=x.dtype, device=x.device)
         loss = loss + F.binary_cross_entropy_with_logits(self.limbs(x), limbs)
         if self.class_head is not None:
             loss = loss + F.cross_entropy(self.class_head(x), target([self.classes.index(c) for c in labels]))
         return loss
 
-    def _pool(self, x: torch.Tensor) -> torch.Tensor:
+    def _positions(self, x: torch.Tensor) -> torch.Tensor:
+        """``(B, N, D)`` tokens -> ``(B, P, D)``: the token positions the pool keeps apart."""
         if self.pool == "mean":
-            return x.mean(1)
+            return x.mean(1, keepdim=True)
         if self.pool == "frames":
-            return x.reshape(x.shape[0], -1, self.tokens_per_frame, x.shape[-1]).mean(1).flatten(1)
-        return x.flatten(1)
+            return x.reshape(x.shape[0], -1, self.tokens_per_frame, x.shape[-1]).mean(1)
+        return x
+
+    def _pool(self, x: torch.Tensor) -> torch.Tensor:
+        return self._positions(x).flatten(1)
 
 
 __all__ = ["AttributeHeads", "PoseHeads", "build_backbone"]

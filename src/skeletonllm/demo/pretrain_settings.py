@@ -143,6 +143,11 @@ class PretrainSettings:
             the one-token model in 4 of 5 seeds (+0.9, +14.3, -9.8, +16.1, +19.7); the same without
             the class head 44.6 % (97.2 % seen); with twice the vision steps 33.0 % (seeds 0-1,
             97.8 % seen: the heads fit the seen classes).
+        shared_movement: weight of a movement head shared by the token positions the heads keep
+            apart (:class:`AttributeHeads`: the clip's movement is the log-sum-exp of each
+            position's scores), beside the other heads; 0 = off. It asks the vision tower to say a
+            movement in the same words wherever in the frame it is drawn, which the held-out
+            classes that put a seen movement on another body part need.
         pose_weight: weight of :class:`PoseHeads` (each frame's 3D joints and each step's
             motion, read off the skeleton) in the vision phase; 0 = off. On with the other
             heads it did not raise seen top-1 (90 % against 91 %), and with ``joint_language``
@@ -181,6 +186,7 @@ class PretrainSettings:
     attribute_options: tuple[int, ...] = (4,)
     head_pool: str = "frames"
     class_head: bool = True
+    shared_movement: float = 0.0
     pose_weight: float = 0.0
     joint_language: bool = False
     joint_vision_lr: float = 1e-4
