@@ -174,6 +174,34 @@ def test_pose_targets_are_centred_and_scaled_per_clip(batch):
     torch.testing.assert_close(pose_targets(moved), t, atol=1e-4, rtol=0)
 
 
+def test_the_shared_movement_head_reads_a_movement_wherever_it_is_drawn():
+    """The shared head scores a clip by the log-sum-exp of its token positions' scores: moving what
+    a position shows to another position leaves its loss unchanged, the joint head's changes; the
+    head adds its loss times its weight, and is absent at weight 0."""
+    from skeletonllm.demo.pretrain_model import AttributeHeads
+    from skeletonllm.demo.pretrain_targets import Attributes
+
+    vocab = {"movement": ["swing", "kick", "raise"], "side": ["left", "right"], "part": ["arm", "leg"]}
+    atts = [Attributes("swing", "left", "arm", (True, False, False, False)),
+            Attributes("kick", "right", "leg", (False, False, False, True))]
+    torch.manual_seed(0)
+    heads = AttributeHeads(4, vocab, "frames", num_tokens=6, tokens_per_frame=2, shared_movement=2.0)
+    x = torch.randn(2, 3, 2, 4)                                              # (B, F, T, D): 3 frames, 2 positions
+    swapped = x[:, :, [1, 0]]                                                # each frame's positions exchanged
+    shared = lambda t: heads.shared_movement(heads._positions(t)).logsumexp(1)  # noqa: E731
+    torch.testing.assert_close(shared(swapped.reshape(2, 6, 4)), shared(x.reshape(2, 6, 4)))
+    joint = heads.heads["movement"]
+    assert not torch.allclose(joint(heads._pool(swapped.reshape(2, 6, 4))), joint(heads._pool(x.reshape(2, 6, 4))))
+    without = AttributeHeads(4, vocab, "frames", num_tokens=6, tokens_per_frame=2)
+    assert without.shared_movement is None
+    without.load_state_dict({k: v for k, v in heads.state_dict().items() if not k.startswith("shared_movement")})
+    tokens = x.reshape(2, 6, 4)
+    norm = tokens - tokens.mean((0, 1), keepdim=True)
+    norm = norm / norm.pow(2).mean(-1, keepdim=True).add(1e-6).sqrt()
+    extra = torch.nn.functional.cross_entropy(shared(norm), torch.tensor([0, 1]))
+    torch.testing.assert_close(heads(tokens, atts), without(tokens, atts) + 2.0 * extra)
+
+
 def test_frame_pooled_heads_keep_where_in_the_frame_and_lose_frame_order():
     from skeletonllm.demo.pretrain_model import AttributeHeads
 

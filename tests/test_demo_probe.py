@@ -135,6 +135,11 @@ def test_the_shipped_sweep_records_how_the_head_start_was_chosen():
         other = copy.deepcopy(older)
         other["settings"]["attribute_options"] = given
         assert words in sweep_rows([other])[0][1]
+    # the shared movement head: named when on, silent when a record predates it
+    shared = copy.deepcopy(next(r for r in runs if is_current(r)))
+    shared["overrides"] = {"shared_movement": 0.5}
+    assert not is_current(shared) and "a movement head shared by the token positions x0.5" in sweep_rows([shared])[0][1]
+    assert "shared by the token positions" not in sweep_rows([older])[0][1]
     doc = Document("t")
     from skeletonllm.demo.sweep_report import sweep_section
     sweep_section(doc, runs)
