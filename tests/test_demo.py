@@ -279,6 +279,38 @@ def test_head_start_texts_never_name_an_unseen_class():
     assert {t for _, _, t in long} >= {"YES", "NO", "Label: left", "Label: leg"}
 
 
+def test_word_checks_ground_the_side_and_part_words_one_at_a_time():
+    import numpy as np
+
+    from skeletonllm.demo.pretrain_targets import attribute_vocab, attributes, language_items, word_phrase
+    from skeletonllm.mllm import prompts as P
+    from skeletonllm.synth import SyntheticMotionSet
+
+    ds = SyntheticMotionSet.for_split("synth_24_6", num_per_class=1, seed=0)
+    seen = list(ds.split.seen)
+    train = [ds[i] for i in ds.seen_indices()]
+    _, plain = language_items(train, seen, np.random.default_rng(0))
+    _, again = language_items(train, seen, np.random.default_rng(0), word_checks=False)
+    assert [(p, t) for _, p, t in plain] == [(p, t) for _, p, t in again]      # off: the same items, same draws
+    _, checked = language_items(train, seen, np.random.default_rng(0), word_checks=True)
+    vocab = attribute_vocab(seen)
+    phrases = {word_phrase(k, v): (k, v) for k in ("side", "part") for v in vocab[k] if v != "neither"}
+    assert word_phrase("side", "both") == "both sides" and word_phrase("part", "leg") == "the leg"
+    word_prompts = {P.disc_prompt(x) for x in phrases}
+    assert word_prompts <= {p for _, p, _ in checked} and not word_prompts & {p for _, p, _ in plain}
+    for sample in train:
+        seq, att = sample.sequence("ntu25"), attributes(sample)
+        asked = [(phrases[p[p.index("'") + 1:p.rindex("'")]], t) for s, p, t in checked
+                 if s is seq and "'" in p and p[p.index("'") + 1:p.rindex("'")] in phrases]
+        for key in ("side", "part"):
+            mine = [(v, t) for (k, v), t in asked if k == key]
+            if getattr(att, key) == "neither":
+                assert mine == []
+            else:
+                assert (getattr(att, key), P.YES) in mine and len(mine) == 2
+                assert [t for v, t in mine if v != getattr(att, key)] == [P.NO]
+
+
 def test_attribute_questions_offer_as_many_options_as_asked():
     import numpy as np
 

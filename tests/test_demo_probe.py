@@ -140,6 +140,9 @@ def test_the_shipped_sweep_records_how_the_head_start_was_chosen():
     shared["overrides"] = {"shared_movement": 0.5}
     assert not is_current(shared) and "a movement head shared by the token positions x0.5" in sweep_rows([shared])[0][1]
     assert "shared by the token positions" not in sweep_rows([older])[0][1]
+    shared["overrides"] = {"word_checks": True}
+    assert "YES/NO checks of the side and part words" in sweep_rows([shared])[0][1]
+    assert "YES/NO checks" not in sweep_rows([older])[0][1]
     doc = Document("t")
     from skeletonllm.demo.sweep_report import sweep_section
     sweep_section(doc, runs)

@@ -199,7 +199,7 @@ def pretrain_backbone(train_samples, seen: Sequence[str], settings: PretrainSett
     # drawn clip's tokens are computed once; the bank deals renderers and samplings as before).
     t0 = time.time()
     short, long = language_items(samples, seen, rng, settings.mqa_items, settings.attribute_options,
-                                 settings.mqa_options)
+                                 settings.mqa_options, settings.word_checks)
     clip_of = {id(s.sequence("ntu25")): i for i, s in enumerate(samples)}
     joint = settings.joint_language
     model.set_trainable(["language", "vision", "projector"] if joint else ["language"])

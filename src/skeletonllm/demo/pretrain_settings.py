@@ -123,6 +123,9 @@ class PretrainSettings:
             59.3 %), but composed 36.1 % of the held-out classes after the curriculum against
             47.3 % (lower in every seed; the head start's own 38.8 against 39.5 %); both ways
             per clip (``[4, 0]``, seeds 0-1) 33.5 % against 42.9 %. Four options stay the default.
+        word_checks: the language phase also checks the clip's side and body-part words one at a
+            time, YES/NO against another value (:func:`~skeletonllm.demo.pretrain_targets.language_items`),
+            as it checks the movement: each word a class name is made of grounded on its own.
         layers / patch_size / downsample_ratio / vision_hidden / vision_layers: the backbone
             (:func:`skeletonllm.mllm.tiny.tiny_config`). ``downsample_ratio`` 1.0 turns InternVL's
             pixel shuffle off: four tokens per frame at 28 px, one per quadrant (0.5: one token
@@ -184,6 +187,7 @@ class PretrainSettings:
     mqa_items: int = 2
     mqa_options: int = 0
     attribute_options: tuple[int, ...] = (4,)
+    word_checks: bool = False
     head_pool: str = "frames"
     class_head: bool = True
     shared_movement: float = 0.0

@@ -71,8 +71,16 @@ def offer(truth: str, values: Sequence[str], n: int, rng: np.random.Generator) -
     return [offered[i] for i in rng.permutation(len(offered))]
 
 
+def word_phrase(key: str, value: str) -> str:
+    """The YES/NO check's phrase for one side or body-part word: ``"the left side"``, ``"both
+    sides"``, ``"the leg"`` (the movement's check names the movement itself)."""
+    if key == "side":
+        return "both sides" if value == "both" else f"the {value} side"
+    return f"the {value}"
+
+
 def language_items(samples, seen: Sequence[str], rng: np.random.Generator, mqa: int = 0,
-                   options: Sequence[int] = (4,), mqa_options: int = 0):
+                   options: Sequence[int] = (4,), mqa_options: int = 0, word_checks: bool = False):
     """``(short, long)`` lists of ``(sequence, prompt, target)`` for the language phase.
 
     ``short``: one :data:`DESCRIBE` question per clip. ``long`` (the project's prompt formats):
@@ -83,6 +91,9 @@ def language_items(samples, seen: Sequence[str], rng: np.random.Generator, mqa: 
     description, and with ``mqa`` > 0 that many recognition questions over the seen classes
     (``mqa_prompt``, candidates shuffled; ``mqa_options`` > 0: over the clip's class and
     ``mqa_options - 1`` other seen classes), the task a pretrained MLLM can already do.
+    ``word_checks``: also YES/NO checks of the clip's side and body part, each word on its own
+    (:func:`word_phrase`; a clip without a side is checked on its part only), against one other
+    value of the same attribute, as the movement is checked.
     """
     vocab = attribute_vocab(seen)
     short, long = [], []
@@ -98,6 +109,8 @@ def language_items(samples, seen: Sequence[str], rng: np.random.Generator, mqa: 
         other = [m for m in vocab["movement"] if m != att.movement]
         checks = [(att.movement, True), (other[int(rng.integers(len(other)))], False)]
         checks += [(f"move the {limb}", moving) for limb, moving in zip(LIMBS, att.limbs)]
+        if word_checks:
+            checks += _word_checks(att, vocab, rng)
         for phrase, yes in checks:
             long.append((seq, P.disc_prompt(phrase), P.YES if yes else P.NO))
         for _ in range(mqa):
@@ -106,6 +119,18 @@ def language_items(samples, seen: Sequence[str], rng: np.random.Generator, mqa: 
                 [seen[i] for i in rng.permutation(len(seen))]
             long.append((seq, P.mqa_prompt(offered), P.mqa_target(s.label)))
     return short, long
+
+
+def _word_checks(att: Attributes, vocab: dict[str, list[str]], rng: np.random.Generator) -> list[tuple[str, bool]]:
+    """``(phrase, yes)`` checks of a clip's side and part words: the true value and one other."""
+    checks = []
+    for key in ("side", "part"):
+        truth = getattr(att, key)
+        if truth == "neither":
+            continue
+        others = [v for v in vocab[key] if v not in (truth, "neither")]
+        checks += [(word_phrase(key, truth), True), (word_phrase(key, others[int(rng.integers(len(others)))]), False)]
+    return checks
 
 
 def tokenizer_corpus(samples, seen: Sequence[str]) -> list[str]:
@@ -121,4 +146,4 @@ def tokenizer_corpus(samples, seen: Sequence[str]) -> list[str]:
 
 
 __all__ = ["ATTRIBUTE_QUESTIONS", "Attributes", "DESCRIBE", "LIMBS", "SIDES", "attribute_vocab", "attributes",
-           "describe", "language_items", "offer", "tokenizer_corpus"]
+           "describe", "language_items", "offer", "tokenizer_corpus", "word_phrase"]

@@ -35,7 +35,8 @@ def _both(entry: dict, key: str) -> str:
 
 
 #: Head-start settings that records written before the sweep listed them ran with (the defaults then).
-UNLISTED_BEFORE = {"downsample_ratio": 0.5, "attribute_options": [4], "mqa_options": 0, "shared_movement": 0.0}
+UNLISTED_BEFORE = {"downsample_ratio": 0.5, "attribute_options": [4], "mqa_options": 0, "shared_movement": 0.0,
+                   "word_checks": False}
 
 
 def _head_start(run: dict) -> dict:
@@ -62,6 +63,7 @@ def _settings(run: dict) -> str:
                               (f"pose targets x{s['pose_weight']:g}", s["pose_weight"]),
                               (f"a movement head shared by the token positions x{h['shared_movement']:g}",
                                h["shared_movement"]),
+                              ("YES/NO checks of the side and part words", h["word_checks"]),
                               (f"{s['vision_steps']} vision steps", s["vision_steps"] != 2400),
                               (f"language lr {s['language_lr']:g}", s["language_lr"] != 3e-3),
                               (f"language batch {s['language_batch_size']}", s.get("language_batch_size")),
