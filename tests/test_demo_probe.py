@@ -205,3 +205,45 @@ def test_a_traced_curriculum_is_shown_checkpoint_by_checkpoint():
     assert "validation split 1 (held out: raise left arm)" in trace_rows([elsewhere, dict(elsewhere, seed=2)])[0][1]
     assert len(trace_rows([base, other, elsewhere])) == len(TRACE_STAGES)
     assert trace_rows([base, elsewhere]) == []
+
+
+def test_a_change_is_compared_with_the_demo_settings_on_the_same_split_and_seeds():
+    import copy
+
+    from skeletonllm.demo.pretrain_settings import PretrainSettings
+    from skeletonllm.demo.sweep_report import PAIRED_HEADER, paired_rows, sweep_section
+    from skeletonllm.demo.ablation import CurriculumSettings
+
+    settings = {k: (list(v) if isinstance(v, tuple) else v) for k, v in PretrainSettings().to_dict().items()}
+    settings.update(length_batches=True, recognition_epochs=CurriculumSettings().recognition_epochs)
+
+    def run(name, seed, zero_shot, seen=0.9, held_out=("bow",), split=0, **overrides):
+        return {"name": f"{name}-s{seed}", "seed": seed, "settings": dict(settings), "overrides": overrides,
+                "curriculum_overrides": {}, "command": f"python scripts/demo_sweep.py --name {name}-s{seed}"
+                + (f" --split-seed {split}" if split else ""),
+                "validation_split": {"train": [], "zero_shot": list(held_out)},
+                "curriculum": {"zero_shot_top1_calibrated": zero_shot, "seen_top1_calibrated": seen}, "head_start": {}}
+
+    default = [run("d", 0, 0.40), run("d", 1, 0.50), run("d", 2, 0.30)]
+    other_split = [run("d1", 0, 0.20, held_out=("jump up",), split=1), run("d1", 1, 0.30, held_out=("jump up",), split=1)]
+    change = [run("w", 0, 0.45, seen=0.96, word_checks=True), run("w", 1, 0.40, word_checks=True)]
+    change_1 = [run("w1", 0, 0.30, held_out=("jump up",), split=1, word_checks=True),
+                run("w1", 1, 0.35, held_out=("jump up",), split=1, word_checks=True)]
+    lonely = [run("v", 3, 0.9, vision_steps=10), run("v", 4, 0.9, vision_steps=10)]   # no default on seeds 3-4
+    [row] = paired_rows(default + other_split + change + change_1 + lonely)
+    assert len(row) == len(PAIRED_HEADER)
+    assert row[0] == "YES/NO checks of the side and part words"                 # only what differs is named
+    assert row[1] == "split 0: -2.5 ± 10.6 (+5.0 / -10.0); split 1: +7.5 ± 3.5 (+10.0 / +5.0)"
+    assert row[2] == "+2.5 ± 8.7" and row[3] == "3 of 4" and row[4] == "+1.5 ± 3.0"
+    # without the demo's settings on a split, nothing is compared there
+    [row] = paired_rows(default + change + change_1)
+    assert row[1].startswith("split 0") and "split 1" not in row[1]
+    assert paired_rows(change + change_1) == []
+    # a record that gave one count for attribute_options is the same change as one that gave a list
+    allopt = [run("a", 0, 0.3, attribute_options=0), run("a", 1, 0.3, attribute_options=[0])]
+    assert [r[3] for r in paired_rows(default + allopt)] == ["0 of 2"]
+    # the comparison is a table of the sweep section
+    from skeletonllm.demo.report import Document
+    doc = Document("t")
+    sweep_section(doc, default + change)
+    assert "pooled over splits" in doc.to_markdown()

@@ -50,9 +50,14 @@ def _head_start(run: dict) -> dict:
 
 def _settings(run: dict) -> str:
     """The run's head start in a few words: language steps, tokens per frame, heads, options."""
+    return ", ".join(_settings_words(run) + _split_words(run))
+
+
+def _settings_words(run: dict) -> list[str]:
+    """:func:`_settings`' words, the validation split left out."""
     s = run.get("settings", {})
     if not s:
-        return ", ".join([f"{k}={v}" for k, v in run.get("overrides", {}).items()] + _split_words(run))
+        return [f"{k}={v}" for k, v in run.get("overrides", {}).items()]
     h = _head_start(run)
     words = [f"{s['short_steps']}+{s['language_steps']} language steps",
              frame_tokens_words(h.get("image_size", 28), h["patch_size"], h["downsample_ratio"]),
@@ -78,15 +83,20 @@ def _settings(run: dict) -> str:
     words += [f"{k} = {v}" for k, v in run.get("overrides", {}).items() if k not in s and k not in UNLISTED_BEFORE]
     words += [f"curriculum {k} = {', '.join(v) if isinstance(v, list) else v}"
               for k, v in run.get("curriculum_overrides", {}).items() if k != "recognition_epochs"]
-    return ", ".join(words + _split_words(run))
+    return words
+
+
+def _split_seed(run: dict) -> int:
+    """Which validation split the run held out (``demo_sweep.py --split-seed``; 0 when not given)."""
+    given = re.search(r"--split-seed (\d+)", run.get("command", ""))
+    return int(given.group(1)) if given else 0
 
 
 def _split_words(run: dict) -> list[str]:
     """The validation split, named when the run chose another than the first (``--split-seed``)."""
-    split_seed = re.search(r"--split-seed (\d+)", run.get("command", ""))
-    if not split_seed or split_seed.group(1) == "0":
+    if not _split_seed(run):
         return []
-    return [f"validation split {split_seed.group(1)} (held out: {', '.join(run['validation_split']['zero_shot'])})"]
+    return [f"validation split {_split_seed(run)} (held out: {', '.join(run['validation_split']['zero_shot'])})"]
 
 
 def is_current(run: dict) -> bool:
@@ -144,12 +154,20 @@ SWEEP_CAPTION = ("every run of `scripts/demo_sweep.py` (seed 0 unless named, DrA
                  "four training clips per training class), measured from `val-calibration` on; that run chose it.")
 
 
+def _held_out(run: dict) -> str:
+    """The classes a validation run held out, sorted and joined (one string per split)."""
+    return ", ".join(sorted((run.get("validation_split") or {}).get("zero_shot", [])))
+
+
+def _change(run: dict) -> str:
+    """What a run trained, seed and split left out: the head start's settings as it ran them
+    (:func:`_head_start`: records list more settings as the sweep went on), curriculum overrides."""
+    return json.dumps([_head_start(run), run.get("curriculum_overrides", {})], sort_keys=True)
+
+
 def _configuration(run: dict) -> str:
-    """What a run trained, seed left out: head start settings and overrides, curriculum overrides,
-    and the classes a validation run held out."""
-    held_out = sorted((run.get("validation_split") or {}).get("zero_shot", []))
-    return json.dumps([run.get("settings", {}), run.get("overrides", {}), run.get("curriculum_overrides", {}),
-                       held_out], sort_keys=True)
+    """What a run trained, seed left out: :func:`_change` and the classes a validation run held out."""
+    return _change(run) + " on " + _held_out(run)
 
 
 def _mean(values: list) -> str:
@@ -240,6 +258,69 @@ TRACE_CAPTION = ("where the curriculum gains or loses (`demo_sweep.py --trace`):
                  "projector stays frozen in the demo), CR-Distill the renderer and LoRA, recognition LoRA.")
 
 
+def _paired(runs: list[dict], reference: list[dict], key: str) -> dict[int, float]:
+    """Per seed both lists ran: the difference in points of the curriculum's figure ``key``."""
+    base = {r.get("seed", 0): r["curriculum"].get(key) for r in reference}
+    return {r.get("seed", 0): 100 * (r["curriculum"][key] - base[r.get("seed", 0)]) for r in runs
+            if base.get(r.get("seed", 0)) is not None and r["curriculum"].get(key) is not None}
+
+
+def _spread(diffs: list[float]) -> str:
+    """``+1.2 ± 3.4`` (mean ± sd over seeds; the mean alone for one seed)."""
+    mean = sum(diffs) / len(diffs)
+    if len(diffs) < 2:
+        return f"{mean:+.1f}"
+    sd = (sum((d - mean) ** 2 for d in diffs) / (len(diffs) - 1)) ** 0.5
+    return f"{mean:+.1f} ± {sd:.1f}"
+
+
+def paired_rows(runs: list[dict]) -> list[list[str]]:
+    """Each change from the demo's settings run on the validation split(s) where the demo's own
+    settings ran on the same seeds: per seed, the difference in calibrated zero-shot top-1 after
+    the curriculum (and in seen top-1), split by split and pooled over every split it ran on.
+
+    The reference on a split is the demo's present settings (:func:`is_current`) run on two
+    seeds or more there (the configuration with the most seeds, the later one on a tie); a
+    change is matched across splits by its settings, overrides and curriculum overrides."""
+    measured = _by_configuration(runs, lambda c: c.get("zero_shot_top1_calibrated") is not None)
+    reference: dict[str, list[dict]] = {}
+    for rs in measured:
+        if all(is_current(r) for r in rs) and len(rs) >= len(reference.get(_held_out(rs[0]), [])):
+            reference[_held_out(rs[0])] = rs
+    changes: dict[str, list[tuple[list[dict], list[dict]]]] = {}
+    for rs in measured:
+        ref = reference.get(_held_out(rs[0]))
+        if ref is not None and not all(is_current(r) for r in rs):
+            changes.setdefault(_change(rs[0]), []).append((rs, ref))
+    rows = []
+    for pairs in changes.values():
+        per_split, pooled, seen = [], [], []
+        for rs, ref in sorted(pairs, key=lambda p: _split_seed(p[0][0])):
+            diffs = _paired(rs, ref, "zero_shot_top1_calibrated")
+            if not diffs:
+                continue
+            pooled += diffs.values()
+            seen += _paired(rs, ref, "seen_top1_calibrated").values()
+            per_split.append(f"split {_split_seed(rs[0])}: {_spread(list(diffs.values()))} "
+                             f"({' / '.join(f'{d:+.1f}' for d in diffs.values())})")
+        if pooled:
+            rs, ref = pairs[0]
+            differs = [w for w in _settings_words(rs[0]) if w not in _settings_words(ref[0])]
+            rows.append([", ".join(differs) or "(the same in words)", "; ".join(per_split), _spread(pooled),
+                         f"{sum(d > 0 for d in pooled)} of {len(pooled)}", _spread(seen) if seen else "–"])
+    return rows
+
+
+PAIRED_HEADER = ["change from the demo's settings", "validation zero-shot (cal.), points, per split (each seed)",
+                 "pooled over splits", "seeds higher", "seen top-1 (cal.), points"]
+
+PAIRED_CAPTION = ("each change against the demo's present settings on the same validation split and the same seeds "
+                  "(the same clips; a seed draws its own clips, head start and curriculum; every run on the code of its "
+                  "day, which its record names): the difference after the curriculum in points, mean ± sd over seeds, "
+                  "split by split and pooled. A change is a finding when it holds on every split, not when one "
+                  "split's mean favours it: seeds alone move a split's mean by several points.")
+
+
 def sweep_section(doc, runs: list[dict] | None = None) -> None:
     """The sweep as a table in ``doc`` (:class:`skeletonllm.demo.document.Document`), and the
     configurations run on several seeds as a second one; nothing when no run is recorded."""
@@ -253,7 +334,10 @@ def sweep_section(doc, runs: list[dict] | None = None) -> None:
     rows = trace_rows(runs)
     if rows:
         doc.table(TRACE_HEADER, rows, caption=TRACE_CAPTION)
+    rows = paired_rows(runs)
+    if rows:
+        doc.table(PAIRED_HEADER, rows, caption=PAIRED_CAPTION)
 
 
-__all__ = ["SEED_HEADER", "SWEEP_FILE", "SWEEP_HEADER", "TRACE_HEADER", "TRACE_STAGES", "is_current", "load_sweep",
-           "seed_rows", "sweep_rows", "sweep_section", "trace_rows"]
+__all__ = ["PAIRED_HEADER", "SEED_HEADER", "SWEEP_FILE", "SWEEP_HEADER", "TRACE_HEADER", "TRACE_STAGES", "is_current",
+           "load_sweep", "paired_rows", "seed_rows", "sweep_rows", "sweep_section", "trace_rows"]
