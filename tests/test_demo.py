@@ -37,7 +37,8 @@ def test_report_has_every_section_and_its_files(demo_dir):
                    "BLEU@4", "CIDEr-D", "temporal", "contrastive", "seed 3", "renderer only: unseen", "frozen: seen",
                    "answers (unseen, curriculum)", "unseen depth", "unseen speed", "unseen order",
                    "Why every arm's renderer in equal shares", "stretch left arm backward", "NFM saliency",
-                   "recognition refinement runs 1 epoch (the paper: 3)", "where the curriculum gains or loses"):
+                   "recognition refinement runs 1 epoch (the paper: 3)", "where the curriculum gains or loses",
+                   "YES/NO checks of the movement and of each limb", "pooled over splits"):
         assert needle in md, needle
     # Every picture the report shows exists (GIF renders per renderer and topology, loss curves).
     images = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", md)

@@ -202,6 +202,17 @@ def test_the_shared_movement_head_reads_a_movement_wherever_it_is_drawn():
     torch.testing.assert_close(heads(tokens, atts), without(tokens, atts) + 2.0 * extra)
 
 
+def test_the_report_names_the_head_starts_optional_targets():
+    from skeletonllm.demo.pretrain_settings import PretrainSettings
+    from skeletonllm.demo.report_method import vision_heads_words
+
+    default = vision_heads_words(PretrainSettings())
+    assert default == ("movement / side / part / moving-limb / seen-class heads reading each token position's "
+                       "mean over frames")
+    shared = vision_heads_words(PretrainSettings(shared_movement=0.5, class_head=False))
+    assert shared.endswith("a movement head shared by the token positions (weight 0.5)") and "seen-class" not in shared
+
+
 def test_frame_pooled_heads_keep_where_in_the_frame_and_lose_frame_order():
     from skeletonllm.demo.pretrain_model import AttributeHeads
 

@@ -39,6 +39,14 @@ def data_section(doc: Document, settings, info: dict, ds, train, test_seen, test
                    for kind, names in depicted if names])
 
 
+def vision_heads_words(p) -> str:
+    """What the head start's vision phase learns to predict, in words (:class:`PretrainSettings` ``p``)."""
+    return ("movement / side / part / moving-limb " + ("/ seen-class " if p.class_head else "")
+            + f"heads reading {POOL_WORDS[p.head_pool]}"
+            + (f", and a movement head shared by the token positions (weight {p.shared_movement:g})"
+               if p.shared_movement else ""))
+
+
 def head_start_section(doc: Document, settings, train, pre, evaluation: dict, media: dict) -> None:
     """Section 2: the head start, why its renderers, the sweep behind it, and what it reads."""
     from .ablation import ARM_TITLES
@@ -52,13 +60,12 @@ def head_start_section(doc: Document, settings, train, pre, evaluation: dict, me
              f"{p.image_size} px, {p.num_frames} frames) from the "
              f"{len(train)} seen-class training clips, with movement-side-part descriptions only (for many seen "
              "classes the description reads like the class name; no unseen class is ever named): "
-             f"{p.vision_steps} steps of the vision tower + projector on movement / side / part / moving-limb "
-             + ("/ seen-class " if p.class_head else "")
-             + f"heads reading {POOL_WORDS[p.head_pool]}"
+             f"{p.vision_steps} steps of the vision tower + projector on {vision_heads_words(p)}"
              + f", then {p.short_steps} + {p.language_steps} steps of the language model answering "
              "part-movement-side questions (short question, then the project's prompt formats: multiple choice "
              f"offering {options_words(p.attribute_options)} of the attribute (the truth among them), answered with "
-             "`Label: <option>`, YES/NO checks"
+             "`Label: <option>`, YES/NO checks of the movement and of each limb"
+             + (" and of the side and body-part words one at a time" if p.word_checks else "")
              + (f", and {p.mqa_items} recognition questions per clip over "
                 + (f"its class and {p.mqa_options - 1} other seen classes" if p.mqa_options else "the seen classes")
                 if p.mqa_items else "")
@@ -156,4 +163,4 @@ def curriculum_section(doc: Document, settings, arms: dict, media: dict) -> None
     doc.images([(v, f"loss, {ARM_TITLES[a]}") for a, v in media.get("loss", {}).items()])
 
 
-__all__ = ["curriculum_section", "data_section", "head_start_section", "renders_section"]
+__all__ = ["curriculum_section", "data_section", "head_start_section", "renders_section", "vision_heads_words"]
