@@ -14,7 +14,8 @@ import json
 import re
 from pathlib import Path
 
-from .pretrain_settings import POOL_WORDS, frame_tokens_words, options_words
+from .ablation import CurriculumSettings
+from .pretrain_settings import POOL_WORDS, PretrainSettings, frame_tokens_words, options_words
 
 SWEEP_FILE = Path(__file__).with_name("backbone_sweep.json")
 
@@ -78,8 +79,8 @@ def _settings_words(run: dict) -> list[str]:
                                h["attribute_options"] != [4]),
                               (f"recognition questions over {h['mqa_options']} classes", h["mqa_options"]),
                               ("batches mixed in length", not s.get("length_batches", True)),
-                              (f"curriculum {s['recognition_epochs']} recognition epoch(s)",
-                               s.get("recognition_epochs", 3) != 3)) if on]
+                              (f"curriculum {s.get('recognition_epochs', 3)} recognition epoch(s)",
+                               s.get("recognition_epochs", 3) != CurriculumSettings().recognition_epochs)) if on]
     words += [f"{k} = {v}" for k, v in run.get("overrides", {}).items() if k not in s and k not in UNLISTED_BEFORE]
     words += [f"curriculum {k} = {', '.join(v) if isinstance(v, list) else v}"
               for k, v in run.get("curriculum_overrides", {}).items() if k != "recognition_epochs"]
@@ -101,9 +102,6 @@ def _split_words(run: dict) -> list[str]:
 
 def is_current(run: dict) -> bool:
     """Whether the run's head start and curriculum length are the demo's defaults now."""
-    from .ablation import CurriculumSettings
-    from .pretrain_settings import PretrainSettings
-
     s, now = run.get("settings"), PretrainSettings()
     if not s:
         return False
