@@ -207,7 +207,7 @@ def test_a_traced_curriculum_is_shown_checkpoint_by_checkpoint():
     assert trace_rows([base, elsewhere]) == []
 
 
-def test_a_change_is_compared_with_the_demo_settings_on_the_same_split_and_seeds():
+def test_a_change_is_compared_with_its_nearest_configuration_on_the_same_split_and_seeds():
     import copy
 
     from skeletonllm.demo.pretrain_settings import PretrainSettings
@@ -232,16 +232,29 @@ def test_a_change_is_compared_with_the_demo_settings_on_the_same_split_and_seeds
     lonely = [run("v", 3, 0.9, vision_steps=10), run("v", 4, 0.9, vision_steps=10)]   # no default on seeds 3-4
     [row] = paired_rows(default + other_split + change + change_1 + lonely)
     assert len(row) == len(PAIRED_HEADER)
-    assert row[0] == "YES/NO checks of the side and part words"                 # only what differs is named
-    assert row[1] == "split 0: -2.5 ± 10.6 (+5.0 / -10.0); split 1: +7.5 ± 3.5 (+10.0 / +5.0)"
-    assert row[2] == "+2.5 ± 8.7" and row[3] == "3 of 4" and row[4] == "+1.5 ± 3.0"
-    # without the demo's settings on a split, nothing is compared there
+    assert row[:2] == ["YES/NO checks of the side and part words", "the demo's settings"]   # only what differs
+    assert row[2] == "split 0: -2.5 ± 10.6 (+5.0 / -10.0); split 1: +7.5 ± 3.5 (+10.0 / +5.0)"
+    assert row[3] == "+2.5 ± 8.7" and row[4] == "3 of 4" and row[5] == "+1.5 ± 3.0"
+    # without a configuration on the same split and seeds, nothing is compared there
     [row] = paired_rows(default + change + change_1)
-    assert row[1].startswith("split 0") and "split 1" not in row[1]
+    assert row[2].startswith("split 0") and "split 1" not in row[2]
     assert paired_rows(change + change_1) == []
     # a record that gave one count for attribute_options is the same change as one that gave a list
     allopt = [run("a", 0, 0.3, attribute_options=0), run("a", 1, 0.3, attribute_options=[0])]
-    assert [r[3] for r in paired_rows(default + allopt)] == ["0 of 2"]
+    assert [r[4] for r in paired_rows(default + allopt)] == ["0 of 2"]
+    # two changes at once are compared with the nearest configuration: the one-change runs, named
+    both = [run("b", 0, 0.55, word_checks=True, shared_movement=1.0), run("b", 1, 0.30, word_checks=True,
+                                                                            shared_movement=1.0)]
+    rows = paired_rows(default + change + both)
+    assert [r[:2] for r in rows] == [["YES/NO checks of the side and part words", "the demo's settings"],
+                                     ["a movement head shared by the token positions x1", "`w`"]]
+    assert rows[1][2] == "split 0: +0.0 ± 14.1 (+10.0 / -10.0)"
+    # two old settings nearest to each other make one row, named by what one has and the other lacks
+    [row] = paired_rows(both + change)
+    assert row[:2] == ["a movement head shared by the token positions x1", "`w`"]
+    [row] = paired_rows(change + [run("c", 0, 0.5, shared_movement=1.0), run("c", 1, 0.5, shared_movement=1.0)])
+    assert row[0] == "YES/NO checks of the side and part words instead of a movement head shared by the token " \
+                     "positions x1" and row[1] == "`c`"
     # the comparison is a table of the sweep section
     from skeletonllm.demo.report import Document
     doc = Document("t")

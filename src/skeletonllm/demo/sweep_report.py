@@ -6,7 +6,8 @@ on one seed's (0 unless the run says otherwise) held-out clips of the SEEN class
 the command that ran it. Runs with a ``validation_split`` held eight seen classes out of training
 and measured zero-shot recognition on them; no unseen class of the demo's split took part in any
 run. A configuration run on several seeds is also summarised over them (:func:`seed_rows`): one
-seed's zero-shot figure moves by ten points and more from seed to seed.
+seed's zero-shot figure moves by ten points and more from seed to seed, so each configuration is
+also compared, seed by seed, with its nearest configuration on the same split (:func:`paired_rows`).
 """
 from __future__ import annotations
 
@@ -272,49 +273,71 @@ def _spread(diffs: list[float]) -> str:
     return f"{mean:+.1f} ± {sd:.1f}"
 
 
-def paired_rows(runs: list[dict]) -> list[list[str]]:
-    """Each change from the demo's settings run on the validation split(s) where the demo's own
-    settings ran on the same seeds: per seed, the difference in calibrated zero-shot top-1 after
-    the curriculum (and in seen top-1), split by split and pooled over every split it ran on.
+def _seeds(rs: list[dict]) -> set[int]:
+    return {r.get("seed", 0) for r in rs}
 
-    The reference on a split is the demo's present settings (:func:`is_current`) run on two
-    seeds or more there (the configuration with the most seeds, the later one on a tie); a
-    change is matched across splits by its settings, overrides and curriculum overrides."""
+
+def _nearest(rs: list[dict], measured: list[list[dict]]) -> list[dict] | None:
+    """The configuration of ``measured`` on ``rs``' validation split, sharing two seeds or more
+    with it, whose settings differ from its in the fewest words (:func:`_settings_words`); on a tie
+    the demo's present settings, then the one with more seeds. None when there is none."""
+    mine = set(_settings_words(rs[0]))
+
+    def distance(other: list[dict]) -> tuple:
+        return (len(mine ^ set(_settings_words(other[0]))), not all(is_current(r) for r in other), -len(other))
+
+    candidates = [o for o in measured if o is not rs and _held_out(o[0]) == _held_out(rs[0])
+                  and len(_seeds(o) & _seeds(rs)) >= 2]
+    return min(candidates, key=distance, default=None)
+
+
+def _change_words(rs: list[dict], ref: list[dict]) -> str:
+    """What ``rs`` changed from ``ref``: ``"A"``, ``"A instead of B"`` or ``"without B"``."""
+    mine, theirs = _settings_words(rs[0]), _settings_words(ref[0])
+    added, dropped = [w for w in mine if w not in theirs], [w for w in theirs if w not in mine]
+    if not dropped:
+        return ", ".join(added) or "(the same in words)"
+    return (", ".join(added) + " instead of " if added else "without ") + ", ".join(dropped)
+
+
+def paired_rows(runs: list[dict]) -> list[list[str]]:
+    """Each validation configuration run on two seeds or more, against its nearest configuration
+    (:func:`_nearest`: the demo's present settings where they are one change away) on the same
+    split and the same seeds: per seed, the difference in calibrated zero-shot top-1 after the
+    curriculum (and in seen top-1), split by split and pooled over every split where the same
+    change was run against the same reference. The demo's present settings get no row: they are
+    the reference."""
     measured = _by_configuration(runs, lambda c: c.get("zero_shot_top1_calibrated") is not None)
-    reference: dict[str, list[dict]] = {}
+    changes: dict[tuple[str, str], list[tuple[list[dict], list[dict]]]] = {}
     for rs in measured:
-        if all(is_current(r) for r in rs) and len(rs) >= len(reference.get(_held_out(rs[0]), [])):
-            reference[_held_out(rs[0])] = rs
-    changes: dict[str, list[tuple[list[dict], list[dict]]]] = {}
-    for rs in measured:
-        ref = reference.get(_held_out(rs[0]))
-        if ref is not None and not all(is_current(r) for r in rs):
-            changes.setdefault(_change(rs[0]), []).append((rs, ref))
+        ref = None if all(is_current(r) for r in rs) else _nearest(rs, measured)
+        key = None if ref is None else (_change(rs[0]), _change(ref[0]))
+        if key is not None and key[::-1] not in changes:      # two old settings nearest to each other: one row
+            changes.setdefault(key, []).append((rs, ref))
     rows = []
     for pairs in changes.values():
         per_split, pooled, seen = [], [], []
         for rs, ref in sorted(pairs, key=lambda p: _split_seed(p[0][0])):
             diffs = _paired(rs, ref, "zero_shot_top1_calibrated")
-            if not diffs:
-                continue
             pooled += diffs.values()
             seen += _paired(rs, ref, "seen_top1_calibrated").values()
             per_split.append(f"split {_split_seed(rs[0])}: {_spread(list(diffs.values()))} "
                              f"({' / '.join(f'{d:+.1f}' for d in diffs.values())})")
-        if pooled:
-            rs, ref = pairs[0]
-            differs = [w for w in _settings_words(rs[0]) if w not in _settings_words(ref[0])]
-            rows.append([", ".join(differs) or "(the same in words)", "; ".join(per_split), _spread(pooled),
-                         f"{sum(d > 0 for d in pooled)} of {len(pooled)}", _spread(seen) if seen else "–"])
+        rs, ref = pairs[0]
+        against = "the demo's settings" if all(is_current(r) for r in ref) else \
+            f"`{re.sub(r'-s[0-9]+$', '', ref[0]['name'])}`"
+        rows.append([_change_words(rs, ref), against, "; ".join(per_split),
+                     _spread(pooled), f"{sum(d > 0 for d in pooled)} of {len(pooled)}", _spread(seen)])
     return rows
 
 
-PAIRED_HEADER = ["change from the demo's settings", "validation zero-shot (cal.), points, per split (each seed)",
+PAIRED_HEADER = ["change", "against", "validation zero-shot (cal.), points, per split (each seed)",
                  "pooled over splits", "seeds higher", "seen top-1 (cal.), points"]
 
-PAIRED_CAPTION = ("each change against the demo's present settings on the same validation split and the same seeds "
-                  "(the same clips; a seed draws its own clips, head start and curriculum; every run on the code of its "
-                  "day, which its record names): the difference after the curriculum in points, mean ± sd over seeds, "
+PAIRED_CAPTION = ("each configuration against the nearest one run on the same validation split and the same seeds "
+                  "(the fewest differences in settings; the demo's present settings where they are that near): the same "
+                  "clips, since a seed draws its own clips, head start and curriculum; every run on the code of its "
+                  "day, which its record names. The difference after the curriculum in points, mean ± sd over seeds, "
                   "split by split and pooled. A change is a finding when it holds on every split, not when one "
                   "split's mean favours it: seeds alone move a split's mean by several points.")
 
