@@ -326,8 +326,8 @@ def paired_rows(runs: list[dict]) -> list[list[str]]:
         rs, ref = pairs[0]
         against = "the demo's settings" if all(is_current(r) for r in ref) else \
             f"`{re.sub(r'-s[0-9]+$', '', ref[0]['name'])}`"
-        rows.append([_change_words(rs, ref), against, "; ".join(per_split),
-                     _spread(pooled), f"{sum(d > 0 for d in pooled)} of {len(pooled)}", _spread(seen)])
+        rows.append([_change_words(rs, ref), against, "; ".join(per_split), _spread(pooled),
+                     f"{sum(d > 0 for d in pooled)} of {len(pooled)}", _spread(seen) if seen else "–"])
     return rows
 
 
@@ -335,16 +335,18 @@ PAIRED_HEADER = ["change", "against", "validation zero-shot (cal.), points, per 
                  "pooled over splits", "seeds higher", "seen top-1 (cal.), points"]
 
 PAIRED_CAPTION = ("each configuration against the nearest one run on the same validation split and the same seeds "
-                  "(the fewest differences in settings; the demo's present settings where they are that near): the same "
-                  "clips, since a seed draws its own clips, head start and curriculum; every run on the code of its "
+                  "(the fewest differences in settings; the demo's present settings where they are that near): the "
+                  "same clips, since a seed draws its own clips, head start and curriculum; every run on the code of its "
                   "day, which its record names. The difference after the curriculum in points, mean ± sd over seeds, "
                   "split by split and pooled. A change is a finding when it holds on every split, not when one "
                   "split's mean favours it: seeds alone move a split's mean by several points.")
 
 
 def sweep_section(doc, runs: list[dict] | None = None) -> None:
-    """The sweep as a table in ``doc`` (:class:`skeletonllm.demo.document.Document`), and the
-    configurations run on several seeds as a second one; nothing when no run is recorded."""
+    """The sweep as a table in ``doc`` (:class:`skeletonllm.demo.document.Document`), then the
+    configurations run on several seeds (:func:`seed_rows`), the traced curricula (:func:`trace_rows`)
+    and each configuration against its nearest (:func:`paired_rows`), each table where it has rows;
+    nothing when no run is recorded."""
     runs = load_sweep() if runs is None else runs
     if not runs:
         return
