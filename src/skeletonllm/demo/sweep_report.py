@@ -17,6 +17,7 @@ from pathlib import Path
 
 from .ablation import CurriculumSettings
 from .pretrain_settings import POOL_WORDS, PretrainSettings, frame_tokens_words, options_words
+from .stats import mean_sd
 
 SWEEP_FILE = Path(__file__).with_name("backbone_sweep.json")
 
@@ -266,11 +267,8 @@ def _paired(runs: list[dict], reference: list[dict], key: str) -> dict[int, floa
 
 def _spread(diffs: list[float]) -> str:
     """``+1.2 ± 3.4`` (mean ± sd over seeds; the mean alone for one seed)."""
-    mean = sum(diffs) / len(diffs)
-    if len(diffs) < 2:
-        return f"{mean:+.1f}"
-    sd = (sum((d - mean) ** 2 for d in diffs) / (len(diffs) - 1)) ** 0.5
-    return f"{mean:+.1f} ± {sd:.1f}"
+    mean, sd = mean_sd(diffs)
+    return f"{mean:+.1f}" if len(diffs) < 2 else f"{mean:+.1f} ± {sd:.1f}"
 
 
 def _seeds(rs: list[dict]) -> set[int]:
