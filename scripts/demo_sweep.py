@@ -79,7 +79,8 @@ def _token_probe(model, train, held_out, num_frames: int, val_clips=(), val_clas
     """The pixel probe's regressions on the visual tokens instead of the pixels: seen top-1, and
     with validation clips each attribute's accuracy on them and the composed zero-shot top-1
     (how much of what the frames show the vision tower passes on)."""
-    from skeletonllm.demo.probe import SpanLogistic, class_attributes, clip_attributes, fit_probe
+    from skeletonllm.demo.composition import class_attributes
+    from skeletonllm.demo.probe import SpanLogistic, clip_attributes, fit_probe
 
     train_X, held_X = _visual_tokens(model, train, num_frames), _visual_tokens(model, held_out, num_frames)
     if not val_clips:
@@ -124,7 +125,8 @@ def _mqa(model, clips, candidates, where, name, seed, reference=None):
 def _probe(renderer, train, held, val_clips, val_classes, num_frames):
     """The pixel probe on ``renderer``'s frames: seen top-1 and composed zero-shot top-1 on
     ``val_clips`` over ``val_classes`` (None when there are none)."""
-    from skeletonllm.demo.probe import class_attributes, clip_attributes, clip_pixels, fit_probe
+    from skeletonllm.demo.composition import class_attributes
+    from skeletonllm.demo.probe import clip_attributes, clip_pixels, fit_probe
 
     sets = [train, held, val_clips]
     X = [clip_pixels(renderer, c, num_frames) for c in sets]
@@ -148,7 +150,15 @@ def _stage_measures(model, held, seen, val_clips, split, ref, where: Path, seed:
         out["zero_shot_top1_calibrated"] = _mqa(model, val_clips, zero, where / "val-cal", "validation", seed, ref)
         att = E.attribute_probes(model, val_clips, seen, num_frames, reference=ref)
         out.update({f"{k}_zero_shot_calibrated": att[k] for k in ("movement", "side", "part")})
+        out["readouts"] = _readouts(model, val_clips, zero, seen, num_frames, ref)
     return out
+
+
+def _readouts(model, clips, candidates, seen, num_frames, ref) -> dict:
+    """Calibrated zero-shot top-1 of each of :func:`~skeletonllm.demo.evaluate.zero_shot_readouts`
+    (class names, attribute answers composed, both)."""
+    from skeletonllm.demo import evaluate as E
+    return {k: v["top1"] for k, v in E.zero_shot_readouts(model, clips, candidates, seen, num_frames, ref).items()}
 
 
 def _tasks(model, clips, num_frames: int, caption_tokens: int, limit: int = 48) -> dict:
@@ -261,6 +271,7 @@ def main(argv=None) -> None:
             ev.update({f"{k}_zero_shot": zatt[k] for k in ("movement", "side", "part")})
             zatt = E.attribute_probes(model, val_clips, seen, p.num_frames, reference=ref)
             ev.update({f"{k}_zero_shot_calibrated": zatt[k] for k in ("movement", "side", "part")})
+            ev["readouts"] = _readouts(model, val_clips, list(split.unseen), seen, p.num_frames, ref)
             ev["pixel_probe"] = _probe(renderer, train, held, val_clips, list(split.unseen), p.num_frames)
         if a.tokprobe:
             tok = _token_probe(model, train, held, p.num_frames, val_clips, list(split.unseen) if split else ())
@@ -296,6 +307,7 @@ def main(argv=None) -> None:
                                                        "validation", a.seed)
             rec["curriculum"]["zero_shot_top1_calibrated"] = _mqa(model, val_clips, list(split.unseen),
                                                                   out / "val-cal-final", "validation", a.seed, ref)
+            rec["curriculum"]["readouts"] = _readouts(model, val_clips, list(split.unseen), seen, p.num_frames, ref)
             rec["curriculum"]["pixel_probe"] = _probe(model.renderer, train, held, val_clips, list(split.unseen),
                                                       p.num_frames)
         if trace:

@@ -204,6 +204,53 @@ def attribute_answers(model, groups: dict[str, Sequence], seen: Sequence[str], n
     return out
 
 
+#: The readouts of :func:`zero_shot_readouts`, in the order the report shows them.
+READOUTS = ("names", "composed", "names_and_composed")
+
+
+@torch.no_grad()
+def zero_shot_readouts(model, samples, candidates: Sequence[str], seen: Sequence[str], num_frames: int,
+                       reference: Sequence, batch_size: int = 16) -> dict:
+    """Three ways for one model to name each clip among ``candidates``, all calibrated on the
+    ``reference`` clips (:mod:`skeletonllm.eval.calibration`) and drawn from one rendering per clip:
+
+    * ``names``: the recognition question, each class name's likelihood (the demo's ranking);
+    * ``composed``: the three attribute questions (all options offered), each normalised over its
+      options and composed into the candidates (:mod:`skeletonllm.demo.composition`), the rule
+      the pixel probe composes its regressions by;
+    * ``names_and_composed``: the sum of the two, each a log-probability over its options: a clip's
+      class must both be named and have its movement, part and side read.
+
+    ``{readout: {"top1", "per_class": {class: {"top1", "num_samples"}}}}``."""
+    from ..eval.calibration import calibrate, log_mean_likelihood
+    from ..eval.mqa_engine import recognition_prompt
+    from .composition import class_attributes, compose_scores
+    from .pretrain_targets import ATTRIBUTE_QUESTIONS, attribute_vocab
+
+    vocab, candidates = attribute_vocab(seen), list(candidates)
+    prompts = [(P.qa_prompt(question, vocab[key]), vocab[key]) for question, key in ATTRIBUTE_QUESTIONS]
+    prompts.append((recognition_prompt(model, candidates), candidates))
+    priors = [log_mean_likelihood(r) for r in _question_scores(model, list(reference), prompts, num_frames, batch_size)]
+    scores = [torch.log_softmax(calibrate(sc, pr), -1).numpy()
+              for sc, pr in zip(_question_scores(model, list(samples), prompts, num_frames, batch_size), priors)]
+    log_probs = {key: (list(options), sc) for (_, key), (_, options), sc in zip(ATTRIBUTE_QUESTIONS, prompts, scores)}
+    composed = compose_scores(log_probs, {c: class_attributes(c) for c in candidates})
+    labels = [s.label for s in samples]
+    return {name: _named(sc, candidates, labels)
+            for name, sc in zip(READOUTS, (scores[-1], composed, scores[-1] + composed))}
+
+
+def _named(scores: np.ndarray, candidates: Sequence[str], labels: Sequence[str]) -> dict:
+    """``{"top1", "per_class"}`` of the best-scoring candidate of each row of ``scores`` ``(N, C)``."""
+    pred = [candidates[i] for i in scores.argmax(1)]
+    per_class = {}
+    for c in candidates:
+        hits = [p == c for p, t in zip(pred, labels) if t == c]
+        if hits:
+            per_class[c] = {"top1": float(np.mean(hits)), "num_samples": len(hits)}
+    return {"top1": float(np.mean([p == t for p, t in zip(pred, labels)])), "per_class": per_class}
+
+
 @torch.no_grad()
 def attribute_answers_offering(model, samples, seen: Sequence[str], num_frames: int, offered: int, seed: int = 0,
                                batch_size: int = 16) -> dict:
@@ -239,6 +286,7 @@ def attribute_probes(model, samples, seen: Sequence[str], num_frames: int, batch
     return res["calibrated" if reference is not None else "plain"]["clips"]
 
 
-__all__ = ["KINDS", "REFERENCE_FILE", "REFERENCE_PER_CLASS", "answer_spread", "attribute_answers",
+__all__ = ["KINDS", "READOUTS", "REFERENCE_FILE", "REFERENCE_PER_CLASS", "answer_spread", "attribute_answers",
            "attribute_answers_offering", "attribute_probes",
-           "caption_scores", "captions", "kind_accuracy", "qa_answers", "qa_scores", "recognition", "reference_clips"]
+           "caption_scores", "captions", "kind_accuracy", "qa_answers", "qa_scores", "recognition", "reference_clips",
+           "zero_shot_readouts"]

@@ -26,6 +26,8 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from .composition import class_attributes, compose_scores
+
 #: The attributes the probe composes (the head start's attribute questions ask the same).
 PROBE_ATTRIBUTES = ("movement", "part", "side")
 
@@ -112,24 +114,6 @@ class Span:
         return coords
 
 
-def compose_scores(log_probs: dict[str, tuple[list[str], np.ndarray]], candidates: dict[str, dict[str, str]]) -> np.ndarray:
-    """``(N, C)``: each candidate's score, the sum over attributes of the log-probability the
-    attribute's regression gives its value. ``log_probs``: ``{attribute: (classes, (N, K) array)}``;
-    ``candidates``: ``{class: {attribute: value}}`` (in column order)."""
-    cols = []
-    for name, atts in candidates.items():
-        total = 0.0
-        for key, (classes, lp) in log_probs.items():
-            value = atts[key]
-            if value not in classes:
-                raise ValueError(f"class '{name}': its {key} '{value}' never occurs in the training clips, so "
-                                 "the probe cannot compose it")
-            total = total + lp[:, classes.index(value)]
-        cols.append(total)
-    return np.stack(cols, 1)
-
-
-
 def _accuracy(pred: Sequence[str], truth: Sequence[str]) -> float:
     return float(np.mean(np.asarray(pred) == np.asarray(truth))) if len(truth) else float("nan")
 
@@ -183,14 +167,6 @@ def clip_attributes(sample) -> dict[str, str]:
     return {k: getattr(a, k) for k in PROBE_ATTRIBUTES}
 
 
-def class_attributes(name: str) -> dict[str, str]:
-    """A class's attribute values, as the head start names them."""
-    from .pretrain_targets import SIDES
-    from ..synth import get_action
-    a = get_action(name)
-    return {"movement": a.movement, "part": a.part, "side": a.side if a.side in SIDES else "neither"}
-
-
 def pixel_probe(renderer, train, seen_clips, unseen_clips, unseen: Sequence[str], num_frames: int,
                 settings: ProbeSettings = ProbeSettings()) -> dict:
     """:func:`fit_probe` on ``renderer``'s frames of the synthetic clips: fitted on ``train``
@@ -207,5 +183,5 @@ def pixel_probe(renderer, train, seen_clips, unseen_clips, unseen: Sequence[str]
     return out
 
 
-__all__ = ["PROBE_ATTRIBUTES", "ProbeSettings", "Span", "SpanLogistic", "class_attributes", "clip_attributes",
-           "clip_pixels", "compose_scores", "fit_probe", "pixel_probe", "span_basis"]
+__all__ = ["PROBE_ATTRIBUTES", "ProbeSettings", "Span", "SpanLogistic", "clip_attributes", "clip_pixels", "fit_probe",
+           "pixel_probe", "span_basis"]
