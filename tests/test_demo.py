@@ -148,8 +148,16 @@ def test_every_renderer_arm_is_measured_against_a_pixel_probe_on_its_own_frames(
         answers = ev["frozen"]["attributes"]
         assert set(answers) == {"seen", "unseen"} and all(0 <= answers[w][k] <= 1 for w in answers
                                                            for k in PROBE_ATTRIBUTES)
+        for phase in ("frozen", "final"):           # the same model read out three ways on the same clips
+            readouts = ev[phase]["readouts"]
+            assert list(readouts) == ["names", "composed", "names_and_composed"]
+            # naming the classes is the demo's own ranking, calibrated on the same training clips
+            assert readouts["names"]["top1"] == pytest.approx(ev[phase]["unseen_score"]["top1"])
+            assert sum(r["num_samples"] for r in readouts["composed"]["per_class"].values()) == \
+                ev[phase]["num_unseen_clips"]
     report = (demo_dir / "report.md").read_text()
     assert "pixel probe" in report and "composed" in report
+    assert "class names and attribute answers" in report
 
 
 def test_demo_dir_is_a_checkpoint_that_recognises_a_real_ntu_file(demo_dir):

@@ -23,6 +23,9 @@ def _evaluation(unseen, seen, probe=None):
         out["pixel_probe"] = {"seen_top1": probe, "unseen_top1": probe - 0.4, "attributes": atts,
                               "unseen_kinds": {"depth": {"top1": 0.25, "num_samples": 4}}}
         out["attributes"] = {w: {k: 0.7 for k in ("movement", "part", "side")} for w in ("seen", "unseen")}
+        # the same model's three zero-shot readouts: class names (= the ranking), composed, both
+        out["readouts"] = {"names": {"top1": unseen}, "composed": {"top1": probe - 0.35},
+                           "names_and_composed": {"top1": unseen + 0.15}}
     return out
 
 
@@ -110,13 +113,27 @@ def test_a_killed_study_resumes_at_the_seed_and_arm_where_it_stopped(tmp_path, s
     gaps = st["goals"]["head_start_reads_attributes"]["gaps"]
     assert gaps["side seen"] == pytest.approx(-0.2) and gaps["part unseen"] == pytest.approx(0.1)
     assert reading["arms"]["velocity"]["final"]["probe_unseen_kinds"]["depth"]["mean"] == pytest.approx(0.25)
+    # Readouts after the curriculum: composed 0.55 and names + composed 0.55 / 0.56 against the probe's 0.5;
+    # against SUGAR's 0.45 / 0.46 (paired by seed).
+    against = reading["readouts_vs_probe"]["draction"]
+    assert against["composed"]["differences"] == pytest.approx([0.05, 0.05])
+    assert against["names_and_composed"]["differences"] == pytest.approx([0.05, 0.06])
+    assert against["names"]["differences"] == pytest.approx([-0.1, -0.09])
+    assert reading["readouts_vs_sugar"]["names"]["differences"] == pytest.approx([-0.05, -0.05])
+    assert reading["readouts_vs_sugar"]["names_and_composed"]["wins"] == 2
+    assert reading["arms"]["draction"]["final"]["readouts"]["names_and_composed"]["mean"] == pytest.approx(0.555)
+    assert reading["arms"]["draction"]["frozen"]["readouts"]["names"]["mean"] == pytest.approx(0.355)
+    assert "sugar" not in reading["readouts_vs_probe"]
     saved = json.loads(summary.results_json.read_text())
     assert saved["statistics"]["best_fixed"] == "projection" and len(saved["per_seed"]) == 2
     md = summary.report_md.read_text()
     for needle in ("## Goals", "**met**", "fixed: 2D projection", "+8.0 / +8.0", "renderer-only experiment",
                    "seed 1", "unseen depth %", "SUGAR against DrAction", "SUGAR (same clips, no rendering) beats",
                    "Steps 2 + 3 (SUGAR)", "linear pixel probe", "DrAction vs the pixel probe on its frames, seen top-1: "
-                   "-30.0 points", "pixel probe on its frames (composed)"):
+                   "-30.0 points", "pixel probe on its frames (composed)",
+                   "DrAction's unseen top-1 by attribute answers composed: 55.0 ± 0.0, vs the pixel probe +5.0 points "
+                   "(above in 2 of 2 seeds), vs SUGAR +9.5 points (above in 2 of 2 seeds).", "unseen: class names and "
+                   "attribute answers"):
         assert needle in md, needle
     assert summary.report_html.is_file()
     # The same directory with other settings is refused: the seeds would mix two recipes.

@@ -29,13 +29,15 @@ ARMS_DIR = "arms"             # one atomically written JSON per finished arm
 
 def evaluate_checkpoint(model_dir: Path, title: str, data: DemoData, settings: DemoSettings, where: Path,
                         greedy: bool = False, extras: bool = False, progress: bool = False,
-                        attributes: bool = False, probe: bool = False) -> dict:
+                        attributes: bool = False, probe: bool = False, readouts: bool = False) -> dict:
     """A checkpoint's numbers on held-out clips: unseen and seen classes by likelihood ranking
     (with the spread of its answers), greedy decoding on the unseen ones with ``greedy``; with
     ``attributes`` its answers to the attribute questions (movement, side, part) on held-out seen
     and unseen clips; with ``probe`` the linear pixel probe on its renderer's frames of the same
-    clips (:mod:`skeletonllm.demo.probe`); with ``extras`` also cross-format transfer,
-    captioning, QA and example answers."""
+    clips (:mod:`skeletonllm.demo.probe`); with ``readouts`` (and calibration) the unseen clips named
+    three ways, by class name, by the attribute answers composed and by both
+    (:func:`~skeletonllm.demo.evaluate.zero_shot_readouts`); with ``extras`` also cross-format
+    transfer, captioning, QA and example answers."""
     from ..mllm import prompts as P
     from ..mllm.model import SkeletonLLM
     from ..skeleton import collate_sequences
@@ -72,6 +74,9 @@ def evaluate_checkpoint(model_dir: Path, title: str, data: DemoData, settings: D
         res["attributes"] = answers["calibrated" if ref is not None else "plain"]
         if ref is not None:
             res["attributes_plain"] = answers["plain"]
+    if readouts and ref is not None:
+        res["readouts"] = {name: {**r, "kinds": E.kind_accuracy(r["per_class"])} for name, r in
+                           E.zero_shot_readouts(model, unseen_clips, unseen, seen, F, ref).items()}
     if probe:
         from .probe import pixel_probe
         res["pixel_probe"] = pixel_probe(model.renderer, data.train, seen_clips, unseen_clips, unseen, F)
@@ -143,7 +148,7 @@ def run_curriculum_arm(job: ArmJob, notify: Callable[[str], None]) -> dict:
 
     def on_stage(stage: str, model_dir: Path | None):
         if stage == "initial":
-            evaluate("frozen", model_dir, attributes=True, probe=True)
+            evaluate("frozen", model_dir, attributes=True, probe=True, readouts=True)
         elif stage == "render_warmup" and model_dir is not None:
             evaluate("renderer_only", model_dir)
         if stage != "initial":
@@ -154,7 +159,7 @@ def run_curriculum_arm(job: ArmJob, notify: Callable[[str], None]) -> dict:
                     st.pretrain.num_frames, st.curriculum, st.seed, data.ds.split.name, progress=job.progress,
                     on_stage=on_stage, init_renderer=job.pretrained.renderer_dir)
     main = job.arm == MAIN_ARM
-    evaluate("final", run.final_dir, greedy=main, extras=main and job.extras, probe=spec.learns)
+    evaluate("final", run.final_dir, greedy=main, extras=main and job.extras, probe=spec.learns, readouts=True)
     if not spec.learns:         # a fixed renderer draws the same frames before and after: one probe
         evaluations["final"]["pixel_probe"] = {**evaluations["frozen"]["pixel_probe"], "same_frames_as": "frozen"}
     return {"arm": job.arm, "run": run.to_dict(), "evaluations": evaluations, "seconds": seconds}

@@ -2,7 +2,12 @@
 (:mod:`skeletonllm.demo.probe`): how much of what its renderer draws the model reads."""
 from __future__ import annotations
 
+from .evaluate import READOUTS
 from .probe import PROBE_ATTRIBUTES
+
+#: How the report names each zero-shot readout (:func:`~skeletonllm.demo.evaluate.zero_shot_readouts`).
+READOUT_WORDS = {"names": "class names (the demo's ranking)", "composed": "attribute answers composed",
+                 "names_and_composed": "class names and attribute answers"}
 
 
 def _pct(x: float | None) -> str:
@@ -49,6 +54,25 @@ def probe_rows(phases: dict[str, dict], titles: dict[str, str]) -> list[list[str
 PROBE_HEADER = ["renderer", "seen: model frozen", "seen: model after curriculum", "seen: pixel probe",
                 "unseen: model frozen", "unseen: model after curriculum", "unseen: pixel probe (composed)",
                 "probe on the frames before training (seen / unseen)"]
+
+
+def readout_rows(phases: dict[str, dict], titles: dict[str, str]) -> list[list[str]]:
+    """One row per arm and evaluation that measured the zero-shot readouts: unseen top-1 by each
+    readout, and the pixel probe's composed zero-shot top-1 on the same frames."""
+    rows = []
+    for arm, ev in phases.items():
+        for phase, when in (("frozen", "frozen"), ("final", "after the curriculum")):
+            r = ev.get(phase, {})
+            if "readouts" not in r:
+                continue
+            probe = r.get("pixel_probe") or ev.get("frozen", {}).get("pixel_probe")
+            rows.append([titles[arm], when, *(_pct(r["readouts"][k]["top1"]) for k in READOUTS),
+                         _pct(probe["unseen_top1"]) if probe else "–"])
+    return rows
+
+
+READOUT_HEADER = ["renderer", "evaluated", *(f"unseen: {READOUT_WORDS[k]}" for k in READOUTS),
+                  "unseen: pixel probe (composed)"]
 
 
 def probe_results(phases: dict[str, dict], titles: dict[str, str], split: str, seed: int) -> list[dict]:
@@ -103,6 +127,26 @@ def reading_goal_lines(goals: dict) -> list[str]:
     return out
 
 
+def readout_lines(reading: dict) -> list[str]:
+    """One line per zero-shot readout of the DrAction arm after the curriculum, against the pixel
+    probe's composed zero-shot top-1 on its frames and against SUGAR, paired by seed (not goals:
+    the goals are judged on the demo's ranking, the class names)."""
+    against_probe = reading.get("readouts_vs_probe", {}).get("draction", {})
+    against_sugar = reading.get("readouts_vs_sugar", {})
+    final = reading.get("arms", {}).get("draction", {}).get("final", {}).get("readouts", {})
+    out = []
+    for k in READOUTS:
+        if k not in final:
+            continue
+        parts = [f"DrAction's unseen top-1 by {READOUT_WORDS[k]}: {_ms(final[k])}"]
+        for name, c in (("the pixel probe", against_probe.get(k)), ("SUGAR", against_sugar.get(k))):
+            if c:
+                parts.append(f"vs {name} {100 * c['t_test']['mean']:+.1f} points (above in {c['wins']} of "
+                             f"{len(c['seeds'])} seeds)")
+        out.append(", ".join(parts) + ".")
+    return out
+
+
 def study_reading_tables(reading: dict, titles: dict[str, str]) -> list[tuple[list, list, str]]:
     """``(header, rows, caption)`` of the study's reading tables: the model against the probe
     after the curriculum, and the head start's attribute answers against the attribute probes."""
@@ -130,8 +174,21 @@ def study_reading_tables(reading: dict, titles: dict[str, str]) -> list[tuple[li
     tables.append((["arm (head start reading it)"] + [f"{k}: {w}" for k in PROBE_ATTRIBUTES for w in ("seen", "unseen")],
                    rows, "the head start's answers to the attribute questions / the attribute probes on the same "
                          "frames, accuracy % (mean ± sd over seeds)"))
+    rows = []
+    for arm, phases in reading["arms"].items():
+        for phase, when in (("frozen", "frozen"), ("final", "after the curriculum")):
+            e = phases.get(phase, {})
+            if "readouts" in e:
+                probe = e.get("probe_unseen") or phases.get("frozen", {}).get("probe_unseen")
+                rows.append([titles.get(arm, arm), when, *(_ms(e["readouts"].get(k)) for k in READOUTS), _ms(probe)])
+    if rows:
+        tables.append((["arm", "evaluated", *(f"unseen: {READOUT_WORDS[k]}" for k in READOUTS),
+                        "unseen: pixel probe (composed)"], rows,
+                       "unseen top-1 % (mean ± sd) by three readouts of the same model, each calibrated on training "
+                       "clips: the class names (the ranking every other number uses), the answers to the movement, "
+                       "part and side questions composed as the probe composes its regressions, and the sum of both"))
     return tables
 
 
-__all__ = ["PROBE_HEADER", "READING_HEADER", "probe_results", "probe_rows", "reading_goal_lines", "reading_rows",
-           "study_reading_tables"]
+__all__ = ["PROBE_HEADER", "READING_HEADER", "READOUT_HEADER", "READOUT_WORDS", "probe_results", "probe_rows",
+           "readout_lines", "readout_rows", "reading_goal_lines", "reading_rows", "study_reading_tables"]

@@ -1,10 +1,11 @@
 """The renderer study's view of the linear pixel probe (:mod:`skeletonllm.demo.probe`): per seed,
-what the probe and the head start's attribute answers scored; over seeds, their mean ± sd, the
+what the probe, the head start's attribute answers and the model's three zero-shot readouts
+(:func:`~skeletonllm.demo.evaluate.zero_shot_readouts`) scored; over seeds, their mean ± sd, the
 model against the probe on the same frames (paired by seed), and the goals that ask the model
 to read its frames at least as well as the probe does."""
 from __future__ import annotations
 
-from .evaluate import KINDS
+from .evaluate import KINDS, READOUTS
 from .probe import PROBE_ATTRIBUTES
 from .stats import mean_sd, paired_comparison
 
@@ -14,8 +15,9 @@ WHERE = ("seen", "unseen")
 
 def probe_numbers(res: dict) -> dict:
     """What a seed keeps of one evaluation's probe (``pixel_probe``) and attribute answers
-    (``attributes``), when it has them: ``{"probe": {"seen", "unseen", "attributes": {key: {where: acc}},
-    "unseen_kinds"}, "answers": {key: {where: acc}}}``."""
+    (``attributes``) and zero-shot readouts (``readouts``), when it has them: ``{"probe": {"seen",
+    "unseen", "attributes": {key: {where: acc}}, "unseen_kinds"}, "answers": {key: {where: acc}},
+    "readouts": {readout: top1}}``."""
     out = {}
     p = res.get("pixel_probe")
     if p:
@@ -25,6 +27,8 @@ def probe_numbers(res: dict) -> dict:
     a = res.get("attributes")
     if a:
         out["answers"] = {k: {w: a[w][k] for w in WHERE} for k in PROBE_ATTRIBUTES}
+    if res.get("readouts"):
+        out["readouts"] = {k: r["top1"] for k, r in res["readouts"].items()}
     return out
 
 
@@ -48,12 +52,13 @@ def probe_statistics(seeds: list[dict]) -> dict:
     """Over seeds (:func:`skeletonllm.demo.study.seed_numbers` with :func:`probe_numbers`):
 
     ``{"arms": {arm: {phase: {"probe_seen", "probe_unseen", "probe_unseen_kinds": {kind},
-    "probe_attributes": {key: {where}},
-    "answers": {key: {where}}}}}, "model_vs_probe": {arm: {"seen", "unseen"}}, "goals": {...}}``;
-    summaries are mean / sd / per seed, comparisons paired by seed (model minus probe on the
-    frames it read after the curriculum)."""
+    "probe_attributes": {key: {where}}, "answers": {key: {where}}, "readouts": {readout}}}},
+    "model_vs_probe": {arm: {"seen", "unseen"}}, "readouts_vs_probe": {arm: {readout}},
+    "readouts_vs_sugar": {readout}, "goals": {...}}``; summaries are mean / sd / per seed,
+    comparisons paired by seed (model minus probe on the frames it read after the curriculum;
+    DrAction's readouts minus SUGAR's unseen top-1)."""
     arms = list(seeds[0]["arms"])
-    out = {"arms": {}, "model_vs_probe": {}}
+    out = {"arms": {}, "model_vs_probe": {}, "readouts_vs_probe": {}}
     for arm in arms:
         for phase in ("frozen", "final"):
             entry = {}
@@ -69,12 +74,22 @@ def probe_statistics(seeds: list[dict]) -> dict:
                          for k in PROBE_ATTRIBUTES}
                 if any(block.values()):
                     entry[name] = block
+            readouts = {k: _summary(v) for k in READOUTS if (v := _per_seed(seeds, arm, phase, ("readouts", k)))}
+            if readouts:
+                entry["readouts"] = readouts
             if entry:
                 out["arms"].setdefault(arm, {})[phase] = entry
         model = {w: _per_seed(seeds, arm, "final", (w,)) for w in WHERE}
         probe = {w: _per_seed(seeds, arm, "final", ("probe", w)) for w in WHERE}
         if all(probe.values()):
             out["model_vs_probe"][arm] = {w: paired_comparison(model[w], probe[w]) for w in WHERE}
+            readouts = {k: v for k in READOUTS if (v := _per_seed(seeds, arm, "final", ("readouts", k)))}
+            if readouts:
+                out["readouts_vs_probe"][arm] = {k: paired_comparison(v, probe["unseen"]) for k, v in readouts.items()}
+    sugar = _per_seed(seeds, SUGAR, "final", ("unseen",))
+    readouts = {k: v for k in READOUTS if (v := _per_seed(seeds, DRACTION, "final", ("readouts", k)))}
+    if sugar and readouts:
+        out["readouts_vs_sugar"] = {k: paired_comparison(v, sugar) for k, v in readouts.items()}
     out["goals"] = reading_goals(out, seeds)
     return out
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from .ablation import ARM_TITLES, phase_title
 from .evaluate import KINDS
-from .probe_report import reading_goal_lines, study_reading_tables
+from .probe_report import readout_lines, reading_goal_lines, study_reading_tables
 from .document import Document
 
 
@@ -100,6 +100,10 @@ def write_study_report(out_dir: Path, stats: dict, numbers: list[dict], info: di
     doc.bullets(goals or ["no goal could be judged (an arm is missing)"])
     if sugar_lines(stats):
         doc.text("The other method on the same clips: " + sugar_lines(stats)[0])
+    readouts = readout_lines(stats.get("reading", {}))
+    if readouts:
+        doc.text("The same models read out three ways (section 6; the goals above use the first, the paper's):")
+        doc.bullets(readouts)
 
     doc.heading("1. Every arm, mean ± sd over seeds")
     rows = []
