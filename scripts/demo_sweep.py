@@ -292,7 +292,8 @@ def main(argv=None) -> None:
                                                a.seed, p.num_frames)
                 print(a.name, "after", stage, trace[stage], flush=True)
 
-        run = train_arm("draction", _training_data(train, data.ds, split), out / "draction", pre.backbone_dir,
+        run = train_arm("draction", _training_data(train, data.ds, split, st.curriculum.attribute_qa), out / "draction",
+                        pre.backbone_dir,
                         renderer_options(p, "draction"), p.num_frames, st.curriculum, st.seed, data.ds.split.name,
                         progress=False, init_renderer=pre.renderer_dir, on_stage=on_stage)
         model = SkeletonLLM.from_pretrained(run.final_dir, device="cpu").eval()

@@ -234,3 +234,23 @@ def test_frame_pooled_heads_keep_where_in_the_frame_and_lose_frame_order():
     from skeletonllm.demo.pretrain_settings import PretrainSettings
     with pytest.raises(ValueError, match="head_pool must be one of mean, tokens, frames"):
         PretrainSettings(head_pool="max")                                   # refused before anything is built
+
+
+def test_the_curriculum_can_keep_asking_the_attribute_questions():
+    """``attribute_qa``: every training clip brings one attribute question in turn (the k-th clip of
+    its class asks the k mod 3-th), all values offered in the evaluation's order, the clip's own
+    value the answer; the other QA and the captions are those of the run without it."""
+    from skeletonllm.demo.data import _training_data
+    from skeletonllm.demo.pretrain_targets import ATTRIBUTE_QUESTIONS, attribute_vocab, attributes
+
+    ds = SyntheticMotionSet.for_split("synth_31_13", num_per_class=3, seed=0)
+    train = [ds[i] for i in ds.seen_indices()]
+    plain, asked = _training_data(train, ds), _training_data(train, ds, attribute_questions=True)
+    vocab = attribute_vocab(ds.split.seen)
+    for s, a, b in zip(train, plain.sequences, asked.sequences):
+        question, key = ATTRIBUTE_QUESTIONS[s.k % 3]
+        assert b.metadata["qa"] == a.metadata["qa"] + [
+            {"question": question, "options": vocab[key], "answer": getattr(attributes(s), key)}]
+        assert b.metadata["captions"] == a.metadata["captions"]
+    keys = {ATTRIBUTE_QUESTIONS[s.k % 3][1] for s in train}
+    assert keys == {"movement", "side", "part"}

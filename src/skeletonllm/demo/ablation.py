@@ -108,6 +108,10 @@ class CurriculumSettings:
             ``Label:`` line (measured when the demo was built: BLEU@4 0 and QA below chance after
             an MQA-only stage 4; again on the validation split, seeds 0-2: captions are ``Label:``
             lines, QA 40.6 % against 49.7 %, and zero-shot no better, 40.2 % against 41.1 %).
+        attribute_qa: the curriculum's QA also asks each training clip one of the head start's
+            attribute questions (movement, side, part in turn; all values offered), so that stages
+            3 and 4 keep the answers the composed readout reads
+            (:func:`~skeletonllm.demo.evaluate.zero_shot_readouts`).
         task_share: ``{stage name: {task: fraction}}``: the fraction of a task's items a stage
             draws each epoch (:attr:`skeletonllm.train.stages.Stage.task_share`).
         group_lr: ``{stage name: {parameter group: learning rate}}``, exceptions to ``stage_lr``.
@@ -128,6 +132,7 @@ class CurriculumSettings:
     distill_epochs: int = 1
     stage3_tasks: tuple[str, ...] = ("cr_distill", "caption", "qa")
     stage4_tasks: tuple[str, ...] = ("mqa", "caption", "qa")
+    attribute_qa: bool = False
     task_share: dict[str, dict[str, float]] = field(default_factory=dict)
     group_lr: dict[str, dict[str, float]] = field(default_factory=lambda: {
         "disc_ft": {"renderer": 5e-4}, "cr_distill": {"renderer": 5e-4}})

@@ -154,7 +154,8 @@ def run_curriculum_arm(job: ArmJob, notify: Callable[[str], None]) -> dict:
         if stage != "initial":
             notify(stage)
 
-    run = train_arm(job.arm, _training_data(data.train, data.ds), job.out_dir / "runs" / job.arm,
+    run = train_arm(job.arm, _training_data(data.train, data.ds, attribute_questions=st.curriculum.attribute_qa),
+                    job.out_dir / "runs" / job.arm,
                     job.pretrained.backbone_dir, renderer_options(st.pretrain, spec.renderer),
                     st.pretrain.num_frames, st.curriculum, st.seed, data.ds.split.name, progress=job.progress,
                     on_stage=on_stage, init_renderer=job.pretrained.renderer_dir)

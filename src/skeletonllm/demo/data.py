@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .pretrain_targets import ATTRIBUTE_QUESTIONS, attribute_vocab, attributes
 from .settings import DemoSettings
 
 
@@ -33,15 +34,20 @@ def _load_or_generate(settings: DemoSettings, cache: Path):
     return ds, False
 
 
-def _training_data(train, ds, split=None):
+def _training_data(train, ds, split=None, attribute_questions: bool = False):
     """The trainer's view of the training clips: NTU-25 sequences with their id, captions and QA;
     the generator's rationales (the teacher's) and hard negatives (the classes most alike in
     movement, part and side, mined over all classes; Disc-FT keeps the seen ones). ``split``:
     another :class:`~skeletonllm.synth.ClassSplit` than the data set's (a validation split of its
-    seen classes)."""
+    seen classes). ``attribute_questions``: every clip also brings one of the head start's
+    attribute questions (movement, side, part in turn), all values offered as the evaluation
+    offers them, so the curriculum's QA keeps the answers the attribute readout composes."""
     from ..synth import similar_classes
     from ..train.trainer import TrainingData
 
+    split = split or ds.split
+    asked = _attribute_question if attribute_questions else None
+    vocab = attribute_vocab(split.seen)
     seqs, rationales = [], {}
     for s in train:
         seq = s.sequence("ntu25")
@@ -51,14 +57,22 @@ def _training_data(train, ds, split=None):
         # keeps the stage at 2 items per clip.
         q = s.qa[(s.k // 2) % len(s.qa)]
         qa = [{"question": q.question, "options": list(q.options), "answer": q.options[q.answer]}] if s.k % 2 else []
+        if asked is not None:
+            qa.append(asked(s, vocab))
         captions = list(s.captions) if s.k % 2 == 0 else []
         seqs.append(dataclasses.replace(seq, metadata={**seq.metadata, "sample_id": sid, "qa": qa,
                                                        "captions": captions}))
         rationales[sid] = {"id": sid, "label": s.label, "rationale": s.rationale}
-    split = split or ds.split
     classes = list(split.classes)
     neighbors = {c: similar_classes(c, classes, 5) for c in classes}
     return TrainingData(seqs, classes, list(split.seen), list(split.unseen), rationales, neighbors)
+
+
+def _attribute_question(sample, vocab: dict[str, list[str]]) -> dict:
+    """One attribute question about ``sample`` (the ``k``-th clip of its class asks the ``k mod 3``-th
+    of movement, side, part), as a QA item over all the attribute's values."""
+    question, key = ATTRIBUTE_QUESTIONS[sample.k % len(ATTRIBUTE_QUESTIONS)]
+    return {"question": question, "options": list(vocab[key]), "answer": getattr(attributes(sample), key)}
 
 
 def _spread(items: list, limit: int | None) -> list:
