@@ -207,6 +207,29 @@ def test_a_traced_curriculum_is_shown_checkpoint_by_checkpoint():
     assert trace_rows([base, elsewhere]) == []
 
 
+def test_the_sweeps_readouts_are_shown_for_the_head_start_and_after_the_curriculum():
+    import copy
+
+    from skeletonllm.demo.sweep_report import READOUT_HEADER, readout_rows
+    base = {"name": "r-s0", "seed": 0, "settings": {}, "overrides": {}, "curriculum_overrides": {},
+            "validation_split": {"train": [], "zero_shot": []},
+            "head_start": {"draction": {"readouts": {"names": 0.4, "composed": 0.5, "names_and_composed": 0.45}}},
+            "curriculum": {"readouts": {"names": 0.5, "composed": 0.4, "names_and_composed": 0.6},
+                           "pixel_probe": {"zero_shot_top1": 0.55}}}
+    other = copy.deepcopy(base)
+    other.update(name="r-s1", seed=1)
+    other["curriculum"]["readouts"]["names_and_composed"] = 0.4
+    older = copy.deepcopy(base)                         # a record from before the readouts: left out
+    older.update(name="o-s2", seed=2)
+    del older["curriculum"]["readouts"]
+    rows = readout_rows([base, other, older])
+    assert len(rows) == 2 and all(len(r) == len(READOUT_HEADER) for r in rows)
+    assert rows[0][:3] == ["r-s0 … (seeds 0, 1)", "", "head start"] and rows[0][4] == "50.0 (50.0 / 50.0)"
+    assert rows[1][2] == "after the curriculum" and rows[1][5] == "50.0 (60.0 / 40.0)"
+    assert rows[1][6] == "55.0 (55.0 / 55.0)" and rows[0][6] == ""
+    assert readout_rows([base, older]) == []
+
+
 def test_a_change_is_compared_with_its_nearest_configuration_on_the_same_split_and_seeds():
     import copy
 

@@ -340,10 +340,41 @@ PAIRED_CAPTION = ("each configuration against the nearest one run on the same va
                   "split's mean favours it: seeds alone move a split's mean by several points.")
 
 
+def readout_rows(runs: list[dict], renderer: str = "draction") -> list[list[str]]:
+    """Validation configurations that recorded the three zero-shot readouts on two seeds or more
+    (:func:`~skeletonllm.demo.evaluate.zero_shot_readouts`; the last run of each seed): for the
+    head start and after the curriculum, the mean over seeds, each seed in brackets, of each
+    readout's calibrated zero-shot top-1, beside the pixel probe's composed top-1 on the curriculum's
+    frames."""
+    from .evaluate import READOUTS
+
+    rows = []
+    for rs in _by_configuration(runs, lambda c: bool(c.get("readouts"))):
+        label = [f"{rs[0]['name']} … (seeds {', '.join(str(r.get('seed', 0)) for r in rs)})", _settings(rs[0])]
+        starts = [r["head_start"].get(renderer, {}).get("readouts") or {} for r in rs]
+        ends = [r["curriculum"]["readouts"] for r in rs]
+        probe = _mean_of([r["curriculum"].get("pixel_probe", {}).get("zero_shot_top1") for r in rs])
+        rows.append(label + ["head start"] + [_mean_of([x.get(k) for x in starts]) for k in READOUTS] + [""])
+        rows.append(["", "", "after the curriculum"] + [_mean_of([x.get(k) for x in ends]) for k in READOUTS] + [probe])
+    return rows
+
+
+READOUT_HEADER = ["runs", "configuration", "model", "validation zero-shot: class names (cal.) %",
+                  "attribute answers composed (cal.) %", "class names and attribute answers (cal.) %",
+                  "pixel probe (composed) %"]
+
+READOUT_CAPTION = ("the same models naming the validation clips three ways (`skeletonllm.demo.evaluate."
+                   "zero_shot_readouts`, each calibrated on training clips): by the likelihood of each class name "
+                   "(the ranking of every other table), by their answers to the movement, side and part questions "
+                   "composed as the pixel probe composes its regressions, and by the sum of both; mean over seeds, "
+                   "each seed in brackets")
+
+
 def sweep_section(doc, runs: list[dict] | None = None) -> None:
     """The sweep as a table in ``doc`` (:class:`skeletonllm.demo.document.Document`), then the
-    configurations run on several seeds (:func:`seed_rows`), the traced curricula (:func:`trace_rows`)
-    and each configuration against its nearest (:func:`paired_rows`), each table where it has rows;
+    configurations run on several seeds (:func:`seed_rows`), the traced curricula (:func:`trace_rows`),
+    each configuration against its nearest (:func:`paired_rows`) and the zero-shot readouts
+    (:func:`readout_rows`), each table where it has rows;
     nothing when no run is recorded."""
     runs = load_sweep() if runs is None else runs
     if not runs:
@@ -358,7 +389,11 @@ def sweep_section(doc, runs: list[dict] | None = None) -> None:
     rows = paired_rows(runs)
     if rows:
         doc.table(PAIRED_HEADER, rows, caption=PAIRED_CAPTION)
+    rows = readout_rows(runs)
+    if rows:
+        doc.table(READOUT_HEADER, rows, caption=READOUT_CAPTION)
 
 
-__all__ = ["PAIRED_HEADER", "SEED_HEADER", "SWEEP_FILE", "SWEEP_HEADER", "TRACE_HEADER", "TRACE_STAGES", "is_current",
-           "load_sweep", "paired_rows", "seed_rows", "sweep_rows", "sweep_section", "trace_rows"]
+__all__ = ["PAIRED_HEADER", "READOUT_HEADER", "SEED_HEADER", "SWEEP_FILE", "SWEEP_HEADER", "TRACE_HEADER", "TRACE_STAGES",
+           "is_current", "load_sweep", "paired_rows", "readout_rows", "seed_rows", "sweep_rows", "sweep_section",
+           "trace_rows"]
