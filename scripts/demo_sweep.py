@@ -48,6 +48,21 @@ def _cpu() -> float:
     return r.ru_utime + r.ru_stime
 
 
+def _machine() -> str:
+    """The CPU the sweep ran on, e.g. ``"AMD EPYC, 2 CPUs"``: training is deterministic on one kind
+    of CPU, not across kinds (their float kernels differ), so runs pair only with runs on the same."""
+    model = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    import platform
+    return f"{model or platform.processor() or platform.machine()}, {os.cpu_count()} CPUs"
+
+
 def _code_version() -> str:
     """The commit the sweep ran on (``+dirty`` when the worktree had changes)."""
     import subprocess
@@ -244,7 +259,7 @@ def main(argv=None) -> None:
            **({"head_start_reused": str(a.head_start)} if reused else {}),
            "head_start_cpu_seconds": round(_cpu() - c0, 1), "load_average": os.getloadavg()[0],
            "command": "python scripts/demo_sweep.py " + " ".join(shlex.quote(x) for x in (argv or sys.argv[1:])),
-           "code": _code_version(), "head_start": {},
+           "code": _code_version(), "machine": _machine(), "head_start": {},
            "settings": {**{k: getattr(st.pretrain, k) for k in SETTINGS_SHOWN}, "length_batches": True,
                         "recognition_epochs": st.curriculum.recognition_epochs}}
     print(a.name, "head start", rec["head_start_seconds"], "cpu", rec["head_start_cpu_seconds"], flush=True)

@@ -262,6 +262,12 @@ def test_a_change_is_compared_with_its_nearest_configuration_on_the_same_split_a
     [row] = paired_rows(default + change + change_1)
     assert row[2].startswith("split 0") and "split 1" not in row[2]
     assert paired_rows(change + change_1) == []
+    # runs on another kind of CPU (training is deterministic on one, not across) pair only among themselves
+    from skeletonllm.demo.sweep_report import _settings
+    amd = [dict(r, machine="AMD EPYC, 2 CPUs") for r in change]
+    assert paired_rows(default + amd) == [] and _settings(amd[0]).endswith("on AMD EPYC, 2 CPUs")
+    [row] = paired_rows(default + amd + [dict(r, machine="AMD EPYC, 2 CPUs") for r in default])
+    assert row[2] == "split 0: -2.5 ± 10.6 (+5.0 / -10.0)"
     # a record that gave one count for attribute_options is the same change as one that gave a list
     allopt = [run("a", 0, 0.3, attribute_options=0), run("a", 1, 0.3, attribute_options=[0])]
     assert [r[4] for r in paired_rows(default + allopt)] == ["0 of 2"]

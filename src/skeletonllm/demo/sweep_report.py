@@ -96,10 +96,12 @@ def _split_seed(run: dict) -> int:
 
 
 def _split_words(run: dict) -> list[str]:
-    """The validation split, named when the run chose another than the first (``--split-seed``)."""
+    """The validation split, named when the run chose another than the first (``--split-seed``), and
+    the machine, named when it is not :data:`EARLIER_MACHINE`."""
+    words = [] if _machine(run) == EARLIER_MACHINE else [f"on {_machine(run)}"]
     if not _split_seed(run):
-        return []
-    return [f"validation split {_split_seed(run)} (held out: {', '.join(run['validation_split']['zero_shot'])})"]
+        return words
+    return [f"validation split {_split_seed(run)} (held out: {', '.join(run['validation_split']['zero_shot'])})"] + words
 
 
 def is_current(run: dict) -> bool:
@@ -149,9 +151,21 @@ SWEEP_CAPTION = ("every run of `scripts/demo_sweep.py` (seed 0 unless named, DrA
                  "clips among those eight names (chance 12.5 %): zero-shot measured with no unseen class of the "
                  "split involved. Batches of prompts of about one length came in with `lang3x-bucket`. "
                  "`val-repro` ran two seeds of the default again on later code: the same numbers to the clip (the "
-                 "runs are deterministic). "
+                 "runs are deterministic on one machine; on another kind of CPU, `tr-ref` and `tr1-ref`, the same "
+                 "seeds and settings as `tr-rec2` / `tr1-rec2`, started from other head starts). "
                  "(cal. X): the same by the calibrated likelihood ranking (`skeletonllm.eval.calibration`, reference: "
                  "four training clips per training class), measured from `val-calibration` on; that run chose it.")
+
+
+#: The machine of the records written before the sweep named its machine (every one of them ran there).
+EARLIER_MACHINE = "Intel Xeon, 2 vCPUs"
+
+
+def _machine(run: dict) -> str:
+    """The CPU a run trained on (``demo_sweep.py`` records it; :data:`EARLIER_MACHINE` before). Training
+    is deterministic on one kind of CPU, not across kinds: the same seed and settings gave another
+    head start on another CPU, so runs are compared only with runs on the same."""
+    return run.get("machine", EARLIER_MACHINE)
 
 
 def _held_out(run: dict) -> str:
@@ -166,8 +180,9 @@ def _change(run: dict) -> str:
 
 
 def _configuration(run: dict) -> str:
-    """What a run trained, seed left out: :func:`_change` and the classes a validation run held out."""
-    return _change(run) + " on " + _held_out(run)
+    """What a run trained, seed left out: :func:`_change`, the classes a validation run held out and
+    the machine it ran on."""
+    return _change(run) + " on " + _held_out(run) + " on " + _machine(run)
 
 
 def _mean(values: list) -> str:
@@ -276,8 +291,8 @@ def _seeds(rs: list[dict]) -> set[int]:
 
 
 def _nearest(rs: list[dict], measured: list[list[dict]]) -> list[dict] | None:
-    """The configuration of ``measured`` on ``rs``' validation split, sharing two seeds or more
-    with it, whose settings differ from its in the fewest words (:func:`_settings_words`); on a tie
+    """The configuration of ``measured`` on ``rs``' validation split and machine, sharing two seeds or
+    more with it, whose settings differ from its in the fewest words (:func:`_settings_words`); on a tie
     the demo's present settings, then the one with more seeds. None when there is none."""
     mine = set(_settings_words(rs[0]))
 
@@ -285,7 +300,7 @@ def _nearest(rs: list[dict], measured: list[list[dict]]) -> list[dict] | None:
         return (len(mine ^ set(_settings_words(other[0]))), not all(is_current(r) for r in other), -len(other))
 
     candidates = [o for o in measured if o is not rs and _held_out(o[0]) == _held_out(rs[0])
-                  and len(_seeds(o) & _seeds(rs)) >= 2]
+                  and _machine(o[0]) == _machine(rs[0]) and len(_seeds(o) & _seeds(rs)) >= 2]
     return min(candidates, key=distance, default=None)
 
 
