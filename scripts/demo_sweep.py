@@ -51,16 +51,8 @@ def _cpu() -> float:
 def _machine() -> str:
     """The CPU the sweep ran on, e.g. ``"AMD EPYC, 2 CPUs"``: training is deterministic on one kind
     of CPU, not across kinds (their float kernels differ), so runs pair only with runs on the same."""
-    model = ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    import platform
-    return f"{model or platform.processor() or platform.machine()}, {os.cpu_count()} CPUs"
+    from skeletonllm.demo.pipeline import _cpu_model
+    return f"{_cpu_model()}, {os.cpu_count()} CPUs"
 
 
 def _code_version() -> str:

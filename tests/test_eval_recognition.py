@@ -281,3 +281,14 @@ def test_eval_calibrate_draws_the_splits_seen_clips_from_the_data(checkpoint, tm
         r = runner.invoke(app, ["eval", str(checkpoint), "--data", str(DATA / "ntu_skeleton"), *extra,
                                 "--out", str(tmp_path / "x")])
         assert r.exit_code == 2 and message in r.output, r.output
+
+
+def test_top1_by_class_counts_each_classes_own_clips():
+    from skeletonllm.eval.recognition_metrics import top1_by_class
+
+    top1, per_class = top1_by_class(["a", "b", "b", "c"], ["a", "a", "b", "b"], ["c", "b", "a"])
+    assert top1 == 0.5
+    assert per_class == {"b": {"top1": 0.5, "num_samples": 2}, "a": {"top1": 0.5, "num_samples": 2}}
+    assert list(per_class) == ["b", "a"]                 # the classes' order; a class without clips left out
+    top1, per_class = top1_by_class([], [], ["a"])
+    assert top1 != top1 and per_class == {}             # NaN without clips

@@ -46,7 +46,6 @@ def _training_data(train, ds, split=None, attribute_questions: bool = False):
     from ..train.trainer import TrainingData
 
     split = split or ds.split
-    asked = _attribute_question if attribute_questions else None
     vocab = attribute_vocab(split.seen)
     seqs, rationales = [], {}
     for s in train:
@@ -57,8 +56,8 @@ def _training_data(train, ds, split=None, attribute_questions: bool = False):
         # keeps the stage at 2 items per clip.
         q = s.qa[(s.k // 2) % len(s.qa)]
         qa = [{"question": q.question, "options": list(q.options), "answer": q.options[q.answer]}] if s.k % 2 else []
-        if asked is not None:
-            qa.append(asked(s, vocab))
+        if attribute_questions:
+            qa.append(_attribute_question(s, vocab))
         captions = list(s.captions) if s.k % 2 == 0 else []
         seqs.append(dataclasses.replace(seq, metadata={**seq.metadata, "sample_id": sid, "qa": qa,
                                                        "captions": captions}))

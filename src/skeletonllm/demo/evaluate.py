@@ -242,13 +242,10 @@ def zero_shot_readouts(model, samples, candidates: Sequence[str], seen: Sequence
 
 def _named(scores: np.ndarray, candidates: Sequence[str], labels: Sequence[str]) -> dict:
     """``{"top1", "per_class"}`` of the best-scoring candidate of each row of ``scores`` ``(N, C)``."""
-    pred = [candidates[i] for i in scores.argmax(1)]
-    per_class = {}
-    for c in candidates:
-        hits = [p == c for p, t in zip(pred, labels) if t == c]
-        if hits:
-            per_class[c] = {"top1": float(np.mean(hits)), "num_samples": len(hits)}
-    return {"top1": float(np.mean([p == t for p, t in zip(pred, labels)])), "per_class": per_class}
+    from ..eval.recognition_metrics import top1_by_class
+
+    top1, per_class = top1_by_class([candidates[i] for i in scores.argmax(1)], labels, candidates)
+    return {"top1": top1, "per_class": per_class}
 
 
 @torch.no_grad()

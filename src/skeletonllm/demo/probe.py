@@ -26,6 +26,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from ..eval.recognition_metrics import top1_by_class
 from .composition import class_attributes, compose_scores
 
 #: The attributes the probe composes (the head start's attribute questions ask the same).
@@ -152,11 +153,7 @@ def fit_probe(train_X: np.ndarray, train_labels: Sequence[str], train_atts: Sequ
             "chance": 1.0 / len(probe.classes)}
     names = list(unseen_classes)
     pred = [names[i] for i in compose_scores(log_probs, unseen_classes).argmax(1)]
-    out["unseen_top1"] = _accuracy(pred, unseen_labels)
-    out["unseen_per_class"] = {
-        c: {"top1": _accuracy([p for p, t in zip(pred, unseen_labels) if t == c], [c] * unseen_labels.count(c)),
-            "num_samples": list(unseen_labels).count(c)}
-        for c in names if c in unseen_labels}
+    out["unseen_top1"], out["unseen_per_class"] = top1_by_class(pred, list(unseen_labels), names)
     return out
 
 

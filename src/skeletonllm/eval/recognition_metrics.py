@@ -7,6 +7,18 @@ from typing import Sequence
 import numpy as np
 
 
+def top1_by_class(predictions: Sequence[str], labels: Sequence[str], classes: Sequence[str]) -> tuple[float, dict]:
+    """Top-1 of ``predictions`` against the true ``labels`` (NaN without any), and per class
+    ``{class: {"top1", "num_samples"}}`` for each of ``classes`` that has samples, in their order."""
+    hits = [p == t for p, t in zip(predictions, labels)]
+    per_class = {}
+    for c in classes:
+        mine = [h for h, t in zip(hits, labels) if t == c]
+        if mine:
+            per_class[c] = {"top1": sum(mine) / len(mine), "num_samples": len(mine)}
+    return (sum(hits) / len(hits) if hits else float("nan")), per_class
+
+
 def recognition_metrics(records: Sequence[dict], candidates: Sequence[str]) -> dict:
     """Accuracy figures of prediction records against their true labels.
 
