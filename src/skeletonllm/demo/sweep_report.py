@@ -16,6 +16,8 @@ import re
 from pathlib import Path
 
 from .ablation import CurriculumSettings
+from .evaluate import READOUTS
+from .probe_report import READOUT_WORDS
 from .pretrain_settings import POOL_WORDS, PretrainSettings, frame_tokens_words, options_words
 from .stats import mean_sd
 
@@ -361,8 +363,6 @@ def readout_rows(runs: list[dict], renderer: str = "draction") -> list[list[str]
     head start and after the curriculum, the mean over seeds, each seed in brackets, of each
     readout's calibrated zero-shot top-1, beside the pixel probe's composed top-1 on the curriculum's
     frames."""
-    from .evaluate import READOUTS
-
     rows = []
     for rs in _by_configuration(runs, lambda c: bool(c.get("readouts"))):
         label = [f"{rs[0]['name']} … (seeds {', '.join(str(r.get('seed', 0)) for r in rs)})", _settings(rs[0])]
@@ -374,8 +374,8 @@ def readout_rows(runs: list[dict], renderer: str = "draction") -> list[list[str]
     return rows
 
 
-READOUT_HEADER = ["runs", "configuration", "model", "validation zero-shot: class names (cal.) %",
-                  "attribute answers composed (cal.) %", "class names and attribute answers (cal.) %",
+READOUT_HEADER = ["runs", "configuration", "model",
+                  *(f"validation zero-shot: {READOUT_WORDS[k]} (cal.) %" for k in READOUTS),
                   "pixel probe (composed) %"]
 
 READOUT_CAPTION = ("the same models naming the validation clips three ways (`skeletonllm.demo.evaluate."
