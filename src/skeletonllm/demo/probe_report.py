@@ -8,6 +8,13 @@ from .probe import PROBE_ATTRIBUTES
 #: How the report names each zero-shot readout (:func:`~skeletonllm.demo.evaluate.zero_shot_readouts`).
 READOUT_WORDS = {"names": "class names (the demo's ranking)", "composed": "attribute answers composed",
                  "names_and_composed": "class names and attribute answers"}
+#: The evaluations that measure the readouts, as the tables name them.
+READOUT_PHASES = (("frozen", "frozen"), ("final", "after the curriculum"))
+#: What the readout tables show (the demo's and the study's).
+READOUT_CAPTION = ("the same models naming the unseen clips three ways, each calibrated on training clips: by the "
+                   "likelihood of each class name (the ranking of every other table), by their answers to the "
+                   "movement, part and side questions composed as the probe composes its regressions "
+                   "(`skeletonllm.demo.composition`), and by the sum of both")
 
 
 def _pct(x: float | None) -> str:
@@ -61,7 +68,7 @@ def readout_rows(phases: dict[str, dict], titles: dict[str, str]) -> list[list[s
     readout, and the pixel probe's composed zero-shot top-1 on the same frames."""
     rows = []
     for arm, ev in phases.items():
-        for phase, when in (("frozen", "frozen"), ("final", "after the curriculum")):
+        for phase, when in READOUT_PHASES:
             r = ev.get(phase, {})
             if "readouts" not in r:
                 continue
@@ -176,19 +183,15 @@ def study_reading_tables(reading: dict, titles: dict[str, str]) -> list[tuple[li
                          "frames, accuracy % (mean ± sd over seeds)"))
     rows = []
     for arm, phases in reading["arms"].items():
-        for phase, when in (("frozen", "frozen"), ("final", "after the curriculum")):
+        for phase, when in READOUT_PHASES:
             e = phases.get(phase, {})
             if "readouts" in e:
                 probe = e.get("probe_unseen") or phases.get("frozen", {}).get("probe_unseen")
                 rows.append([titles.get(arm, arm), when, *(_ms(e["readouts"].get(k)) for k in READOUTS), _ms(probe)])
     if rows:
-        tables.append((["arm", "evaluated", *(f"unseen: {READOUT_WORDS[k]}" for k in READOUTS),
-                        "unseen: pixel probe (composed)"], rows,
-                       "unseen top-1 % (mean ± sd) by three readouts of the same model, each calibrated on training "
-                       "clips: the class names (the ranking every other number uses), the answers to the movement, "
-                       "part and side questions composed as the probe composes its regressions, and the sum of both"))
+        tables.append((["arm", *READOUT_HEADER[1:]], rows, f"unseen top-1 % (mean ± sd over seeds): {READOUT_CAPTION}"))
     return tables
 
 
-__all__ = ["PROBE_HEADER", "READING_HEADER", "READOUT_HEADER", "READOUT_WORDS", "probe_results", "probe_rows",
+__all__ = ["PROBE_HEADER", "READING_HEADER", "READOUT_CAPTION", "READOUT_HEADER", "READOUT_PHASES", "READOUT_WORDS", "probe_results", "probe_rows",
            "readout_lines", "readout_rows", "reading_goal_lines", "reading_rows", "study_reading_tables"]

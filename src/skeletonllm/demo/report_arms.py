@@ -47,14 +47,10 @@ def renderer_study_section(doc: Document, evaluation: dict, arms: dict, chance_u
                       "fitted on the training clips of the seen classes; unseen classes scored by the sum of the "
                       "movement, part and side probes' log-probabilities, no unseen clip or name in any fit); for "
                       "DrAction the probe reads the trained renderer's frames")
-    from .probe_report import READOUT_HEADER, readout_rows
+    from .probe_report import READOUT_CAPTION, READOUT_HEADER, readout_rows
     rows = readout_rows(evaluation["phases"], ARM_TITLES)
     if rows:
-        doc.table(READOUT_HEADER, rows,
-                  caption="the same models naming the unseen clips three ways, each calibrated on training clips: by "
-                          "the likelihood of each class name (the ranking of every other table), by their answers to "
-                          "the movement, part and side questions composed as the probe composes its regressions "
-                          "(`skeletonllm.demo.composition`), and by the sum of both")
+        doc.table(READOUT_HEADER, rows, caption=READOUT_CAPTION)
     rows = []
     for a, phases in evaluation["phases"].items():
         for phase in ("renderer_only", "final"):

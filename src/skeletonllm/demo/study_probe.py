@@ -59,6 +59,8 @@ def probe_statistics(seeds: list[dict]) -> dict:
     DrAction's readouts minus SUGAR's unseen top-1)."""
     arms = list(seeds[0]["arms"])
     out = {"arms": {}, "model_vs_probe": {}, "readouts_vs_probe": {}}
+    final_readouts = {arm: {k: v for k in READOUTS if (v := _per_seed(seeds, arm, "final", ("readouts", k)))}
+                      for arm in arms}
     for arm in arms:
         for phase in ("frozen", "final"):
             entry = {}
@@ -83,11 +85,11 @@ def probe_statistics(seeds: list[dict]) -> dict:
         probe = {w: _per_seed(seeds, arm, "final", ("probe", w)) for w in WHERE}
         if all(probe.values()):
             out["model_vs_probe"][arm] = {w: paired_comparison(model[w], probe[w]) for w in WHERE}
-            readouts = {k: v for k in READOUTS if (v := _per_seed(seeds, arm, "final", ("readouts", k)))}
-            if readouts:
-                out["readouts_vs_probe"][arm] = {k: paired_comparison(v, probe["unseen"]) for k, v in readouts.items()}
+            if final_readouts[arm]:
+                out["readouts_vs_probe"][arm] = {k: paired_comparison(v, probe["unseen"])
+                                                 for k, v in final_readouts[arm].items()}
     sugar = _per_seed(seeds, SUGAR, "final", ("unseen",))
-    readouts = {k: v for k in READOUTS if (v := _per_seed(seeds, DRACTION, "final", ("readouts", k)))}
+    readouts = final_readouts.get(DRACTION)
     if sugar and readouts:
         out["readouts_vs_sugar"] = {k: paired_comparison(v, sugar) for k, v in readouts.items()}
     out["goals"] = reading_goals(out, seeds)
