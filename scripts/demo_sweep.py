@@ -155,17 +155,24 @@ def _stage_measures(model, held, seen, val_clips, split, ref, where: Path, seed:
         zero = list(split.unseen)
         out["zero_shot_top1"] = _mqa(model, val_clips, zero, where / "val", "validation", seed)
         out["zero_shot_top1_calibrated"] = _mqa(model, val_clips, zero, where / "val-cal", "validation", seed, ref)
-        att = E.attribute_probes(model, val_clips, seen, num_frames, reference=ref)
+        groups = {"val": val_clips}
+        scored = E.attribute_scores(model, groups, seen, num_frames, reference=ref)
+        att = E.attribute_accuracies(scored, groups)["calibrated"]["val"]
         out.update({f"{k}_zero_shot_calibrated": att[k] for k in ("movement", "side", "part")})
-        out["readouts"] = _readouts(model, val_clips, zero, seen, num_frames, ref)
+        out["readouts"] = _readouts(model, val_clips, zero, seen, num_frames, ref, where / "val-cal",
+                                    scored["calibrated"]["val"])
     return out
 
 
-def _readouts(model, clips, candidates, seen, num_frames, ref) -> dict:
+def _readouts(model, clips, candidates, seen, num_frames, ref, ranked: Path, attributes=None) -> dict:
     """Calibrated zero-shot top-1 of each of :func:`~skeletonllm.demo.evaluate.zero_shot_readouts`
-    (class names, attribute answers composed, both)."""
+    (class names, attribute answers composed, both), reusing the calibrated ranking written to
+    ``ranked`` and, when given, the clips' calibrated attribute scores."""
     from skeletonllm.demo import evaluate as E
-    return {k: v["top1"] for k, v in E.zero_shot_readouts(model, clips, candidates, seen, num_frames, ref).items()}
+
+    names = E.recorded_scores(ranked, [s.sequence("ntu25") for s in clips])
+    return {k: v["top1"] for k, v in E.zero_shot_readouts(model, clips, candidates, seen, num_frames, ref,
+                                                           names=names, attributes=attributes).items()}
 
 
 def _tasks(model, clips, num_frames: int, caption_tokens: int, limit: int = 48) -> dict:
@@ -264,21 +271,22 @@ def main(argv=None) -> None:
                                 renderer_options=renderer_options(p, name), num_frames=p.num_frames, lora=False,
                                 device="cpu")
         model = SkeletonLLM(cfg, renderer=renderer).eval()
-        att = E.attribute_probes(model, held, seen, p.num_frames)
+        groups = {"held": held, **({"val": val_clips} if split is not None else {})}
+        scored = E.attribute_scores(model, groups, seen, p.num_frames, reference=ref)   # plain and calibrated
+        att = E.attribute_accuracies(scored, groups)
+        keys = ("movement", "side", "part")
         ev = {"seen_top1": _mqa(model, held, seen, out / f"seen-{name}", "seen (held-out)", a.seed),
-              **{k: att[k] for k in ("movement", "side", "part")}}
+              **{k: att["plain"]["held"][k] for k in keys}}
         ev["seen_top1_calibrated"] = _mqa(model, held, seen, out / f"seen-cal-{name}", "seen (held-out)", a.seed, ref)
-        catt = E.attribute_probes(model, held, seen, p.num_frames, reference=ref)
-        ev.update({f"{k}_calibrated": catt[k] for k in ("movement", "side", "part")})
+        ev.update({f"{k}_calibrated": att["calibrated"]["held"][k] for k in keys})
         if split is not None:
             ev["zero_shot_top1"] = _mqa(model, val_clips, list(split.unseen), out / f"val-{name}", "validation", a.seed)
             ev["zero_shot_top1_calibrated"] = _mqa(model, val_clips, list(split.unseen), out / f"val-cal-{name}",
                                                    "validation", a.seed, ref)
-            zatt = E.attribute_probes(model, val_clips, seen, p.num_frames)
-            ev.update({f"{k}_zero_shot": zatt[k] for k in ("movement", "side", "part")})
-            zatt = E.attribute_probes(model, val_clips, seen, p.num_frames, reference=ref)
-            ev.update({f"{k}_zero_shot_calibrated": zatt[k] for k in ("movement", "side", "part")})
-            ev["readouts"] = _readouts(model, val_clips, list(split.unseen), seen, p.num_frames, ref)
+            ev.update({f"{k}_zero_shot": att["plain"]["val"][k] for k in keys})
+            ev.update({f"{k}_zero_shot_calibrated": att["calibrated"]["val"][k] for k in keys})
+            ev["readouts"] = _readouts(model, val_clips, list(split.unseen), seen, p.num_frames, ref,
+                                       out / f"val-cal-{name}", scored["calibrated"]["val"])
             ev["pixel_probe"] = _probe(renderer, train, held, val_clips, list(split.unseen), p.num_frames)
         if a.tokprobe:
             tok = _token_probe(model, train, held, p.num_frames, val_clips, list(split.unseen) if split else ())
@@ -315,7 +323,8 @@ def main(argv=None) -> None:
                                                        "validation", a.seed)
             rec["curriculum"]["zero_shot_top1_calibrated"] = _mqa(model, val_clips, list(split.unseen),
                                                                   out / "val-cal-final", "validation", a.seed, ref)
-            rec["curriculum"]["readouts"] = _readouts(model, val_clips, list(split.unseen), seen, p.num_frames, ref)
+            rec["curriculum"]["readouts"] = _readouts(model, val_clips, list(split.unseen), seen, p.num_frames, ref,
+                                                      out / "val-cal-final")
             rec["curriculum"]["pixel_probe"] = _probe(model.renderer, train, held, val_clips, list(split.unseen),
                                                       p.num_frames)
         if trace:

@@ -85,3 +85,57 @@ def test_three_readouts_of_one_model(monkeypatch):
     assert out["composed"]["top1"] == 1.0               # its attribute answers are right once "left" is calibrated
     assert out["names_and_composed"]["top1"] == 1.0     # names +1 against composed margins of about 20 each
     assert out["composed"]["per_class"][UNSEEN[0]] == {"top1": 1.0, "num_samples": 2}
+
+
+class _Silent(_Reader):
+    """The same answers, but it refuses the questions whose scores were passed in (``refused``)."""
+
+    def __init__(self, candidates, refused):
+        super().__init__(candidates)
+        self.refused = [list(v) for v in refused]
+
+    def score_candidates(self, batch, prompt, options, frames):
+        assert list(options) not in self.refused, f"asked again: {options[:3]}..."
+        return super().score_candidates(batch, prompt, options, frames)
+
+
+def test_readouts_reuse_the_scores_already_computed(monkeypatch):
+    monkeypatch.setattr(E, "collate_sequences", lambda seqs, **kw: _Batch(seqs))
+    clip = lambda label: SimpleNamespace(label=label, sequence=lambda topo: label)  # noqa: E731
+    clips = [clip(c) for c in UNSEEN for _ in range(2)]
+    reference = [clip(c) for c in SPLIT.seen]
+    own = E.zero_shot_readouts(_Reader(UNSEEN), clips, UNSEEN, SPLIT.seen, num_frames=8, reference=reference)
+    scored = E.attribute_scores(_Reader(UNSEEN), {"unseen": clips}, SPLIT.seen, 8, reference=reference)
+    names = torch.tensor([[1.0 * ((UNSEEN.index(c.label) + 1) % 5 == k) for k in range(5)] for c in clips])
+    vocab = attribute_vocab(SPLIT.seen)
+    everything = _Silent(UNSEEN, [UNSEEN, *vocab.values()])
+    given = E.zero_shot_readouts(everything, clips, UNSEEN, SPLIT.seen, num_frames=8, reference=reference,
+                                 names=names, attributes=scored["calibrated"]["unseen"])
+    assert given == own
+    # only the attributes given: the class names are still asked, of the clips and the reference
+    partly = E.zero_shot_readouts(_Silent(UNSEEN, vocab.values()), clips, UNSEEN, SPLIT.seen, num_frames=8,
+                                  reference=reference, attributes=scored["calibrated"]["unseen"])
+    assert partly == own
+
+
+def test_recorded_scores_come_back_in_the_clips_order(tmp_path):
+    from skeletonllm.eval.mqa_engine import run_mqa_evaluation
+    from skeletonllm.skeleton import SkeletonSequence, get_topology
+
+    class Marker(torch.nn.Module):              # candidate k scores k * the clip's marker
+        def score_candidates(self, batch, prompt, candidates):
+            marks = batch.joints[:, 0, 0, 0, 0]
+            return marks[:, None] * torch.arange(len(candidates), dtype=torch.float32)[None] - 1.0
+
+    topo = get_topology("ntu25")
+    clip = lambda k, source: SkeletonSequence(np.full((4, 1, topo.num_joints, 3), float(k), np.float32),  # noqa: E731
+                                              np.ones((4, 1), bool), topo, label=UNSEEN[k % 3],
+                                              metadata={"source": source})
+    seqs = [clip(k, f"clip{k}") for k in range(5)]
+    run_mqa_evaluation(Marker(), seqs, UNSEEN[:3], {"task": "recognition", "dataset": "toy", "split": "toy"},
+                       tmp_path, mode="score", batch_size=2, num_frames=4, resume=False, progress=False)
+    back = E.recorded_scores(tmp_path, seqs[::-1])
+    assert back.numpy() == pytest.approx(np.array([[k * c - 1.0 for c in range(3)] for k in range(4, -1, -1)]))
+    stranger = clip(0, "other")                  # never evaluated
+    with pytest.raises(ValueError, match=r"predictions.jsonl: no scores for 1 of the 2 clips \(first: other"):
+        E.recorded_scores(tmp_path, [seqs[0], stranger])

@@ -89,3 +89,26 @@ def test_reference_clips_spread_over_each_class():
     assert spread_per_class(labels, 100) == [i for i, l in enumerate(labels) if l is not None]
     with pytest.raises(ValueError, match="per_class"):
         spread_per_class(labels, 0)
+
+
+def test_the_plain_ranking_beside_the_calibrated_one_scores_each_clip_once(tmp_path):
+    from skeletonllm.eval.report import load_results
+
+    data = [marked(k, CANDIDATES[k % 3]) for k in range(6)]
+    reference = [marked(0), marked(3), marked(2), marked(5)]
+    common = dict(base={"task": "recognition", "dataset": "toy", "split": "toy"}, mode="score", batch_size=4,
+                  num_frames=4, resume=False, progress=False)
+    alone = run_mqa_evaluation(BiasedScorer(), data, CANDIDATES, out_dir=tmp_path / "alone", **common)
+    model = BiasedScorer()
+    cal = run_mqa_evaluation(model, data, CANDIDATES, out_dir=tmp_path / "cal", reference=reference,
+                             plain_out_dir=tmp_path / "plain", plain_base={**common["base"], "method": "plain"}, **common)
+    plain = load_results(tmp_path / "plain" / "results.json")[0]
+    assert cal["top1"] == pytest.approx(1.0) and plain["top1"] == pytest.approx(alone["top1"]) == pytest.approx(2 / 6)
+    assert plain["per_class"] == alone["per_class"] and plain["method"] == "plain"
+    assert plain["settings"]["calibration"] is None and plain["settings"]["decoding"] == "likelihood ranking"
+    lines = lambda d: [json.loads(x) for x in (tmp_path / d / "predictions.jsonl").read_text().splitlines()][1:]  # noqa: E731
+    assert [r["scores"] for r in lines("plain")] == [r["scores"] for r in lines("alone")]
+    assert len(model.prompts) == 1 + 2              # one batch of reference clips, two of the six clips
+    with pytest.raises(ValueError, match="needs reference clips"):
+        run_mqa_evaluation(BiasedScorer(), data, CANDIDATES, out_dir=tmp_path / "x", plain_out_dir=tmp_path / "y",
+                           **common)

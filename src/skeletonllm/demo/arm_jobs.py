@@ -57,26 +57,33 @@ def evaluate_checkpoint(model_dir: Path, title: str, data: DemoData, settings: D
     ref = E.reference_clips(data.train) if settings.calibrate else None
     for key, seqs, cands, split in (("unseen", unseen_seqs, unseen, "unseen"),
                                     ("seen", seen_seqs, seen, "seen (held-out clips)")):
+        plain_dir = None if ref is None else where / f"{key}-score-plain"
         res[f"{key}_score"] = E.recognition(model, seqs, cands, where / f"{key}-score", mode="score",
-                                            split=f"{settings.split} {split}", reference=ref, **common)
+                                            split=f"{settings.split} {split}", reference=ref, plain_dir=plain_dir,
+                                            **common)
         if ref is not None:
-            res[f"{key}_score_plain"] = E.recognition(model, seqs, cands, where / f"{key}-score-plain", mode="score",
-                                                      split=f"{settings.split} {split}",
-                                                      **{**common, "method": f"{method}, plain likelihood ranking"})
+            res[f"{key}_score_plain"] = res[f"{key}_score"].pop("plain")
     if greedy:
         res["unseen_generate"] = E.recognition(model, unseen_seqs, unseen, where / "unseen-generate", mode="generate",
                                                split=f"{settings.split} unseen", **common)
     for key in ("unseen", "seen"):
         res[f"{key}_answers"] = E.answer_spread(where / f"{key}-score")
         res[f"{key}_kinds"] = E.kind_accuracy(res[f"{key}_score"]["per_class"])
+    scored = None
     if attributes:
-        answers = E.attribute_answers(model, {"seen": seen_clips, "unseen": unseen_clips}, seen, F, reference=ref)
+        groups = {"seen": seen_clips, "unseen": unseen_clips}
+        scored = E.attribute_scores(model, groups, seen, F, reference=ref)
+        answers = E.attribute_accuracies(scored, groups)
         res["attributes"] = answers["calibrated" if ref is not None else "plain"]
         if ref is not None:
             res["attributes_plain"] = answers["plain"]
     if readouts and ref is not None:
+        # the calibrated ranking above and the attribute answers already scored these clips
+        names = E.recorded_scores(where / "unseen-score", unseen_seqs)
+        given = None if scored is None else scored["calibrated"]["unseen"]
         res["readouts"] = {name: {**r, "kinds": E.kind_accuracy(r["per_class"])} for name, r in
-                           E.zero_shot_readouts(model, unseen_clips, unseen, seen, F, ref).items()}
+                           E.zero_shot_readouts(model, unseen_clips, unseen, seen, F, ref, names=names,
+                                                attributes=given).items()}
     if probe:
         from .probe import pixel_probe
         res["pixel_probe"] = pixel_probe(model.renderer, data.train, seen_clips, unseen_clips, unseen, F)

@@ -51,22 +51,29 @@ def reference_clips(train, per_class: int = REFERENCE_PER_CLASS) -> list:
 def recognition(model, sequences, candidates: Sequence[str], out_dir: str | Path, *, mode: str, task: str = "recognition",
                 split: str | None = None, dataset: str, method: str, seed: int, batch_size: int = 16,
                 max_new_tokens: int = 16, extra: dict | None = None, progress: bool = True,
-                reference: Sequence | None = None) -> dict:
+                reference: Sequence | None = None, plain_dir: str | Path | None = None) -> dict:
     """MQA over ``candidates`` on ``sequences`` (their ``label`` is the truth); the result dict.
 
     ``task="transfer"`` needs ``extra={"source": ..., "target": ..., "source_format": ...}``.
-    ``reference``: training clips (synthetic samples) that calibrate the ranking (``mode="score"``).
+    ``reference``: training clips (synthetic samples) that calibrate the ranking (``mode="score"``);
+    with ``plain_dir`` the plain ranking is evaluated there too, from the same scores (method
+    ``"<method>, plain likelihood ranking"``): ``{**calibrated result, "plain": plain result}``.
     """
     from ..eval.recognition import run_mqa_evaluation
+    from ..eval.report import load_results
 
     base = {"task": task, "dataset": dataset, "method": method, **(extra or {})}
     if task == "recognition":
         base["split"] = split
     ref = None if reference is None else [s.sequence("ntu25") for s in reference]
     how = mode if ref is None else "score, calibrated"
-    return run_mqa_evaluation(model, list(sequences), list(candidates), base, out_dir, mode=mode,
-                              batch_size=batch_size, seed=seed, resume=False, progress=progress,
-                              max_new_tokens=max_new_tokens, title=f"{dataset}: {method} ({how})", reference=ref)
+    plain_base = None if plain_dir is None else {**base, "method": f"{method}, plain likelihood ranking"}
+    res = run_mqa_evaluation(model, list(sequences), list(candidates), base, out_dir, mode=mode,
+                             batch_size=batch_size, seed=seed, resume=False, progress=progress,
+                             max_new_tokens=max_new_tokens, title=f"{dataset}: {method} ({how})", reference=ref,
+                             plain_out_dir=plain_dir, plain_base=plain_base,
+                             plain_title=f"{dataset}: {method}, plain likelihood ranking ({mode})")
+    return res if plain_dir is None else {**res, "plain": load_results(Path(plain_dir) / "results.json")[0]}
 
 
 def answer_spread(out_dir: str | Path) -> dict:
@@ -173,35 +180,83 @@ def _question_scores(model, samples, prompts: Sequence[tuple[str, list[str]]], n
 
 
 @torch.no_grad()
-def attribute_answers(model, groups: dict[str, Sequence], seen: Sequence[str], num_frames: int,
-                      batch_size: int = 16, reference: Sequence | None = None) -> dict:
-    """The head start's attribute questions (movement, side, part; all options offered) on each
-    group of clips: ``{"plain": {group: accuracies}, "calibrated": {group: accuracies}}``, the
-    latter only with ``reference`` (training clips; :mod:`skeletonllm.eval.calibration`: each
-    option's log-likelihood minus its mean over them). Accuracies: ``{"movement": acc, ...}``
-    plus the chance levels. Both come from the same scores; each clip is drawn once."""
+def attribute_scores(model, groups: dict[str, Sequence], seen: Sequence[str], num_frames: int,
+                     batch_size: int = 16, reference: Sequence | None = None) -> dict:
+    """The head start's attribute questions (movement, side, part; all options offered) scored on
+    each group of clips: ``{"options": {attribute: values}, "plain": {group: {attribute: (N, V)}},
+    "calibrated": {...}}``, log-likelihoods of each option; ``"calibrated"`` only with ``reference``
+    (training clips; :mod:`skeletonllm.eval.calibration`: each option's log-likelihood minus its
+    mean over them). Each clip is drawn once for the three questions."""
     from ..eval.calibration import calibrate, log_mean_likelihood
-    from .pretrain_targets import ATTRIBUTE_QUESTIONS, attribute_vocab, attributes
+    from .pretrain_targets import ATTRIBUTE_QUESTIONS, attribute_vocab
 
     vocab = attribute_vocab(seen)
+    keys = [key for _, key in ATTRIBUTE_QUESTIONS]
     prompts = [(P.qa_prompt(question, vocab[key]), vocab[key]) for question, key in ATTRIBUTE_QUESTIONS]
+    out = {"options": {key: list(vocab[key]) for key in keys}, "plain": {}}
     priors = None
     if reference is not None:
-        rows = _question_scores(model, list(reference), prompts, num_frames, batch_size)
-        priors = [log_mean_likelihood(r) for r in rows]
-    out = {"plain": {}, **({"calibrated": {}} if priors is not None else {})}
+        priors = [log_mean_likelihood(r) for r in _question_scores(model, list(reference), prompts, num_frames,
+                                                                   batch_size)]
+        out["calibrated"] = {}
     for name, samples in groups.items():
-        samples = list(samples)
-        scores = _question_scores(model, samples, prompts, num_frames, batch_size)
-        for kind in out:
+        scores = _question_scores(model, list(samples), prompts, num_frames, batch_size)
+        out["plain"][name] = dict(zip(keys, scores))
+        if priors is not None:
+            out["calibrated"][name] = {key: calibrate(sc, pr) for key, sc, pr in zip(keys, scores, priors)}
+    return out
+
+
+def attribute_accuracies(scores: dict, groups: dict[str, Sequence]) -> dict:
+    """:func:`attribute_scores` -> ``{"plain": {group: accuracies}, "calibrated": ...}``, accuracies
+    ``{"movement": acc, ...}`` plus the chance levels (one over the options offered)."""
+    from .pretrain_targets import attributes
+
+    out = {}
+    for kind in ("plain", "calibrated"):
+        if kind not in scores:
+            continue
+        out[kind] = {}
+        for name, samples in groups.items():
             acc = {}
-            for k, ((_, key), (_, options)) in enumerate(zip(ATTRIBUTE_QUESTIONS, prompts)):
-                sc = scores[k] if kind == "plain" else calibrate(scores[k], priors[k])
+            for key, options in scores["options"].items():
+                rows = scores[kind][name][key]
                 acc[key] = float(np.mean([options[int(row.argmax())] == getattr(attributes(s), key)
-                                          for s, row in zip(samples, sc)]))
+                                          for s, row in zip(samples, rows)]))
                 acc[f"{key}_chance"] = 1.0 / len(options)
             out[kind][name] = acc
     return out
+
+
+def attribute_answers(model, groups: dict[str, Sequence], seen: Sequence[str], num_frames: int,
+                      batch_size: int = 16, reference: Sequence | None = None) -> dict:
+    """The head start's attribute questions answered on each group of clips (:func:`attribute_scores`,
+    :func:`attribute_accuracies`): ``{"plain": {group: accuracies}, "calibrated": {group: accuracies}}``,
+    the latter only with ``reference``. Both come from the same scores; each clip is drawn once."""
+    groups = {name: list(samples) for name, samples in groups.items()}
+    return attribute_accuracies(attribute_scores(model, groups, seen, num_frames, batch_size, reference), groups)
+
+
+def recorded_scores(out_dir: str | Path, sequences) -> torch.Tensor:
+    """``(N, C)``: the candidate scores an evaluation by likelihood ranking (:func:`recognition`,
+    ``mode="score"``) wrote to its ``predictions.jsonl`` for each of ``sequences`` (calibrated when
+    it was), in their order, so that what was scored once is not scored again."""
+    import json
+
+    from ..eval.samples import samples_from_sequences
+
+    path = Path(out_dir) / "predictions.jsonl"
+    records = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        rec = json.loads(line) if line.strip() else {}
+        if "id" in rec:
+            records[rec["id"]] = rec
+    ids = [s.id for s in samples_from_sequences(sequences)]
+    missing = [i for i in ids if i not in records or "scores" not in records[i]]
+    if missing:
+        raise ValueError(f"{path}: no scores for {len(missing)} of the {len(ids)} clips (first: {missing[0]}); "
+                         "was it an evaluation by likelihood ranking of these clips?")
+    return torch.tensor([records[i]["scores"] for i in ids], dtype=torch.float32)
 
 
 #: The readouts of :func:`zero_shot_readouts`, in the order the report shows them.
@@ -210,7 +265,8 @@ READOUTS = ("names", "composed", "names_and_composed")
 
 @torch.no_grad()
 def zero_shot_readouts(model, samples, candidates: Sequence[str], seen: Sequence[str], num_frames: int,
-                       reference: Sequence, batch_size: int = 16) -> dict:
+                       reference: Sequence, batch_size: int = 16, *, names: torch.Tensor | None = None,
+                       attributes: dict | None = None) -> dict:
     """Three ways for one model to name each clip among ``candidates``, all calibrated on the
     ``reference`` clips (:mod:`skeletonllm.eval.calibration`) and drawn from one rendering per clip:
 
@@ -221,23 +277,34 @@ def zero_shot_readouts(model, samples, candidates: Sequence[str], seen: Sequence
     * ``names_and_composed``: the sum of the two, each a log-probability over its options: a clip's
       class must both be named and have its movement, part and side read.
 
+    Scores already computed on these clips with this reference are passed in, not computed again:
+    ``names`` ``(N, C)`` the calibrated ranking of ``candidates`` (:func:`recorded_scores` of a
+    calibrated :func:`recognition`), ``attributes`` ``{attribute: (N, V)}`` the calibrated scores of
+    :func:`attribute_scores` (``scores["calibrated"][group]``, options as it offers them).
+
     ``{readout: {"top1", "per_class": {class: {"top1", "num_samples"}}}}``."""
     from ..eval.calibration import calibrate, log_mean_likelihood
     from ..eval.mqa_engine import recognition_prompt
     from .composition import class_attributes, compose_scores
     from .pretrain_targets import ATTRIBUTE_QUESTIONS, attribute_vocab
 
-    vocab, candidates = attribute_vocab(seen), list(candidates)
-    prompts = [(P.qa_prompt(question, vocab[key]), vocab[key]) for question, key in ATTRIBUTE_QUESTIONS]
-    prompts.append((recognition_prompt(model, candidates), candidates))
-    priors = [log_mean_likelihood(r) for r in _question_scores(model, list(reference), prompts, num_frames, batch_size)]
-    scores = [torch.log_softmax(calibrate(sc, pr), -1).numpy()
-              for sc, pr in zip(_question_scores(model, list(samples), prompts, num_frames, batch_size), priors)]
-    log_probs = {key: (list(options), sc) for (_, key), (_, options), sc in zip(ATTRIBUTE_QUESTIONS, prompts, scores)}
-    composed = compose_scores(log_probs, {c: class_attributes(c) for c in candidates})
+    vocab, candidates, samples = attribute_vocab(seen), list(candidates), list(samples)
+    asked = {key: (P.qa_prompt(question, vocab[key]), vocab[key]) for question, key in ATTRIBUTE_QUESTIONS}
+    asked["names"] = (recognition_prompt(model, candidates), candidates)
+    given = {**(attributes or {}), **({} if names is None else {"names": names})}
+    missing = [key for key in asked if key not in given]
+    if missing:
+        prompts = [asked[key] for key in missing]
+        priors = [log_mean_likelihood(r) for r in _question_scores(model, list(reference), prompts, num_frames,
+                                                                   batch_size)]
+        rows = _question_scores(model, samples, prompts, num_frames, batch_size)
+        given.update({key: calibrate(sc, pr) for key, sc, pr in zip(missing, rows, priors)})
+    log_probs = {key: torch.log_softmax(given[key].float(), -1).numpy() for key in asked}
+    composed = compose_scores({key: (list(vocab[key]), log_probs[key]) for _, key in ATTRIBUTE_QUESTIONS},
+                              {c: class_attributes(c) for c in candidates})
     labels = [s.label for s in samples]
     return {name: _named(sc, candidates, labels)
-            for name, sc in zip(READOUTS, (scores[-1], composed, scores[-1] + composed))}
+            for name, sc in zip(READOUTS, (log_probs["names"], composed, log_probs["names"] + composed))}
 
 
 def _named(scores: np.ndarray, candidates: Sequence[str], labels: Sequence[str]) -> dict:
@@ -283,7 +350,7 @@ def attribute_probes(model, samples, seen: Sequence[str], num_frames: int, batch
     return res["calibrated" if reference is not None else "plain"]["clips"]
 
 
-__all__ = ["KINDS", "READOUTS", "REFERENCE_FILE", "REFERENCE_PER_CLASS", "answer_spread", "attribute_answers",
-           "attribute_answers_offering", "attribute_probes",
+__all__ = ["KINDS", "READOUTS", "REFERENCE_FILE", "REFERENCE_PER_CLASS", "answer_spread", "attribute_accuracies",
+           "attribute_answers", "attribute_answers_offering", "attribute_probes", "attribute_scores", "recorded_scores",
            "caption_scores", "captions", "kind_accuracy", "qa_answers", "qa_scores", "recognition", "reference_clips",
            "zero_shot_readouts"]

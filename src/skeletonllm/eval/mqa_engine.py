@@ -97,7 +97,9 @@ def run_mqa_evaluation(model, data, candidates: Sequence[str], base: dict, out_d
                        transform_name: str | None = None, limit: int | None = None, max_new_tokens: int = P.RECOGNITION_MAX_NEW_TOKENS,
                        checkpoint: str | os.PathLike | None = None, settings: dict | None = None,
                        title: str | None = None, finish: Callable[[dict], None] | None = None,
-                       reference: Sequence[SkeletonSequence] | None = None) -> dict:
+                       reference: Sequence[SkeletonSequence] | None = None,
+                       plain_out_dir: str | os.PathLike | None = None, plain_base: dict | None = None,
+                       plain_title: str | None = None) -> dict:
     """Evaluate ``model`` by MQA over ``candidates`` on ``data``; write the files, return the result.
 
     Args:
@@ -117,17 +119,23 @@ def run_mqa_evaluation(model, data, candidates: Sequence[str], base: dict, out_d
             never the evaluated ones; ``transform`` applies to them too): each candidate's score
             minus its log-likelihood averaged over them (:mod:`skeletonllm.eval.calibration`;
             the priors are in the result's ``settings["calibration"]``).
+        plain_out_dir: with ``reference``, also the plain (uncalibrated) ranking's evaluation,
+            written there from the same scores before the prior is taken off (no clip is scored
+            twice); ``plain_base`` / ``plain_title`` its task fields and figure title (default
+            ``base``, ``title`` + " (plain ranking)"). Its result is in that folder's
+            ``results.json`` (:func:`~skeletonllm.eval.report.load_results`).
     """
     import torch
     from tqdm.auto import tqdm
 
-    from .plots import plot_confusion_matrix, plot_tsne
-    from .report import save_result
+    from .plots import plot_tsne
 
     if mode not in ("generate", "score"):
         raise ValueError(f"mode must be 'generate' or 'score', got {mode!r}")
     if reference is not None and mode != "score":
         raise ValueError("calibration (reference clips) applies to likelihood ranking only (mode='score')")
+    if plain_out_dir is not None and reference is None:
+        raise ValueError("plain_out_dir: the plain ranking beside a calibrated one needs reference clips")
     if tsne and not hasattr(model, "render"):
         raise ValueError(f"t-SNE of the language model's hidden states needs a SkeletonLLM; this is a {type(model).__name__}")
     num_frames = frames_for(model, num_frames)
@@ -165,9 +173,16 @@ def run_mqa_evaluation(model, data, candidates: Sequence[str], base: dict, out_d
         prior = candidate_prior(model, reference, prompt, candidates, num_frames, batch_size)
         header["calibration"] = {"reference_clips": len(reference)}
     log = PredictionLog(out_dir / PREDICTIONS, header, resume=resume)
+    plain_log = None
+    if plain_out_dir is not None:
+        plain_out_dir = Path(plain_out_dir)
+        plain_out_dir.mkdir(parents=True, exist_ok=True)
+        plain_header = {k: v for k, v in header.items() if k != "calibration"}
+        plain_log = PredictionLog(plain_out_dir / PREDICTIONS, plain_header, resume=resume)
     features = FeatureStore(out_dir / FEATURES, resume=resume) if tsne else None
 
-    need_pred = {s.id for s in samples if s.id not in log.records}
+    need_pred = {s.id for s in samples if s.id not in log.records
+                 or (plain_log is not None and s.id not in plain_log.records)}
     need_feat = set()
     if features is not None:
         need_feat = {s.id for s in samples + extra if s.id not in features.done}
@@ -182,24 +197,19 @@ def run_mqa_evaluation(model, data, candidates: Sequence[str], base: dict, out_d
         with torch.no_grad():
             for chunk in _batches(pending, batch_size, transform):
                 _evaluate_batch(model, chunk, prompt, candidates, mode, num_frames, max_new_tokens, need_pred,
-                                need_feat, log, features, role, class_names, label_map, by_norm, prior)
+                                need_feat, log, features, role, class_names, label_map, by_norm, prior, plain_log)
                 bar.update(len(chunk))
     finally:
         bar.close()
         model.train(was_training)
 
-    records = [log.records[i] for i in ids]
-    metrics = recognition_metrics(records, candidates)
-    files = {"predictions": PREDICTIONS, "confusion": CONFUSION}
-    plot_confusion_matrix(metrics["confusion"], candidates, out_dir / CONFUSION,
-                          title=title or f"{base.get('dataset', '')} {mode}".strip())
-    notes = []
+    title = title or f"{base.get('dataset', '')} {mode}".strip()
+    notes, files = [], {}
     if features is not None:
         tsne_file = _plot_features(features, id_set | {s.id for s in extra}, candidates, out_dir / TSNE,
                                    seed, plot_tsne, title)
         if tsne_file:
-            files["tsne"] = TSNE
-            files["features"] = FEATURES
+            files = {"tsne": TSNE, "features": FEATURES}
         else:
             notes.append("t-SNE skipped: it needs at least 3 clips")
 
@@ -218,6 +228,23 @@ def run_mqa_evaluation(model, data, candidates: Sequence[str], base: dict, out_d
             "reference_clips": len(reference), "prior": {c: round(float(v), 4) for c, v in zip(candidates, prior)}},
         "versions": _versions(), **(settings or {}),
     }
+    if plain_log is not None:
+        _write_result(plain_out_dir, [plain_log.records[i] for i in ids], candidates, plain_base or base,
+                      {**run_settings, "decoding": "likelihood ranking", "calibration": None,
+                       "out_dir": str(plain_out_dir)}, seed, plain_title or f"{title} (plain ranking)", {}, [], finish)
+    return _write_result(out_dir, [log.records[i] for i in ids], candidates, base, run_settings, seed, title,
+                         files, notes, finish)
+
+
+def _write_result(out_dir: Path, records: list[dict], candidates: list[str], base: dict, run_settings: dict,
+                  seed: int, title: str | None, files: dict, notes: list[str], finish) -> dict:
+    """Score ``records``, draw the confusion matrix and save ``results.json`` in ``out_dir``."""
+    from .plots import plot_confusion_matrix
+    from .report import save_result
+
+    metrics = recognition_metrics(records, candidates)
+    plot_confusion_matrix(metrics["confusion"], candidates, out_dir / CONFUSION, title=title)
+    files = {"predictions": PREDICTIONS, "confusion": CONFUSION, **files}
     if "top5" in metrics:
         base = {**base, "top5": metrics["top5"]}
     result = {**base, "top1": metrics["top1"], "num_samples": metrics["num_samples"],
@@ -234,7 +261,7 @@ def run_mqa_evaluation(model, data, candidates: Sequence[str], base: dict, out_d
 
 
 def _evaluate_batch(model, chunk, prompt, candidates, mode, num_frames, max_new_tokens, need_pred, need_feat,
-                    log, features, role, class_names, label_map, by_norm, prior=None) -> None:
+                    log, features, role, class_names, label_map, by_norm, prior=None, plain_log=None) -> None:
     from ..skeleton.batch import collate_sequences
 
     seqs = [seq for _, seq in chunk]
@@ -261,18 +288,14 @@ def _evaluate_batch(model, chunk, prompt, candidates, mode, num_frames, max_new_
             answers = [_answer_record(t, candidates) for t in texts]
         else:
             scores = model.score_candidates(sub, prompt, candidates, **kw)
+            if plain_log is not None:
+                plain_log.append(_records(pred_rows, [_score_record(row, candidates)
+                                                      for row in scores.float().cpu().tolist()], seqs, sids, labels))
             if prior is not None:
                 from .calibration import calibrate
                 scores = calibrate(scores, prior)
             answers = [_score_record(row, candidates) for row in scores.float().cpu().tolist()]
-        records = []
-        for i, ans in zip(pred_rows, answers):
-            meta = seqs[i].metadata
-            rec = {"id": sids[i], "label": labels[i], **ans, "source": meta.get("source")}
-            if meta.get("frame_range") is not None:
-                rec["frame_range"] = [int(v) for v in meta["frame_range"]]
-            records.append(rec)
-        log.append(records)
+        log.append(_records(pred_rows, answers, seqs, sids, labels))
     if feat_rows:
         _, f = rows(feat_rows)
         out = model(None, [prompt] * len(feat_rows), frames=f, output_hidden_states=True)
@@ -281,6 +304,18 @@ def _evaluate_batch(model, chunk, prompt, candidates, mode, num_frames, max_new_
         feats = out.hidden_states[:, -1].float().cpu().numpy()
         features.add([sids[i] for i in feat_rows], [labels[i] for i in feat_rows],
                      [role[sids[i]] for i in feat_rows], feats)
+
+
+def _records(rows, answers, seqs, sids, labels) -> list[dict]:
+    """One prediction record per evaluated row: the clip's id, true label, answer and source."""
+    records = []
+    for i, ans in zip(rows, answers):
+        meta = seqs[i].metadata
+        rec = {"id": sids[i], "label": labels[i], **ans, "source": meta.get("source")}
+        if meta.get("frame_range") is not None:
+            rec["frame_range"] = [int(v) for v in meta["frame_range"]]
+        records.append(rec)
+    return records
 
 
 def _plot_features(store: FeatureStore, wanted: set, candidates, path, seed, plot_tsne, title) -> bool:
