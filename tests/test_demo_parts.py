@@ -254,3 +254,14 @@ def test_the_curriculum_can_keep_asking_the_attribute_questions():
         assert b.metadata["captions"] == a.metadata["captions"]
     keys = {ATTRIBUTE_QUESTIONS[s.k % 3][1] for s in train}
     assert keys == {"movement", "side", "part"}
+
+
+def test_the_arms_are_handed_out_so_that_two_workers_finish_together():
+    from skeletonllm.demo.ablation import ARMS
+    from skeletonllm.demo.pipeline import arm_order
+
+    everything = list(ARMS)             # the settings' order: draction, no NFM, velocity, projection, jtm, sugar
+    assert arm_order(everything) == ["sugar", "draction", "draction_no_nfm", "velocity", "jtm", "projection"]
+    assert arm_order(["jtm", "projection", "draction"]) == ["draction", "projection", "jtm"]
+    assert arm_order(["jtm", "velocity"]) == ["velocity", "jtm"]
+    assert arm_order(["jtm"]) == ["jtm"] and arm_order(["velocity", "draction"]) == ["draction", "velocity"]

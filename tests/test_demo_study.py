@@ -72,18 +72,18 @@ def test_a_killed_study_resumes_at_the_seed_and_arm_where_it_stopped(tmp_path, s
     settings.workers = 1
     out = tmp_path / "study"
     lines = []
-    crash[(1, "velocity")] = True            # arms run longest first: DrAction arms, JTM, SUGAR, velocity, projection
+    crash[(1, "jtm")] = True                 # arms run in pipeline.arm_order: SUGAR, DrAction arms, velocity, JTM, ...
     with pytest.raises(KeyboardInterrupt):
         run_study(out, [0, 1], settings, progress=False, say=lines.append)
     assert (out / "seed-0" / "seed.json").is_file() and not (out / "seed-1" / "seed.json").exists()
     assert sorted(p.stem for p in (out / "seed-1" / "arms").glob("*.json")) == ["draction", "draction_no_nfm",
-                                                                                "jtm", "sugar"]
+                                                                                "sugar", "velocity"]
     assert heads == [0, 1]
     calls.clear()
     lines.clear()
     summary = run_study(out, [0, 1], settings, progress=False, say=lines.append)
     # Seed 0 is read back, seed 1 keeps its head start and its four finished arms.
-    assert calls == [(1, "velocity"), (1, "projection")] and heads == [0, 1]
+    assert calls == [(1, "projection"), (1, "jtm")] and heads == [0, 1]
     assert any("seed 0 (1/2): finished before" in x for x in lines)
     assert any("seed 1 (2/2): head start: finished before" in x for x in lines)
     assert any("4 finished before" in x for x in lines)
