@@ -139,3 +139,26 @@ def test_recorded_scores_come_back_in_the_clips_order(tmp_path):
     stranger = clip(0, "other")                  # never evaluated
     with pytest.raises(ValueError, match=r"predictions.jsonl: no scores for 1 of the 2 clips \(first: other"):
         E.recorded_scores(tmp_path, [seqs[0], stranger])
+
+
+def test_draw_once_draws_each_batch_of_clips_once():
+    from skeletonllm.skeleton import collate_sequences
+    from skeletonllm.synth import SyntheticMotionSet
+
+    class Counting:
+        def __init__(self):
+            self.drawn = 0
+
+        def render(self, batch):
+            self.drawn += 1
+            return batch.joints.sum((2, 3)) * 2.0          # (B, F, 3): stands for frames
+
+    clips = list(SyntheticMotionSet(num_per_class=2, seed=3, classes=UNSEEN[:2]))
+    batch = lambda cs: collate_sequences([c.sequence("ntu25") for c in cs], num_frames=4, max_bodies=2)  # noqa: E731
+    model = E.draw_once(Counting())
+    first = model.render(batch(clips[:2]))
+    again = model.render(batch(clips[:2]))            # the same clips collated again
+    assert model.drawn == 1 and again is first
+    other = model.render(batch(clips[2:]))
+    assert model.drawn == 2 and not torch.equal(other, first)
+    assert torch.equal(first, batch(clips[:2]).joints.sum((2, 3)) * 2.0)

@@ -49,7 +49,8 @@ def evaluate_checkpoint(model_dir: Path, title: str, data: DemoData, settings: D
     unseen_seqs = [s.sequence("ntu25") for s in unseen_clips]
     dataset, method = "Synthetic motions, NTU-25", f"SkeletonLLM demo, {title}"
     common = dict(seed=settings.seed, progress=progress, dataset=dataset, method=method)
-    model = SkeletonLLM.from_pretrained(model_dir, device="cpu").eval()
+    # each batch of clips drawn once for all the questions below
+    model = E.draw_once(SkeletonLLM.from_pretrained(model_dir, device="cpu").eval())
     res = {"num_unseen_clips": len(unseen_clips), "num_seen_clips": len(seen_clips)}
     seen_seqs = [s.sequence("ntu25") for s in seen_clips]
     # ``*_score``: the demo's ranking (calibrated on training clips when ``settings.calibrate``);
