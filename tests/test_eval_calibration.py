@@ -49,14 +49,21 @@ def test_the_prior_is_the_log_of_the_mean_likelihood_over_the_reference_clips():
         candidate_prior(BiasedScorer(), [], "which?", CANDIDATES, num_frames=4)
 
 
-def test_calibration_lets_the_clip_outvote_the_language_prior(tmp_path):
-    # Test clips show each candidate; the bias makes the plain ranking answer "kick right leg"
-    # for the kicks it does not show. The reference clips are the "training" clips: they show
-    # the first and third candidates (the unseen "kick left leg" is never among them).
+def _toy_evaluation():
+    """Six test clips showing each candidate twice, four reference ("training") clips that show the
+    first and third candidates, and the engine's settings for ranking them."""
     data = [marked(k, CANDIDATES[k % 3]) for k in range(6)]
     reference = [marked(0), marked(3), marked(2), marked(5)]
     common = dict(base={"task": "recognition", "dataset": "toy", "split": "toy"}, mode="score", batch_size=4,
                   num_frames=4, resume=False, progress=False)
+    return data, reference, common
+
+
+def test_calibration_lets_the_clip_outvote_the_language_prior(tmp_path):
+    # Test clips show each candidate; the bias makes the plain ranking answer "kick right leg"
+    # for the kicks it does not show. The reference clips are the "training" clips: they show
+    # the first and third candidates (the unseen "kick left leg" is never among them).
+    data, reference, common = _toy_evaluation()
     plain = run_mqa_evaluation(BiasedScorer(), data, CANDIDATES, out_dir=tmp_path / "plain", **common)
     model = BiasedScorer()
     cal = run_mqa_evaluation(model, data, CANDIDATES, out_dir=tmp_path / "cal", reference=reference, **common)
@@ -94,10 +101,7 @@ def test_reference_clips_spread_over_each_class():
 def test_the_plain_ranking_beside_the_calibrated_one_scores_each_clip_once(tmp_path):
     from skeletonllm.eval.report import load_results
 
-    data = [marked(k, CANDIDATES[k % 3]) for k in range(6)]
-    reference = [marked(0), marked(3), marked(2), marked(5)]
-    common = dict(base={"task": "recognition", "dataset": "toy", "split": "toy"}, mode="score", batch_size=4,
-                  num_frames=4, resume=False, progress=False)
+    data, reference, common = _toy_evaluation()
     alone = run_mqa_evaluation(BiasedScorer(), data, CANDIDATES, out_dir=tmp_path / "alone", **common)
     model = BiasedScorer()
     cal = run_mqa_evaluation(model, data, CANDIDATES, out_dir=tmp_path / "cal", reference=reference,
