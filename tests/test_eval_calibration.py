@@ -105,7 +105,8 @@ def test_the_plain_ranking_beside_the_calibrated_one_scores_each_clip_once(tmp_p
     alone = run_mqa_evaluation(BiasedScorer(), data, CANDIDATES, out_dir=tmp_path / "alone", **common)
     model = BiasedScorer()
     cal = run_mqa_evaluation(model, data, CANDIDATES, out_dir=tmp_path / "cal", reference=reference,
-                             plain_out_dir=tmp_path / "plain", plain_base={**common["base"], "method": "plain"}, **common)
+                             plain_out_dir=tmp_path / "plain", plain_base={**common["base"], "method": "plain"},
+                             **common)
     plain = load_results(tmp_path / "plain" / "results.json")[0]
     assert cal["top1"] == pytest.approx(1.0) and plain["top1"] == pytest.approx(alone["top1"]) == pytest.approx(2 / 6)
     assert plain["per_class"] == alone["per_class"] and plain["method"] == "plain"

@@ -376,6 +376,6 @@ def attribute_probes(model, samples, seen: Sequence[str], num_frames: int, batch
 
 
 __all__ = ["KINDS", "READOUTS", "REFERENCE_FILE", "REFERENCE_PER_CLASS", "answer_spread", "attribute_accuracies",
-           "attribute_answers", "attribute_answers_offering", "attribute_probes", "attribute_scores", "recorded_scores",
-           "draw_once", "caption_scores", "captions", "kind_accuracy", "qa_answers", "qa_scores", "recognition", "reference_clips",
-           "zero_shot_readouts"]
+           "attribute_answers", "attribute_answers_offering", "attribute_probes", "attribute_scores", "caption_scores",
+           "captions", "draw_once", "kind_accuracy", "qa_answers", "qa_scores", "recognition", "recorded_scores",
+           "reference_clips", "zero_shot_readouts"]

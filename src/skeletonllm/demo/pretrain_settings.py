@@ -103,7 +103,7 @@ class PretrainSettings:
             ``tr-ref`` / ``tr1-ref``, both validation splits, seeds 0-4, on the AMD machine): after
             the curriculum the held-out classes composed 48.6 / 30.0 % against 42.3 / 28.0 %
             (+4.1 ± 10.6 points per run, higher in 8 of 10), seen 96.3 / 93.7 against 94.8 / 92.0 %,
-            for about 75 s more CPU time in the head start: the default since.
+            for 60-95 s more CPU time in the head start: the default since.
         batch_size / language_batch_size: clips per step of the vision / language phase (the
             latter defaults to ``batch_size``; 18 clips at 600 + 600 steps read less than 6 at
             1800 + 1800).
