@@ -284,6 +284,17 @@ def test_a_change_is_compared_with_its_nearest_configuration_on_the_same_split_a
     [row] = paired_rows(change + [run("c", 0, 0.5, shared_movement=1.0), run("c", 1, 0.5, shared_movement=1.0)])
     assert row[0] == "YES/NO checks of the side and part words instead of a movement head shared by the token " \
                      "positions x1" and row[1] == "`c`"
+    # a setting with another value is one difference, as is one that only one side has: the old
+    # default pairs with today's (a tie goes to the present settings), not with a variant of itself
+    def shorter(r):
+        r["settings"]["language_steps"] = 1800
+        return r
+    old = [shorter(run("o", 0, 0.35)), shorter(run("o", 1, 0.45))]
+    old_wc = [shorter(run("ow", 0, 0.30, word_checks=True)), shorter(run("ow", 1, 0.30, word_checks=True))]
+    rows = paired_rows(default + old + old_wc)
+    assert [r[:2] for r in rows] == [["1800+1800 language steps instead of 1800+3600 language steps",
+                                      "the demo's settings"], ["YES/NO checks of the side and part words", "`o`"]]
+    assert rows[0][2] == "split 0: -5.0 ± 0.0 (-5.0 / -5.0)" and rows[0][4] == "0 of 2"
     # the comparison is a table of the sweep section
     from skeletonllm.demo.report import Document
     doc = Document("t")

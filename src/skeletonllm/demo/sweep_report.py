@@ -294,12 +294,14 @@ def _seeds(rs: list[dict]) -> set[int]:
 
 def _nearest(rs: list[dict], measured: list[list[dict]]) -> list[dict] | None:
     """The configuration of ``measured`` on ``rs``' validation split and machine, sharing two seeds or
-    more with it, whose settings differ from its in the fewest words (:func:`_settings_words`); on a tie
-    the demo's present settings, then the one with more seeds. None when there is none."""
+    more with it, whose settings differ from its in the fewest settings (:func:`_settings_words`: a
+    setting with another value is one difference, as is one only one side has); on a tie the demo's
+    present settings, then the one with more seeds. None when there is none."""
     mine = set(_settings_words(rs[0]))
 
     def distance(other: list[dict]) -> tuple:
-        return (len(mine ^ set(_settings_words(other[0]))), not all(is_current(r) for r in other), -len(other))
+        theirs = set(_settings_words(other[0]))
+        return (max(len(mine - theirs), len(theirs - mine)), not all(is_current(r) for r in other), -len(other))
 
     candidates = [o for o in measured if o is not rs and _held_out(o[0]) == _held_out(rs[0])
                   and _machine(o[0]) == _machine(rs[0]) and len(_seeds(o) & _seeds(rs)) >= 2]
