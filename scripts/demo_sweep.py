@@ -129,6 +129,16 @@ def _mqa(model, clips, candidates, where, name, seed, reference=None):
                          reference=reference)["top1"]
 
 
+def _ranked(model, clips, candidates, where: Path, name, seed, reference) -> tuple[float, float]:
+    """``(plain, calibrated)`` top-1 by likelihood ranking, from one scoring of the clips (the
+    calibrated ranking in ``where``, the plain one beside it in ``where``-plain)."""
+    from skeletonllm.demo import evaluate as E
+    res = E.recognition(model, [s.sequence("ntu25") for s in clips], candidates, where, mode="score", split=name,
+                        dataset="synth", method=name, seed=seed, progress=False, reference=reference,
+                        plain_dir=where.with_name(where.name + "-plain"))
+    return res["plain"]["top1"], res["top1"]
+
+
 def _probe(renderer, train, held, val_clips, val_classes, num_frames):
     """The pixel probe on ``renderer``'s frames: seen top-1 and composed zero-shot top-1 on
     ``val_clips`` over ``val_classes`` (None when there are none)."""
@@ -153,8 +163,8 @@ def _stage_measures(model, held, seen, val_clips, split, ref, where: Path, seed:
     out = {"seen_top1_calibrated": _mqa(model, held, seen, where / "seen", "seen (held-out)", seed, ref)}
     if split is not None:
         zero = list(split.unseen)
-        out["zero_shot_top1"] = _mqa(model, val_clips, zero, where / "val", "validation", seed)
-        out["zero_shot_top1_calibrated"] = _mqa(model, val_clips, zero, where / "val-cal", "validation", seed, ref)
+        out["zero_shot_top1"], out["zero_shot_top1_calibrated"] = _ranked(model, val_clips, zero, where / "val-cal",
+                                                                          "validation", seed, ref)
         groups = {"val": val_clips}
         scored = E.attribute_scores(model, groups, seen, num_frames, reference=ref)
         att = E.attribute_accuracies(scored, groups)["calibrated"]["val"]
@@ -270,19 +280,18 @@ def main(argv=None) -> None:
         cfg = SkeletonLLMConfig(backbone=str(pre.backbone_dir), renderer=name, image_size=p.image_size,
                                 renderer_options=renderer_options(p, name), num_frames=p.num_frames, lora=False,
                                 device="cpu")
-        model = SkeletonLLM(cfg, renderer=renderer).eval()
+        model = E.draw_once(SkeletonLLM(cfg, renderer=renderer).eval())          # only evaluated
         groups = {"held": held, **({"val": val_clips} if split is not None else {})}
         scored = E.attribute_scores(model, groups, seen, p.num_frames, reference=ref)   # plain and calibrated
         att = E.attribute_accuracies(scored, groups)
         keys = ("movement", "side", "part")
-        ev = {"seen_top1": _mqa(model, held, seen, out / f"seen-{name}", "seen (held-out)", a.seed),
-              **{k: att["plain"]["held"][k] for k in keys}}
-        ev["seen_top1_calibrated"] = _mqa(model, held, seen, out / f"seen-cal-{name}", "seen (held-out)", a.seed, ref)
+        ev = dict(zip(("seen_top1", "seen_top1_calibrated"),
+                      _ranked(model, held, seen, out / f"seen-cal-{name}", "seen (held-out)", a.seed, ref)))
+        ev.update({k: att["plain"]["held"][k] for k in keys})
         ev.update({f"{k}_calibrated": att["calibrated"]["held"][k] for k in keys})
         if split is not None:
-            ev["zero_shot_top1"] = _mqa(model, val_clips, list(split.unseen), out / f"val-{name}", "validation", a.seed)
-            ev["zero_shot_top1_calibrated"] = _mqa(model, val_clips, list(split.unseen), out / f"val-cal-{name}",
-                                                   "validation", a.seed, ref)
+            ev["zero_shot_top1"], ev["zero_shot_top1_calibrated"] = _ranked(
+                model, val_clips, list(split.unseen), out / f"val-cal-{name}", "validation", a.seed, ref)
             ev.update({f"{k}_zero_shot": att["plain"]["val"][k] for k in keys})
             ev.update({f"{k}_zero_shot_calibrated": att["calibrated"]["val"][k] for k in keys})
             ev["readouts"] = _readouts(model, val_clips, list(split.unseen), seen, p.num_frames, ref,
@@ -302,7 +311,7 @@ def main(argv=None) -> None:
 
         def on_stage(stage, directory):
             if a.trace and directory is not None:
-                staged = SkeletonLLM.from_pretrained(directory, device="cpu").eval()
+                staged = E.draw_once(SkeletonLLM.from_pretrained(directory, device="cpu").eval())
                 trace[stage] = _stage_measures(staged, held, seen, val_clips, split, ref, out / f"trace-{stage}",
                                                a.seed, p.num_frames)
                 print(a.name, "after", stage, trace[stage], flush=True)
@@ -311,18 +320,15 @@ def main(argv=None) -> None:
                         pre.backbone_dir,
                         renderer_options(p, "draction"), p.num_frames, st.curriculum, st.seed, data.ds.split.name,
                         progress=False, init_renderer=pre.renderer_dir, on_stage=on_stage)
-        model = SkeletonLLM.from_pretrained(run.final_dir, device="cpu").eval()
-        rec["curriculum"] = {"seen_top1": _mqa(model, held, seen, out / "seen-final", "seen (held-out)", a.seed),
-                             "seen_top1_calibrated": _mqa(model, held, seen, out / "seen-cal-final", "seen (held-out)",
-                                                          a.seed, ref),
+        model = E.draw_once(SkeletonLLM.from_pretrained(run.final_dir, device="cpu").eval())
+        seen_plain, seen_calibrated = _ranked(model, held, seen, out / "seen-cal-final", "seen (held-out)", a.seed, ref)
+        rec["curriculum"] = {"seen_top1": seen_plain, "seen_top1_calibrated": seen_calibrated,
                              "seconds": round(time.time() - t, 1), "cpu_seconds": round(_cpu() - c, 1),
                              "stages": {s.stage: {"steps": s.steps, "seconds": round(s.seconds, 1)}
                                         for s in run.stages}}
         if split is not None:
-            rec["curriculum"]["zero_shot_top1"] = _mqa(model, val_clips, list(split.unseen), out / "val-final",
-                                                       "validation", a.seed)
-            rec["curriculum"]["zero_shot_top1_calibrated"] = _mqa(model, val_clips, list(split.unseen),
-                                                                  out / "val-cal-final", "validation", a.seed, ref)
+            rec["curriculum"]["zero_shot_top1"], rec["curriculum"]["zero_shot_top1_calibrated"] = _ranked(
+                model, val_clips, list(split.unseen), out / "val-cal-final", "validation", a.seed, ref)
             rec["curriculum"]["readouts"] = _readouts(model, val_clips, list(split.unseen), seen, p.num_frames, ref,
                                                       out / "val-cal-final")
             rec["curriculum"]["pixel_probe"] = _probe(model.renderer, train, held, val_clips, list(split.unseen),
