@@ -101,15 +101,23 @@ def recognition(model, sequences, candidates: Sequence[str], out_dir: str | Path
     return res if plain_dir is None else {**res, "plain": load_results(Path(plain_dir) / "results.json")[0]}
 
 
+def _prediction_lines(out_dir: str | Path) -> list[dict]:
+    """Every line of an evaluation's ``predictions.jsonl`` (:func:`recognition`), parsed: the header,
+    then one record per clip."""
+    import json
+
+    text = (Path(out_dir) / "predictions.jsonl").read_text(encoding="utf-8")
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
 def answer_spread(out_dir: str | Path) -> dict:
     """How an evaluation's answers spread over the candidates (its ``predictions.jsonl``):
     ``{"distinct": classes answered at least once, "candidates": how many there were,
     "most_common": the most frequent answer, "most_common_share": its share of the clips}``.
     A model that answers one class for every clip has collapsed, whatever its top-1."""
     import collections
-    import json
 
-    lines = [json.loads(x) for x in (Path(out_dir) / "predictions.jsonl").read_text().splitlines() if x.strip()]
+    lines = _prediction_lines(out_dir)
     header = next(x["header"] for x in lines if "header" in x)
     answers = collections.Counter(x["prediction"] for x in lines if "prediction" in x)
     top, count = answers.most_common(1)[0] if answers else (None, 0)
@@ -266,16 +274,10 @@ def recorded_scores(out_dir: str | Path, sequences) -> torch.Tensor:
     """``(N, C)``: the candidate scores an evaluation by likelihood ranking (:func:`recognition`,
     ``mode="score"``) wrote to its ``predictions.jsonl`` for each of ``sequences`` (calibrated when
     it was), in their order, so that what was scored once is not scored again."""
-    import json
-
     from ..eval.samples import samples_from_sequences
 
     path = Path(out_dir) / "predictions.jsonl"
-    records = {}
-    for line in path.read_text(encoding="utf-8").splitlines():
-        rec = json.loads(line) if line.strip() else {}
-        if "id" in rec:
-            records[rec["id"]] = rec
+    records = {rec["id"]: rec for rec in _prediction_lines(out_dir) if "id" in rec}
     ids = [s.id for s in samples_from_sequences(sequences)]
     missing = [i for i in ids if i not in records or "scores" not in records[i]]
     if missing:
