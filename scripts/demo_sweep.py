@@ -40,7 +40,7 @@ import torch
 #: The head-start settings each record lists in full (the knobs this sweep turned).
 SETTINGS_SHOWN = ("head_pool", "class_head", "joint_language", "pose_weight", "vision_steps", "short_steps",
                   "language_steps", "patch_size", "mqa_items", "variants", "language_lr", "language_batch_size",
-                  "downsample_ratio", "attribute_options", "mqa_options")
+                  "downsample_ratio", "attribute_options", "mqa_options", "other_motions")
 
 
 def _cpu() -> float:
@@ -208,6 +208,7 @@ def _append(path: Path, record: dict) -> None:
 
 def main(argv=None) -> None:
     from skeletonllm.demo import evaluate as E
+    from skeletonllm.demo.data import other_motion_clips
     from skeletonllm.demo.pipeline import DemoData, DemoSettings, _training_data
     from skeletonllm.demo.pretrain import initial_draction, load_pretrained, pretrain_backbone, renderer_options
     from skeletonllm.mllm.model import SkeletonLLM, SkeletonLLMConfig
@@ -260,8 +261,10 @@ def main(argv=None) -> None:
     pre = load_pretrained(a.head_start) if a.head_start else None
     reused = pre is not None
     if pre is None:
+        others = other_motion_clips(data.ds, st.pretrain.other_motions)
+        assert not {s.label for s in others} & set(data.ds.split.classes)      # neither seen nor unseen
         pre = pretrain_backbone(train, seen, st.pretrain, Path(a.head_start) if a.head_start else out / "backbone",
-                                st.seed, progress=False)
+                                st.seed, progress=False, other_samples=others)
     rec = {"name": a.name, "seed": a.seed, "overrides": over, "curriculum_overrides": cover,
            "validation_split": None if split is None else {"train": list(split.seen), "zero_shot": list(split.unseen)},
            "head_start_seconds": {k: round(v, 1) for k, v in pre.seconds.items()},

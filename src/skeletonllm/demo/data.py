@@ -74,6 +74,22 @@ def _attribute_question(sample, vocab: dict[str, list[str]]) -> dict:
     return {"question": question, "options": list(vocab[key]), "answer": getattr(attributes(sample), key)}
 
 
+def other_motion_clips(ds, per_class: int) -> list:
+    """``per_class`` clips of every class outside ``ds``'s split (neither seen nor unseen: the
+    catalogue's other motions), generated as the set's own clips are (its seed and config), for
+    the head start's broader corpus (:attr:`~skeletonllm.demo.pretrain_settings.PretrainSettings.other_motions`).
+    No class of the split, seen or unseen, is among them."""
+    from ..synth import ACTION_CLASSES
+    from ..synth.dataset import _pose_all, generate_sample
+
+    inside = set(ds.split.classes)
+    others = [c for c in ACTION_CLASSES if c not in inside]
+    clips = [generate_sample(c, k, ds.seed, ds.config, index=len(ds) + i * per_class + k)
+             for i, c in enumerate(others) for k in range(per_class)]
+    _pose_all(clips)
+    return clips
+
+
 def _spread(items: list, limit: int | None) -> list:
     if limit is None or limit >= len(items):
         return list(items)
@@ -112,4 +128,4 @@ class DemoData:
         return _spread(self.test_unseen, settings.unseen_limit), _spread(self.test_seen, settings.eval_limit)
 
 
-__all__ = ["DemoData"]
+__all__ = ["DemoData", "other_motion_clips"]

@@ -52,7 +52,7 @@ from ..atomic import atomic_write_text
 from .ablation import ARM_TITLES, ARMS, MAIN_ARM, ArmRun
 from .arm_jobs import (ARM_RUNNERS, ARMS_DIR, ArmJob, _configure_process, arm_result_path, evaluate_checkpoint,
                        load_arm_result, run_arm, run_curriculum_arm, run_sugar_arm_job, training_seconds_before)
-from .data import DemoData, _training_data  # noqa: F401  (_training_data: re-exported, scripts/demo_sweep.py)
+from .data import DemoData, _training_data, other_motion_clips  # noqa: F401  (_training_data: re-exported, scripts/demo_sweep.py)
 from .pretrain import PretrainResult, load_pretrained, pretrain_backbone
 from .settings import DemoSettings
 from .workers import ArmWorkers
@@ -205,7 +205,8 @@ def run_seed(out_dir: Path, settings: DemoSettings, *, extras: bool, resume: boo
                 + ", ".join(settings.pretrain.renderers) + " in equal shares"
                 + (f" (beside it: {', '.join(early)})" if early else ""))
             pre = pretrain_backbone(data.train, data.seen, settings.pretrain, backbone, settings.seed,
-                                    progress=progress)
+                                    progress=progress,
+                                    other_samples=other_motion_clips(data.ds, settings.pretrain.other_motions))
             say(f"      done in {clock.lap('head start', t):.1f} s")
         else:
             say(f"[2/6] {label}head start: finished before, read back")

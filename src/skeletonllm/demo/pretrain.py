@@ -133,13 +133,17 @@ def _recentre_projector(model, frames: torch.Tensor, settings: PretrainSettings)
 
 
 def pretrain_backbone(train_samples, seen: Sequence[str], settings: PretrainSettings, out_dir: str | Path,
-                      seed: int = 0, progress: bool = True) -> PretrainResult:
+                      seed: int = 0, progress: bool = True, other_samples=()) -> PretrainResult:
     """Build, pretrain and save the demo's backbone (model + tokenizer) into ``out_dir``.
 
     Args:
         train_samples: training clips (:class:`~skeletonllm.synth.SyntheticSample`) of the
             seen classes only.
         seen: the seen class names (the attribute vocabularies come from them).
+        other_samples: clips of classes outside the split (``settings.other_motions``,
+            :func:`~skeletonllm.demo.data.other_motion_clips`), described and questioned as the
+            training clips are, but never offered in a recognition question; their words join
+            the vocabularies. The caller guarantees that no unseen class is among them.
     Returns where the backbone was saved (loadable with ``SkeletonLLMConfig(backbone=dir)``)
     and the loss curves of both phases.
     """
@@ -148,27 +152,30 @@ def pretrain_backbone(train_samples, seen: Sequence[str], settings: PretrainSett
     for s in train_samples:
         if s.label not in seen:
             raise ValueError(f"pretraining clip of class '{s.label}', which is not a seen class")
+    others = sorted({s.label for s in other_samples})
+    if set(others) & set(seen):
+        raise ValueError(f"clips of seen classes among the other motions: {sorted(set(others) & set(seen))}")
     out_dir = Path(out_dir)
     times, curves = {}, {"vision": [], "language (short question)": [], "language (prompt formats)": []}
     t0 = time.time()
     rng = np.random.default_rng([seed, 7])
-    corpus = tokenizer_corpus(train_samples, seen)
+    samples = list(train_samples) + list(other_samples)
+    corpus = tokenizer_corpus(samples, seen, others)
     backbone, tok = build_backbone(settings, corpus, seed)
     config = SkeletonLLMConfig(backbone="tiny:internvl", renderer=settings.renderers[0],
                                image_size=settings.image_size, renderer_options=renderer_options(settings),
                                num_frames=settings.num_frames, lora=False, device="cpu")
     model = SkeletonLLM(config, renderer=StyleMix(settings, seed + 1), backbone=(backbone, tok))
-    samples = list(train_samples)
     bank = FrameBank(model.renderer, samples, settings, settings.variants, rng)
     times["build"] = time.time() - t0
 
     # Phase 1: vision tower + projector, attribute heads.
     t0 = time.time()
-    vocab = attribute_vocab(seen)
+    vocab = attribute_vocab([*seen, *others])
     torch.manual_seed(seed)
     tokens_per_clip = model.adapter.num_visual_tokens(settings.num_frames)
     heads = AttributeHeads(settings.hidden, vocab, settings.head_pool, tokens_per_clip,
-                           seen if settings.class_head else (), model.adapter.tokens_per_frame(),
+                           [*seen, *others] if settings.class_head else (), model.adapter.tokens_per_frame(),
                            settings.shared_movement)
     atts = [attributes(s) for s in samples]
     model.set_trainable(["vision", "projector"])
@@ -199,7 +206,7 @@ def pretrain_backbone(train_samples, seen: Sequence[str], settings: PretrainSett
     # drawn clip's tokens are computed once; the bank deals renderers and samplings as before).
     t0 = time.time()
     short, long = language_items(samples, seen, rng, settings.mqa_items, settings.attribute_options,
-                                 settings.mqa_options, settings.word_checks)
+                                 settings.mqa_options, settings.word_checks, others)
     clip_of = {id(s.sequence("ntu25")): i for i, s in enumerate(samples)}
     joint = settings.joint_language
     model.set_trainable(["language", "vision", "projector"] if joint else ["language"])

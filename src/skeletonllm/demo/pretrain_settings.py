@@ -168,6 +168,12 @@ class PretrainSettings:
             motion, read off the skeleton) in the vision phase; 0 = off. On with the other
             heads it did not raise seen top-1 (90 % against 91 %), and with ``joint_language``
             the head start collapsed (4 % seen on the validation split).
+        other_motions: clips per class of the motions outside the split (classes neither seen
+            nor unseen: reach forward, hop, lean and twist the torso, turn, nod and shake the head,
+            sit down, stand up, hug, pass an object; :func:`~skeletonllm.demo.data.other_motion_clips`)
+            that the head start also learns to describe, as a pretrained model has seen motions
+            beyond any one data set's classes; 0 = off. They add movement words and, being mostly
+            left/right pairs, show a movement on either side; no recognition question offers them.
         joint_language / joint_vision_lr: vision tower and projector keep learning (at this
             rate, gradients clipped per group) during the language phase. On seed 0's seen
             clips it helped (91.9 % against 91.1 %), but on the validation split it twice
@@ -205,6 +211,7 @@ class PretrainSettings:
     class_head: bool = True
     shared_movement: float = 0.0
     pose_weight: float = 0.0
+    other_motions: int = 0
     joint_language: bool = False
     joint_vision_lr: float = 1e-4
 
@@ -216,6 +223,8 @@ class PretrainSettings:
         self.attribute_options = (counts,) if isinstance(counts, int) else tuple(counts)
         if not self.attribute_options or any(n < 0 or n == 1 for n in self.attribute_options):
             raise ValueError(f"attribute_options: counts of values offered (0 = all, else at least 2), got {counts!r}")
+        if self.other_motions < 0:
+            raise ValueError(f"other_motions: clips per class (0 = off), got {self.other_motions!r}")
         if self.mqa_options < 0 or self.mqa_options == 1:
             raise ValueError(f"mqa_options: classes offered (0 = all seen, else at least 2), got {self.mqa_options!r}")
 

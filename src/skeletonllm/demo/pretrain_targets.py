@@ -80,7 +80,8 @@ def word_phrase(key: str, value: str) -> str:
 
 
 def language_items(samples, seen: Sequence[str], rng: np.random.Generator, mqa: int = 0,
-                   options: Sequence[int] = (4,), mqa_options: int = 0, word_checks: bool = False):
+                   options: Sequence[int] = (4,), mqa_options: int = 0, word_checks: bool = False,
+                   others: Sequence[str] = ()):
     """``(short, long)`` lists of ``(sequence, prompt, target)`` for the language phase.
 
     ``short``: one :data:`DESCRIBE` question per clip. ``long`` (the project's prompt formats):
@@ -94,8 +95,10 @@ def language_items(samples, seen: Sequence[str], rng: np.random.Generator, mqa: 
     ``word_checks``: also YES/NO checks of the clip's side and body part, each word on its own
     (:func:`word_phrase`; a clip without a side is checked on its part only), against one other
     value of the same attribute, as the movement is checked.
+    ``others``: classes outside the split whose clips are among ``samples`` (their words join the
+    attributes' values; no recognition question is asked of them, as none offers them).
     """
-    vocab = attribute_vocab(seen)
+    vocab = attribute_vocab([*seen, *others])
     short, long = [], []
     for s in samples:
         seq, att = s.sequence("ntu25"), attributes(s)
@@ -113,7 +116,7 @@ def language_items(samples, seen: Sequence[str], rng: np.random.Generator, mqa: 
             checks += _word_checks(att, vocab, rng)
         for phrase, yes in checks:
             long.append((seq, P.disc_prompt(phrase), P.YES if yes else P.NO))
-        for _ in range(mqa):
+        for _ in range(mqa if s.label in seen else 0):
             # all seen classes: one shuffle, as before the subsets existed (the same draws, the same runs)
             offered = offer(s.label, seen, mqa_options, rng) if mqa_options else \
                 [seen[i] for i in rng.permutation(len(seen))]
@@ -133,11 +136,12 @@ def _word_checks(att: Attributes, vocab: dict[str, list[str]], rng: np.random.Ge
     return checks
 
 
-def tokenizer_corpus(samples, seen: Sequence[str]) -> list[str]:
+def tokenizer_corpus(samples, seen: Sequence[str], others: Sequence[str] = ()) -> list[str]:
     """Texts the demo's tokenizer is trained on: every prompt and target the demo writes, the
-    seen class names, and the seen clips' captions, rationales and QA (no unseen class name)."""
+    seen class names, and the clips' captions, rationales and QA (``samples``: seen classes, and
+    ``others`` outside the split; no unseen class name)."""
     rng = np.random.default_rng(0)
-    short, long = language_items(samples, seen, rng)
+    short, long = language_items(samples, seen, rng, others=others)
     texts = list(seen) + [t for _, p, a in short + long for t in (p, a)]
     for s in samples:
         texts += [*s.captions, s.rationale] + [x for q in s.qa for x in (q.question, *q.options, q.reference)]
