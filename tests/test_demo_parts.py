@@ -106,8 +106,10 @@ def test_answer_spread_and_kind_accuracy(tmp_path):
 
 def test_the_head_start_sees_no_unseen_class_or_clip(tmp_path, monkeypatch):
     """Every clip the head start draws, every class its heads name and every prompt and target its
-    language model is trained on come from the seen classes; an unseen clip is refused."""
+    language model is trained on come from the seen classes and the other motions (classes outside
+    the split); an unseen clip is refused, and so is a seen clip passed as another motion."""
     from skeletonllm.demo import pretrain as PT
+    from skeletonllm.demo.data import other_motion_clips
     from skeletonllm.mllm.model import SkeletonLLM
     from skeletonllm.synth import SyntheticMotionSet
 
@@ -134,12 +136,48 @@ def test_the_head_start_sees_no_unseen_class_or_clip(tmp_path, monkeypatch):
     monkeypatch.setattr(SkeletonLLM, "forward", spy_forward)
     settings = PT.PretrainSettings(vision_steps=2, short_steps=2, language_steps=6, batch_size=4, variants=1,
                                    class_head=True, pose_weight=1.0, head_pool="tokens")
-    PT.pretrain_backbone(train, seen, settings, tmp_path / "backbone", seed=0, progress=False)
-    assert drawn and set(drawn) <= set(seen)
-    assert set(seen) <= set(heads) and not set(heads) & set(unseen)
+    others = other_motion_clips(ds, 1)
+    other_names = {s.label for s in others}
+    PT.pretrain_backbone(train, seen, settings, tmp_path / "backbone", seed=0, progress=False, other_samples=others)
+    assert drawn and set(drawn) == set(seen) | other_names
+    assert set(seen) | other_names <= set(heads) and not set(heads) & set(unseen)
+    assert {"hop", "nod", "head"} <= set(heads)                           # the other motions' words
     assert texts and not any(name in text for text in texts for name in unseen)
     with pytest.raises(ValueError, match="not a seen class"):
         PT.pretrain_backbone(train + [ds[ds.unseen_indices()[0]]], seen, settings, tmp_path / "other", progress=False)
+    with pytest.raises(ValueError, match="seen classes among the other motions"):
+        PT.pretrain_backbone(train, seen, settings, tmp_path / "other", progress=False, other_samples=train[:1])
+
+
+def test_other_motions_are_every_class_outside_the_split():
+    """``other_motion_clips``: ``per_class`` clips of each catalogue class that is neither seen nor
+    unseen, the same clips again for the same set, and the language phase asks them no recognition
+    question (none offers their class) while their words join the attribute questions' options."""
+    from skeletonllm.demo.data import other_motion_clips
+    from skeletonllm.demo.pretrain_targets import language_items
+    from skeletonllm.mllm import prompts as P
+    from skeletonllm.synth import ACTION_CLASSES, SyntheticMotionSet
+
+    ds = SyntheticMotionSet.for_split("synth_31_13", num_per_class=1, seed=3)
+    clips = other_motion_clips(ds, 2)
+    names = [c.label for c in clips]
+    assert set(names) == set(ACTION_CLASSES) - set(ds.split.classes) and len(names) == 2 * len(set(names))
+    assert not set(names) & (set(ds.split.seen) | set(ds.split.unseen))
+    assert [c.k for c in clips[:2]] == [0, 1] and len({c.index for c in clips}) == len(clips)
+    again = other_motion_clips(ds, 2)
+    assert all(np.array_equal(a.sequence("ntu25").joints, b.sequence("ntu25").joints) for a, b in zip(clips, again))
+    assert other_motion_clips(ds, 0) == []
+
+    seen = list(ds.split.seen)
+    train = [ds[i] for i in ds.seen_indices()]
+    others = sorted(set(names))
+    _, long = language_items(train + clips, seen, np.random.default_rng(0), mqa=1, others=others)
+    recognition = [(seq.label, t) for seq, p, t in long if "Which action does the person perform" in p]
+    assert {label for label, _ in recognition} == set(seen)              # the seen clips only
+    assert all(t == P.mqa_target(label) for label, t in recognition)
+    movement = [(seq.label, p) for seq, p, _ in long if "Which movement" in p]
+    assert any("hop" in p for _, p in movement)                           # options: seen and other words
+    assert {label for label, _ in movement} == set(seen) | set(names)
 
 
 def test_length_batches_keep_every_prompt_equally_likely():

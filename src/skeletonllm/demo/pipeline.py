@@ -203,6 +203,8 @@ def run_seed(out_dir: Path, settings: DemoSettings, *, extras: bool, resume: boo
         if pre is None:
             say(f"[2/6] {label}head start: pretraining the tiny InternVL on frames of seen-class clips drawn by "
                 + ", ".join(settings.pretrain.renderers) + " in equal shares"
+                + (f", with {settings.pretrain.other_motions} clips of each class outside the split"
+                   if settings.pretrain.other_motions else "")
                 + (f" (beside it: {', '.join(early)})" if early else ""))
             pre = pretrain_backbone(data.train, data.seen, settings.pretrain, backbone, settings.seed,
                                     progress=progress,
