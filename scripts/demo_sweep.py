@@ -40,7 +40,7 @@ import torch
 #: The head-start settings each record lists in full (the knobs this sweep turned).
 SETTINGS_SHOWN = ("head_pool", "class_head", "joint_language", "pose_weight", "vision_steps", "short_steps",
                   "language_steps", "patch_size", "mqa_items", "variants", "language_lr", "language_batch_size",
-                  "downsample_ratio", "attribute_options", "mqa_options", "other_motions")
+                  "downsample_ratio", "attribute_options", "mqa_options", "other_motions", "other_language")
 
 
 def _cpu() -> float:

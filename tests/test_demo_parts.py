@@ -1,5 +1,6 @@
 """Pieces of the demo's renderer study that need no training: the head start's renderer mix, the
 fixed renderers' anti-aliasing, the NFM saliency picture, the answer spread and per-kind accuracy."""
+import dataclasses
 import json
 
 import numpy as np
@@ -145,6 +146,13 @@ def test_the_head_start_sees_no_unseen_class_or_clip(tmp_path, monkeypatch):
     assert texts and not any(name in text for text in texts for name in unseen)
     with pytest.raises(ValueError, match="not a seen class"):
         PT.pretrain_backbone(train + [ds[ds.unseen_indices()[0]]], seen, settings, tmp_path / "other", progress=False)
+    # ``other_language`` off: the other motions are drawn for the heads, never spoken of.
+    drawn.clear(), texts.clear()
+    quiet = PT.pretrain_backbone(train, seen, dataclasses.replace(settings, other_language=False),
+                                 tmp_path / "quiet", seed=0, progress=False, other_samples=others)
+    assert set(drawn) == set(seen) | other_names
+    assert quiet.corpus_size == len(PT.tokenizer_corpus(train, seen))
+    assert not any(name in text for text in texts for name in other_names)
     with pytest.raises(ValueError, match="seen classes among the other motions"):
         PT.pretrain_backbone(train, seen, settings, tmp_path / "other", progress=False, other_samples=train[:1])
 

@@ -174,6 +174,8 @@ class PretrainSettings:
             that the head start also learns to describe, as a pretrained model has seen motions
             beyond any one data set's classes; 0 = off. They add movement words and, being mostly
             left/right pairs, show a movement on either side; no recognition question offers them.
+            ``other_language`` off: they reach the vision phase's heads only (the language phase
+            and the tokenizer keep to the seen classes' clips).
         joint_language / joint_vision_lr: vision tower and projector keep learning (at this
             rate, gradients clipped per group) during the language phase. On seed 0's seen
             clips it helped (91.9 % against 91.1 %), but on the validation split it twice
@@ -212,6 +214,7 @@ class PretrainSettings:
     shared_movement: float = 0.0
     pose_weight: float = 0.0
     other_motions: int = 0
+    other_language: bool = True
     joint_language: bool = False
     joint_vision_lr: float = 1e-4
 
