@@ -143,6 +143,11 @@ def test_the_shipped_sweep_records_how_the_head_start_was_chosen():
     shared["overrides"] = {"word_checks": True}
     assert "YES/NO checks of the side and part words" in sweep_rows([shared])[0][1]
     assert "YES/NO checks" not in sweep_rows([older])[0][1]
+    for given, words in (({"other_motions": 10}, "10 clips of each other motion"),
+                         ({"other_motions": 3, "other_language": False}, "3 clips of each other motion (vision phase only)")):
+        shared["overrides"] = given
+        assert not is_current(shared) and words in sweep_rows([shared])[0][1]
+    assert "other motion" not in sweep_rows([older])[0][1]
     doc = Document("t")
     from skeletonllm.demo.sweep_report import sweep_section
     sweep_section(doc, runs)

@@ -41,7 +41,7 @@ def _both(entry: dict, key: str) -> str:
 
 #: Head-start settings that records written before the sweep listed them ran with (the defaults then).
 UNLISTED_BEFORE = {"downsample_ratio": 0.5, "attribute_options": [4], "mqa_options": 0, "shared_movement": 0.0,
-                   "word_checks": False}
+                   "word_checks": False, "other_motions": 0, "other_language": True}
 
 
 def _head_start(run: dict) -> dict:
@@ -74,6 +74,8 @@ def _settings_words(run: dict) -> list[str]:
                               (f"a movement head shared by the token positions x{h['shared_movement']:g}",
                                h["shared_movement"]),
                               ("YES/NO checks of the side and part words", h["word_checks"]),
+                              (f"{h['other_motions']} clips of each other motion"
+                               + ("" if h["other_language"] else " (vision phase only)"), h["other_motions"]),
                               (f"{s['vision_steps']} vision steps", s["vision_steps"] != 2400),
                               (f"language lr {s['language_lr']:g}", s["language_lr"] != 3e-3),
                               (f"language batch {s['language_batch_size']}", s.get("language_batch_size")),
