@@ -115,7 +115,12 @@ class CurriculumSettings:
             (seeds 0-3, runs ``tr-aqa`` / ``tr1-aqa`` against ``tr-ref`` / ``tr1-ref``, calibrated
             zero-shot after the curriculum) +2.9 ± 7.2 and +4.2 ± 10.6 points, higher in 4 of 8
             pairs, seen +1.2; stages 3 and 4 half as long again (292 / 674 steps against 177 /
-            444 on the first split): off.
+            444 on the first split): off. Again with today's head start (runs ``tr-lang2xaqa`` /
+            ``tr1-lang2xaqa`` against ``tr-lang2x`` / ``tr1-lang2x``, seeds 0-4): -4.2 ± 6.1, higher
+            in 3 of 10; on a head start that also saw the other motions
+            (:attr:`~skeletonllm.demo.pretrain_settings.PretrainSettings.other_motions`, runs
+            ``tr-other10aqa``): +2.0 ± 11.7 against that head start without it (7 of 10), +2.1 ± 16.2
+            against the defaults (5 of 10), the held-out attribute answers kept through CR-Distill.
         task_share: ``{stage name: {task: fraction}}``: the fraction of a task's items a stage
             draws each epoch (:attr:`skeletonllm.train.stages.Stage.task_share`).
         group_lr: ``{stage name: {parameter group: learning rate}}``, exceptions to ``stage_lr``.

@@ -175,7 +175,18 @@ class PretrainSettings:
             beyond any one data set's classes; 0 = off. They add movement words and, being mostly
             left/right pairs, show a movement on either side; no recognition question offers them.
             ``other_language`` off: they reach the vision phase's heads only (the language phase
-            and the tokenizer keep to the seen classes' clips).
+            and the tokenizer keep to the seen classes' clips). Ten clips of each (16 classes, 160
+            clips beside the 230-310 training clips; runs ``tr-other10`` / ``tr1-other10`` against
+            ``tr-lang2x`` / ``tr1-lang2x``, both validation splits, seeds 0-4, AMD machine): the head
+            start answered the held-out classes' side far better (calibrated, 47.5 / 46.6 % against
+            40.9 / 32.7; the side probes 51.1 / 42.0) and composed a little more (40.2 / 30.9 against
+            39.1 / 25.4 %), but their movement worse (27.0 / 23.6 against 34.6 / 25.7) and the seen
+            clips' attributes worse (part 66.7 / 73.9 against 87.4 / 91.1 %: the same steps spread
+            over more clips). After the curriculum 43.4 / 35.5 % against 48.6 / 30.0 % (+0.2 ± 13.6
+            points per run, higher in 4 of 10), seen 92.8 / 90.7 against 96.3 / 93.7 %: off. Three
+            clips of each (``other3``, seeds 0-3): -6.6 ± 11.9, 1 of 8; ten in the vision phase only
+            (seed 0, stopped): -23.2 and -4.5, its held-out side no better (the side comes from the
+            language phase).
         joint_language / joint_vision_lr: vision tower and projector keep learning (at this
             rate, gradients clipped per group) during the language phase. On seed 0's seen
             clips it helped (91.9 % against 91.1 %), but on the validation split it twice
