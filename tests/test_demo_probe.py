@@ -144,7 +144,8 @@ def test_the_shipped_sweep_records_how_the_head_start_was_chosen():
     assert "YES/NO checks of the side and part words" in sweep_rows([shared])[0][1]
     assert "YES/NO checks" not in sweep_rows([older])[0][1]
     for given, words in (({"other_motions": 10}, "10 clips of each other motion"),
-                         ({"other_motions": 3, "other_language": False}, "3 clips of each other motion (vision phase only)")):
+                         ({"other_motions": 3, "other_language": False},
+                          "3 clips of each other motion (vision phase only)")):
         shared["overrides"] = given
         assert not is_current(shared) and words in sweep_rows([shared])[0][1]
     assert "other motion" not in sweep_rows([older])[0][1]

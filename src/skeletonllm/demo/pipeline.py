@@ -52,7 +52,8 @@ from ..atomic import atomic_write_text
 from .ablation import ARM_TITLES, ARMS, MAIN_ARM, ArmRun
 from .arm_jobs import (ARM_RUNNERS, ARMS_DIR, ArmJob, _configure_process, arm_result_path, evaluate_checkpoint,
                        load_arm_result, run_arm, run_curriculum_arm, run_sugar_arm_job, training_seconds_before)
-from .data import DemoData, _training_data, other_motion_clips  # noqa: F401  (_training_data: re-exported, scripts/demo_sweep.py)
+from .data import (DemoData, _training_data,  # noqa: F401  (_training_data: re-exported, scripts/demo_sweep.py)
+                   other_motion_clips)
 from .pretrain import PretrainResult, load_pretrained, pretrain_backbone
 from .settings import DemoSettings
 from .workers import ArmWorkers

@@ -160,9 +160,10 @@ def pretrain_backbone(train_samples, seen: Sequence[str], settings: PretrainSett
     t0 = time.time()
     rng = np.random.default_rng([seed, 7])
     samples = list(train_samples) + list(other_samples)
-    # ``other_language`` off: the other motions are only drawn for the vision phase's heads
-    spoken = samples if settings.other_language else list(train_samples)
-    corpus = tokenizer_corpus(spoken, seen, others if settings.other_language else ())
+    # the clips and other classes the language phase speaks of (``other_language`` off: the other
+    # motions are only drawn for the vision phase's heads)
+    spoken, spoken_others = (samples, others) if settings.other_language else (list(train_samples), ())
+    corpus = tokenizer_corpus(spoken, seen, spoken_others)
     backbone, tok = build_backbone(settings, corpus, seed)
     config = SkeletonLLMConfig(backbone="tiny:internvl", renderer=settings.renderers[0],
                                image_size=settings.image_size, renderer_options=renderer_options(settings),
@@ -208,8 +209,7 @@ def pretrain_backbone(train_samples, seen: Sequence[str], settings: PretrainSett
     # drawn clip's tokens are computed once; the bank deals renderers and samplings as before).
     t0 = time.time()
     short, long = language_items(spoken, seen, rng, settings.mqa_items, settings.attribute_options,
-                                 settings.mqa_options, settings.word_checks,
-                                 others if settings.other_language else ())
+                                 settings.mqa_options, settings.word_checks, spoken_others)
     clip_of = {id(s.sequence("ntu25")): i for i, s in enumerate(samples)}
     joint = settings.joint_language
     model.set_trainable(["language", "vision", "projector"] if joint else ["language"])

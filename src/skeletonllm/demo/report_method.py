@@ -60,7 +60,8 @@ def head_start_section(doc: Document, settings, train, pre, evaluation: dict, me
              f"{p.image_size} px, {p.num_frames} frames) from the "
              f"{len(train)} seen-class training clips"
              + (f" and {p.other_motions} clips of each class outside the split (neither seen nor unseen: "
-                "the other motions of the catalogue, never offered in a recognition question)" if p.other_motions else "")
+                "the other motions of the catalogue, never offered in a recognition question)"
+                if p.other_motions else "")
              + ", with movement-side-part descriptions only (for many seen "
              "classes the description reads like the class name; no unseen class is ever named): "
              f"{p.vision_steps} steps of the vision tower + projector on {vision_heads_words(p)}"
