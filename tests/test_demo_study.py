@@ -45,7 +45,8 @@ def stand_in(monkeypatch):
             ev["renderer_only"] = _evaluation(u - 0.03, 0.55)
         return {"arm": arm, "run": {}, "evaluations": ev, "seconds": {}}
 
-    def fake_head_start(train, seen, settings, out_dir, seed, progress=True):
+    def fake_head_start(train, seen, settings, out_dir, seed, progress=True, other_samples=()):
+        assert list(other_samples) == []                    # the demo's default: seen-class clips only
         heads.append(seed)
         out_dir.mkdir(parents=True)
         result = PretrainResult(out_dir, {}, {"vision": 1.0}, 3)
