@@ -257,6 +257,7 @@ def test_the_report_names_the_head_starts_optional_targets():
                        "mean over frames")
     shared = vision_heads_words(PretrainSettings(shared_movement=0.5, class_head=False))
     assert shared.endswith("a movement head shared by the token positions (weight 0.5)") and "seen-class" not in shared
+    assert "/ seen- and other-class heads" in vision_heads_words(PretrainSettings(other_motions=10))
 
 
 def test_frame_pooled_heads_keep_where_in_the_frame_and_lose_frame_order():

@@ -41,7 +41,8 @@ def data_section(doc: Document, settings, info: dict, ds, train, test_seen, test
 
 def vision_heads_words(p) -> str:
     """What the head start's vision phase learns to predict, in words (:class:`PretrainSettings` ``p``)."""
-    return ("movement / side / part / moving-limb " + ("/ seen-class " if p.class_head else "")
+    classes = "seen- and other-class " if p.other_motions else "seen-class "
+    return ("movement / side / part / moving-limb " + (f"/ {classes}" if p.class_head else "")
             + f"heads reading {POOL_WORDS[p.head_pool]}"
             + (f", and a movement head shared by the token positions (weight {p.shared_movement:g})"
                if p.shared_movement else ""))
