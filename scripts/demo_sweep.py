@@ -43,6 +43,33 @@ SETTINGS_SHOWN = ("head_pool", "class_head", "joint_language", "pose_weight", "v
                   "downsample_ratio", "attribute_options", "mqa_options", "other_motions", "other_language")
 
 
+#: Written beside a head start the sweep trained into ``--head-start``: what it was trained with.
+HEAD_START_STAMP = "sweep-head-start.json"
+
+
+def _head_start_stamp(st, a) -> dict:
+    """What decides a head start: the seed, the validation split and every pretraining setting."""
+    return {"seed": st.seed, "validation": a.validation, "split_seed": a.split_seed if a.validation else None,
+            "pretrain": json.loads(json.dumps(st.pretrain.to_dict()))}
+
+
+def _check_head_start(head_start: Path, stamp: dict) -> None:
+    """Refuse to reuse a head start trained otherwise than this run asks (``SystemExit`` naming the
+    settings that differ); one from before the stamp existed is reused with a warning."""
+    path = head_start / HEAD_START_STAMP
+    if not path.is_file():
+        print(f"warning: {head_start} has no {HEAD_START_STAMP}: its settings are not checked", file=sys.stderr)
+        return
+    had = json.loads(path.read_text())
+    flat = lambda d: {**{k: v for k, v in d.items() if k != "pretrain"},  # noqa: E731
+                      **{f"pretrain.{k}": v for k, v in d["pretrain"].items()}}
+    was, now = flat(had), flat(stamp)
+    differ = sorted(k for k in was.keys() | now.keys() if was.get(k) != now.get(k))
+    if differ:
+        raise SystemExit(f"{path}: the head start there was trained with other settings than this run's: "
+                         + "; ".join(f"{k} = {was.get(k)!r} there, {now.get(k)!r} here" for k in differ))
+
+
 def _cpu() -> float:
     r = resource.getrusage(resource.RUSAGE_SELF)
     return r.ru_utime + r.ru_stime
@@ -207,6 +234,7 @@ def _append(path: Path, record: dict) -> None:
 
 
 def main(argv=None) -> None:
+    from skeletonllm.atomic import atomic_write_text
     from skeletonllm.demo import evaluate as E
     from skeletonllm.demo.data import other_motion_clips
     from skeletonllm.demo.pipeline import DemoData, DemoSettings, _training_data
@@ -260,11 +288,16 @@ def main(argv=None) -> None:
     t0, c0 = time.time(), _cpu()
     pre = load_pretrained(a.head_start) if a.head_start else None
     reused = pre is not None
-    if pre is None:
+    stamp = _head_start_stamp(st, a)
+    if reused:
+        _check_head_start(Path(a.head_start), stamp)
+    else:
         others = other_motion_clips(data.ds, st.pretrain.other_motions)
         assert not {s.label for s in others} & set(data.ds.split.classes)      # neither seen nor unseen
         pre = pretrain_backbone(train, seen, st.pretrain, Path(a.head_start) if a.head_start else out / "backbone",
                                 st.seed, progress=False, other_samples=others)
+        if a.head_start:
+            atomic_write_text(Path(a.head_start) / HEAD_START_STAMP, json.dumps(stamp, indent=1, sort_keys=True))
     rec = {"name": a.name, "seed": a.seed, "overrides": over, "curriculum_overrides": cover,
            "validation_split": None if split is None else {"train": list(split.seen), "zero_shot": list(split.unseen)},
            "head_start_seconds": {k: round(v, 1) for k, v in pre.seconds.items()},

@@ -1,5 +1,6 @@
 """The demo's linear pixel probe, on cases whose answer is known."""
 import itertools
+import json
 
 import numpy as np
 import pytest
@@ -211,6 +212,39 @@ def test_a_traced_curriculum_is_shown_checkpoint_by_checkpoint():
     assert "validation split 1 (held out: raise left arm)" in trace_rows([elsewhere, dict(elsewhere, seed=2)])[0][1]
     assert len(trace_rows([base, other, elsewhere])) == len(TRACE_STAGES)
     assert trace_rows([base, elsewhere]) == []
+
+
+def _sweep_script():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "scripts" / "demo_sweep.py"
+    spec = importlib.util.spec_from_file_location("demo_sweep", path)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    return script
+
+
+def test_the_sweep_reuses_a_head_start_only_with_its_own_settings(tmp_path, capsys):
+    from argparse import Namespace
+
+    from skeletonllm.demo.settings import DemoSettings
+
+    script = _sweep_script()
+    st = DemoSettings.full(3)
+    stamp = script._head_start_stamp(st, Namespace(validation=True, split_seed=1))
+    assert stamp["seed"] == 3 and stamp["split_seed"] == 1 and stamp["pretrain"]["hidden"] == 64
+    script._check_head_start(tmp_path, stamp)               # an older head start, without a stamp: reused
+    assert "no sweep-head-start.json" in capsys.readouterr().err
+    (tmp_path / script.HEAD_START_STAMP).write_text(json.dumps(stamp))
+    script._check_head_start(tmp_path, json.loads(json.dumps(stamp)))     # the same settings
+    wider = script._head_start_stamp(DemoSettings.full(3).with_overrides({"pretrain.hidden": 128}),
+                                     Namespace(validation=True, split_seed=1))
+    with pytest.raises(SystemExit, match="pretrain.hidden = 64 there, 128 here"):
+        script._check_head_start(tmp_path, wider)
+    other_split = script._head_start_stamp(st, Namespace(validation=True, split_seed=0))
+    with pytest.raises(SystemExit, match="split_seed = 1 there, 0 here"):
+        script._check_head_start(tmp_path, other_split)
 
 
 def test_the_sweeps_readouts_are_shown_for_the_head_start_and_after_the_curriculum():

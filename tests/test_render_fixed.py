@@ -57,3 +57,25 @@ def test_draw_segments_z_buffer_and_coverage():
     assert img[0, 0, 10, 3] == 1 and img[0, 2, 3, 10] == 1        # both drawn elsewhere
     # Width: the horizontal line covers rows 9 and 10 (centres 9.5 and 10.5 within 1.2 of y=10).
     assert img[0, 0, 8:12, 5].tolist() == [0.0, 1.0, 1.0, 0.0]
+
+
+@pytest.mark.parametrize("F,M", [(8, 1), (12, 2), (1, 1)])
+def test_layered_trajectories_match_the_reference(F, M):
+    from skeletonllm.render.fixed import draw_trajectories, draw_trajectories_reference
+
+    g = torch.Generator().manual_seed(F * 10 + M)
+    B, J, size = 3, 25, 28
+    # Joints that cross each other often (a small canvas), some steps not drawn.
+    points = torch.rand(B, F, M, J, 2, generator=g) * size
+    colors = torch.rand(B, F, M, J, 3, generator=g)
+    valid = torch.rand(B, F, M, J, generator=g) > 0.2
+    valid[:, 0] = False
+    fast = draw_trajectories(points, colors, valid, 1.2, size, (0.1, 0.2, 0.3))
+    ref = draw_trajectories_reference(points, colors, valid, 1.2, size, (0.1, 0.2, 0.3))
+    assert fast.shape == (B, F, 3, size, size)
+    assert torch.equal(fast, ref)
+    if F > 1:           # trajectories accumulate: what frame f shows stays drawn (or is overdrawn) later
+        drawn = (fast != torch.tensor([0.1, 0.2, 0.3]).view(1, 1, 3, 1, 1)).any(2)
+        assert (drawn[:, 1:] >= drawn[:, :-1]).all() and drawn[:, -1].float().mean() > 0.2
+    else:
+        assert (fast == torch.tensor([0.1, 0.2, 0.3]).view(1, 3, 1, 1)).all()     # no step at frame 0

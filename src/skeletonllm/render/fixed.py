@@ -120,6 +120,63 @@ def draw_segments(p0: torch.Tensor, p1: torch.Tensor, colors0: torch.Tensor, col
     return out.view(I, 3, H, W)
 
 
+def draw_trajectories(points: torch.Tensor, colors: torch.Tensor, valid: torch.Tensor, radius: float,
+                      size: int, background=(0.0, 0.0, 0.0)) -> torch.Tensor:
+    """Joint trajectories up to each frame: frame g shows every step f - 1 -> f with f <= g, the
+    later steps on top, as :func:`draw_trajectories_reference` does by drawing all of them again
+    for every frame.
+
+    Each step is drawn once, on a layer of its own whose background is a sentinel (-1: no colour
+    is negative), and frame g lays layers 1..g over each other: F layers instead of F (F + 1) / 2
+    steps drawn, the same pixels (tests compare the two).
+
+    Args:
+        points: ``(B, F, M, J, 2)`` joint positions in pixels.
+        colors: ``(B, F, M, J, 3)`` colour of the step that ends at each frame, in [0, 1].
+        valid: ``(B, F, M, J)`` bool, the step ending there is drawn (False at frame 0).
+    Returns:
+        ``(B, F, 3, size, size)``.
+    """
+    B, F, M, J, _ = points.shape
+    prev = torch.cat([points[:, :1], points[:, :-1]], 1)
+    n = M * J
+    col = colors.reshape(B * F, n, 3)
+    # Depth -f as the reference gives it: the z-buffer's ties within a step then fall as there.
+    depth = -torch.arange(F, device=points.device, dtype=points.dtype).view(1, F, 1).expand(B, F, n).reshape(B * F, n)
+    layers = draw_segments(prev.reshape(B * F, n, 2), points.reshape(B * F, n, 2), col, col, depth, depth,
+                           torch.full_like(depth, radius), valid.reshape(B * F, n), size, size,
+                           (-1.0, -1.0, -1.0)).view(B, F, 3, size, size)
+    current = torch.tensor(background, dtype=layers.dtype, device=layers.device).view(1, 3, 1, 1)
+    current = current.expand(B, 3, size, size)
+    frames = []
+    for f in range(F):
+        current = torch.where(layers[:, f, :1] >= 0, layers[:, f], current)
+        frames.append(current)
+    return torch.stack(frames, 1)
+
+
+def draw_trajectories_reference(points: torch.Tensor, colors: torch.Tensor, valid: torch.Tensor, radius: float,
+                                size: int, background=(0.0, 0.0, 0.0)) -> torch.Tensor:
+    """:func:`draw_trajectories` the plain way: every frame g draws all steps f <= g again in one
+    z-buffered pass, depth -f putting later steps on top. Same arguments, same ``(B, F, 3, size, size)``."""
+    B, F, M, J, _ = points.shape
+    dev = points.device
+    prev = torch.cat([points[:, :1], points[:, :-1]], 1)
+    n = F * M * J
+    p0 = prev.reshape(B, 1, n, 2).expand(B, F, n, 2)
+    p1 = points.reshape(B, 1, n, 2).expand(B, F, n, 2)
+    col = colors.reshape(B, 1, n, 3).expand(B, F, n, 3)
+    seg_frame = torch.arange(F, device=dev).view(F, 1, 1).expand(F, M, J).reshape(1, 1, n)
+    g = torch.arange(F, device=dev).view(1, F, 1)
+    val = valid.reshape(B, 1, n) & (seg_frame <= g)
+    depth = (-seg_frame.to(points.dtype)).expand(B, F, n)
+    rad = torch.full((B, F, n), radius, device=dev)
+    out = draw_segments(p0.reshape(B * F, n, 2), p1.reshape(B * F, n, 2), col.reshape(B * F, n, 3),
+                        col.reshape(B * F, n, 3), depth.reshape(B * F, n), depth.reshape(B * F, n),
+                        rad.reshape(B * F, n), val.reshape(B * F, n), size, size, background)
+    return out.view(B, F, 3, size, size)
+
+
 class _FixedRenderer(nn.Module):
     """Shared set-up: camera, depth normalisation, line widths relative to the image size.
 
@@ -289,28 +346,15 @@ class JTMRenderer(_FixedRenderer):
         both[:, 1:] &= present[:, :-1]
         both[:, 0] = False
         canvas = torch.zeros(B, F, 3, S, S, device=dev)
+        radius = max(1.0, self.line_radius * 0.6)
         for vi, (h, v) in enumerate(views):
             x = (joints[..., h] - centre[:, h].view(B, 1, 1, 1)) * scale + half / 2
             # Vertical axis up on screen (y up; in the top view, far = large z at the top).
             y = -(joints[..., v] - centre[:, v].view(B, 1, 1, 1)) * scale + half / 2
             p = torch.stack([x, y], -1)                                           # (B, F, M, J, 2)
-            prev = torch.cat([p[:, :1], p[:, :-1]], 1)
-            # Every frame g draws segments 1..g: build (B, F_g, F_seg * M * J) with validity.
-            n = F * M * J
-            p0 = prev.reshape(B, 1, n, 2).expand(B, F, n, 2)
-            p1 = p.reshape(B, 1, n, 2).expand(B, F, n, 2)
-            col = seg_col.reshape(B, 1, n, 3).expand(B, F, n, 3)
-            seg_frame = torch.arange(F, device=dev).view(F, 1, 1).expand(F, M, J).reshape(1, 1, n)
-            g = torch.arange(F, device=dev).view(1, F, 1)
-            val = both.unsqueeze(-1).expand(B, F, M, J).reshape(B, 1, n) & (seg_frame <= g)
-            # Later segments on top: depth = -(segment frame).
-            depth = (-seg_frame.to(joints.dtype)).expand(B, F, n)
-            rad = torch.full((B, F, n), max(1.0, self.line_radius * 0.6), device=dev)
-            panel = draw_segments(p0.reshape(B * F, n, 2), p1.reshape(B * F, n, 2), col.reshape(B * F, n, 3),
-                                  col.reshape(B * F, n, 3), depth.reshape(B * F, n), depth.reshape(B * F, n),
-                                  rad.reshape(B * F, n), val.reshape(B * F, n), half, half, self.background)
+            panel = draw_trajectories(p, seg_col, both.unsqueeze(-1).expand(B, F, M, J), radius, half, self.background)
             oy, ox = (vi // 2) * half, (vi % 2) * half
-            canvas[:, :, :, oy:oy + half, ox:ox + half] = panel.view(B, F, 3, half, half)
+            canvas[:, :, :, oy:oy + half, ox:ox + half] = panel
         # Fourth panel: the current pose, front view, white.
         x = (joints[..., 0] - centre[:, 0].view(B, 1, 1, 1)) * scale + half / 2
         y = -(joints[..., 1] - centre[:, 1].view(B, 1, 1, 1)) * scale + half / 2
