@@ -283,6 +283,26 @@ def test_frame_pooled_heads_keep_where_in_the_frame_and_lose_frame_order():
         PretrainSettings(head_pool="max")                                   # refused before anything is built
 
 
+def test_motion_pooled_heads_add_how_much_each_position_changes():
+    from skeletonllm.demo.pretrain_model import AttributeHeads
+
+    heads = AttributeHeads(2, {"side": ["left", "right"]}, "frames_motion", num_tokens=6, tokens_per_frame=2)
+    # Three frames of two tokens: position 0 still at 1, position 1 going 0 -> 2 -> 1.
+    x = torch.tensor([[[1.0, 1.0], [0.0, 0.0], [1.0, 1.0], [2.0, 2.0], [1.0, 1.0], [1.0, 1.0]]])
+    assert heads._pool(x).tolist() == [[1.0, 1.0, 1.0, 1.0, 0.0, 0.0, 1.5, 1.5]]   # means, then mean |change|
+    assert heads.heads["side"].in_features == 8
+    reversed_frames = x.view(1, 3, 2, 2).flip(1).reshape(1, 6, 2)             # order matters for neither
+    assert torch.equal(heads._pool(reversed_frames), heads._pool(x))
+    still = x.view(1, 3, 2, 2)[:, [1, 1, 1]].reshape(1, 6, 2)
+    assert heads._pool(still)[0, 4:].abs().sum() == 0                        # nothing moves: no change
+    one_frame = AttributeHeads(2, {"side": ["left", "right"]}, "frames_motion", num_tokens=2, tokens_per_frame=2)
+    assert one_frame._pool(x[:, :2]).tolist() == [[1.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]]
+    from skeletonllm.demo.pretrain_targets import Attributes
+    atts = [Attributes("swing", "left", "arm", (True, False, False, False)),
+            Attributes("swing", "right", "arm", (False, True, False, False))]
+    assert torch.isfinite(heads(x.repeat(2, 1, 1), atts))
+
+
 def test_the_curriculum_can_keep_asking_the_attribute_questions():
     """``attribute_qa``: every training clip brings one attribute question in turn (the k-th clip of
     its class asks the k mod 3-th), all values offered in the evaluation's order, the clip's own

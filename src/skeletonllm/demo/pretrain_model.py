@@ -80,7 +80,9 @@ class AttributeHeads(nn.Module):
     every token in its place (``(B, N * D)``: frame order and where each token sits are kept);
     ``pool="frames"`` reads the mean over frames of each of a frame's ``tokens_per_frame``
     tokens in its place (``(B, T * D)``: frame order is lost, where in the frame is kept; the
-    same as ``"mean"`` with one token per frame).
+    same as ``"mean"`` with one token per frame); ``pool="frames_motion"`` reads that and, beside
+    it, each position's mean absolute change from frame to frame (``(B, 2 * T * D)``: how much
+    each place in the frame moves, which the mean over frames blurs into a still trace).
     ``classes``: also a head over these (seen) class names.
 
     ``shared_movement`` > 0: also one movement head shared by every token position (the positions
@@ -95,10 +97,11 @@ class AttributeHeads(nn.Module):
         super().__init__()
         if pool not in POOLS:
             raise ValueError(f"pool must be one of {', '.join(repr(p) for p in POOLS)}, got '{pool}'")
-        if pool == "frames" and num_tokens % tokens_per_frame:
+        if pool.startswith("frames") and num_tokens % tokens_per_frame:
             raise ValueError(f"{num_tokens} tokens are not whole frames of {tokens_per_frame} tokens")
         self.vocab, self.pool, self.classes, self.tokens_per_frame = vocab, pool, list(classes), tokens_per_frame
-        width = dim * {"mean": 1, "tokens": num_tokens, "frames": tokens_per_frame}[pool]
+        width = dim * {"mean": 1, "tokens": num_tokens, "frames": tokens_per_frame,
+                       "frames_motion": 2 * tokens_per_frame}[pool]
         self.heads = nn.ModuleDict({k: nn.Linear(width, len(v)) for k, v in vocab.items()})
         self.limbs = nn.Linear(width, len(LIMBS))
         self.class_head = nn.Linear(width, len(self.classes)) if self.classes else None
@@ -127,12 +130,22 @@ class AttributeHeads(nn.Module):
         """``(B, N, D)`` tokens -> ``(B, P, D)``: the token positions the pool keeps apart."""
         if self.pool == "mean":
             return x.mean(1, keepdim=True)
-        if self.pool == "frames":
-            return x.reshape(x.shape[0], -1, self.tokens_per_frame, x.shape[-1]).mean(1)
+        if self.pool.startswith("frames"):
+            return self._frames(x).mean(1)
         return x
 
+    def _frames(self, x: torch.Tensor) -> torch.Tensor:
+        """``(B, N, D)`` -> ``(B, F, T, D)``: the tokens frame by frame."""
+        return x.reshape(x.shape[0], -1, self.tokens_per_frame, x.shape[-1])
+
     def _pool(self, x: torch.Tensor) -> torch.Tensor:
-        return self._positions(x).flatten(1)
+        """What the heads read: ``(B, D)``, ``(B, N * D)``, ``(B, T * D)`` or ``(B, 2 * T * D)``."""
+        positions = self._positions(x)
+        if self.pool == "frames_motion":
+            frames = self._frames(x)
+            change = (frames[:, 1:] - frames[:, :-1]).abs().mean(1) if frames.shape[1] > 1 else torch.zeros_like(positions)
+            positions = torch.cat([positions, change], 1)
+        return positions.flatten(1)
 
 
 __all__ = ["AttributeHeads", "PoseHeads", "build_backbone"]

@@ -57,11 +57,13 @@ RESULT_FILE = "head-start.json"             # curves, timings (written last: mar
 #: equal shares (``draction``: DrAction as both DrAction arms start from it).
 FAIR_RENDERERS = ("velocity", "projection", "jtm", "draction")
 #: What the vision phase's heads can read (``PretrainSettings.head_pool``): the mean of all the
-#: clip's visual tokens, every token in its place, or each token position's mean over frames.
-POOLS = ("mean", "tokens", "frames")
+#: clip's visual tokens, every token in its place, each token position's mean over frames, or that
+#: and each position's mean change between frames.
+POOLS = ("mean", "tokens", "frames", "frames_motion")
 #: How the demo's report names each of :data:`POOLS`.
 POOL_WORDS = {"mean": "the mean of the visual tokens", "tokens": "every visual token in its place",
-              "frames": "each token position's mean over frames"}
+              "frames": "each token position's mean over frames",
+              "frames_motion": "each token position's mean over frames and its mean change between frames"}
 
 
 @dataclass
