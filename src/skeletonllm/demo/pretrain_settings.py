@@ -156,7 +156,18 @@ class PretrainSettings:
             (96.3 % seen; the pixel probe composes 46.8 % on the same frames)**, the default, above
             the one-token model in 4 of 5 seeds (+0.9, +14.3, -9.8, +16.1, +19.7); the same without
             the class head 44.6 % (97.2 % seen); with twice the vision steps 33.0 % (seeds 0-1,
-            97.8 % seen: the heads fit the seen classes).
+            97.8 % seen: the heads fit the seen classes). ``"frames_motion"`` adds each position's
+            mean absolute change between frames: on the pixels, the attribute probes composed
+            36-42 % of the held-out classes from the frames' mean and 44-61 % from the mean and the
+            mean change (seeds 0-1 of both splits, DrAction's starting frames; all 8 frames: 34-55 %).
+            As the heads' input (runs ``tr-motion`` / ``tr1-motion`` against ``tr-lang2x`` /
+            ``tr1-lang2x``, seeds 0-4 of both splits, AMD machine) the head start answered the
+            held-out classes' attributes better on the second split (calibrated: movement 32.7 /
+            side 44.3 / part 49.3 % against 25.7 / 32.7 / 41.1; the probes 49.1 / 41.2 / 47.0: side
+            and part above them) and about as well on the first (35.7 / 42.0 / 60.0 against 34.6 /
+            40.9 / 64.5), but after the curriculum it named 37.5 / 33.9 % of them against 48.6 /
+            30.0 % (-3.6 ± 13.3 points per run, higher in 3 of 10; lower in all five seeds of the
+            first split): not the default.
         shared_movement: weight of a movement head shared by the token positions the heads keep
             apart (:class:`AttributeHeads`: the clip's movement is the log-sum-exp of each
             position's scores), beside the other heads; 0 = off. It asks the vision tower to say a
