@@ -167,7 +167,8 @@ class PretrainSettings:
             and part above them) and about as well on the first (35.7 / 42.0 / 60.0 against 34.6 /
             40.9 / 64.5), but after the curriculum it named 37.5 / 33.9 % of them against 48.6 /
             30.0 % (-3.6 ± 13.3 points per run, higher in 3 of 10; lower in all five seeds of the
-            first split): not the default.
+            first split), with the curriculum's attribute questions on top 34.3 / 32.3 % (-6.0 ±
+            14.5, 2 of 10): not the default.
         shared_movement: weight of a movement head shared by the token positions the heads keep
             apart (:class:`AttributeHeads`: the clip's movement is the log-sum-exp of each
             position's scores), beside the other heads; 0 = off. It asks the vision tower to say a
