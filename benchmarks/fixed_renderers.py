@@ -38,26 +38,22 @@ def _time(fn, repeats: int) -> tuple[float, float]:
     return min(times), statistics.median(times)
 
 
-def _trajectory_inputs(batch, renderer):
-    """The front view's ``(points, colors, valid, radius, size)`` as :class:`JTMRenderer` builds them."""
-    import torch
+def _trajectory_inputs(batch, renderer) -> list[tuple]:
+    """The arguments :class:`JTMRenderer` passes to :func:`draw_trajectories` for ``batch``, one
+    tuple per view (caught while it draws)."""
+    from skeletonllm.render import fixed
 
-    from skeletonllm.render.colormap import jet
-    from skeletonllm.render.fixed import _speed
+    calls, draw = [], fixed.draw_trajectories
 
-    joints, present = renderer._prepare(batch)
-    B, F, M, J, _ = joints.shape
-    half = renderer.draw_size // 2
-    lo, hi = joints.flatten(1, 3).amin(1), joints.flatten(1, 3).amax(1)
-    scale = (0.85 * half / (hi - lo).amax(1).clamp(min=1e-3)).view(B, 1, 1, 1)
-    points = torch.stack([(joints[..., 0] - lo[:, 0].view(B, 1, 1, 1)) * scale,
-                          (joints[..., 1] - lo[:, 1].view(B, 1, 1, 1)) * scale], -1)
-    bright = renderer.min_brightness + (1 - renderer.min_brightness) * _speed(joints, present)
-    colors = jet(torch.linspace(0, 1, F)).view(1, F, 1, 1, 3) * bright.unsqueeze(-1)
-    valid = present.clone()
-    valid[:, 1:] &= present[:, :-1]
-    valid[:, 0] = False
-    return points, colors, valid.unsqueeze(-1).expand(B, F, M, J), max(1.0, renderer.line_radius * 0.6), half
+    def spy(*args):
+        calls.append(args)
+        return draw(*args)
+    fixed.draw_trajectories = spy
+    try:
+        renderer(batch)
+    finally:
+        fixed.draw_trajectories = draw
+    return calls
 
 
 def main(argv=None) -> None:
@@ -84,12 +80,12 @@ def main(argv=None) -> None:
             renderer = build_renderer(name, image_size=a.size, **options.get(name, {}))
             best, median = _time(lambda: renderer(batch), a.repeats)
             print(f"{name:>10}: {per_clip(best):6.2f} ms per clip (median {per_clip(median):.2f})")
-        args = _trajectory_inputs(batch, build_renderer("jtm", image_size=a.size, **options["jtm"]))
-        same = torch.equal(draw_trajectories(*args), draw_trajectories_reference(*args))
-        fast, _ = _time(lambda: draw_trajectories(*args), a.repeats)
-        ref, _ = _time(lambda: draw_trajectories_reference(*args), a.repeats)
-    print(f"JTM trajectories, one view: layered {per_clip(fast):.2f} ms per clip, reference {per_clip(ref):.2f}: "
-          f"{ref / fast:.1f}x faster; same pixels: {same}")
+        views = _trajectory_inputs(batch, build_renderer("jtm", image_size=a.size, **options["jtm"]))
+        same = all(torch.equal(draw_trajectories(*args), draw_trajectories_reference(*args)) for args in views)
+        fast, _ = _time(lambda: [draw_trajectories(*args) for args in views], a.repeats)
+        ref, _ = _time(lambda: [draw_trajectories_reference(*args) for args in views], a.repeats)
+    print(f"JTM trajectories, {len(views)} views: layered {per_clip(fast):.2f} ms per clip, reference "
+          f"{per_clip(ref):.2f}: {ref / fast:.1f}x faster; same pixels: {same}")
     if not same:
         raise SystemExit("the layered trajectories differ from the reference")
 
