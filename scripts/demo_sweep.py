@@ -148,6 +148,15 @@ def validation_split(seen: list[str], k: int = 8, seed: int = 0):
     return ClassSplit("validation", tuple(c for c in seen if c not in held), tuple(held))
 
 
+def validation_clips(data, held: list, split) -> tuple[list, list, list]:
+    """``(train, held, val)`` of a validation ``split`` of the demo's seen classes: the training
+    clips and held-out clips of its training classes, and every clip (training and held-out) of
+    its held-out classes, the zero-shot tests. No clip of the demo's unseen classes is among them."""
+    train = [s for s in data.train if s.label in split.seen]
+    val = [s for s in data.train + data.test_seen if s.label in split.unseen]
+    return train, [s for s in held if s.label in split.seen], val
+
+
 def _mqa(model, clips, candidates, where, name, seed, reference=None):
     """Top-1 by likelihood ranking; with ``reference`` (training clips) calibrated on them."""
     from skeletonllm.demo import evaluate as E
@@ -279,9 +288,7 @@ def main(argv=None) -> None:
     if a.validation:
         split = validation_split(data.seen, seed=a.split_seed)
         seen = list(split.seen)
-        train = [s for s in data.train if s.label in seen]
-        val_clips = [s for s in data.train + data.test_seen if s.label in split.unseen]
-        held = [s for s in held if s.label in seen]
+        train, held, val_clips = validation_clips(data, held, split)
     assert all(s.label in data.seen for s in train + held + val_clips)       # nothing of the real unseen classes
     out = work / a.name
     shutil.rmtree(out, ignore_errors=True)

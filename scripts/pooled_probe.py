@@ -39,7 +39,7 @@ def main(argv=None) -> None:
     from skeletonllm.demo.probe import clip_attributes, clip_pixels, fit_probe
 
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from demo_sweep import validation_split
+    from demo_sweep import validation_clips, validation_split
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--seed", type=int, default=0)
@@ -51,9 +51,7 @@ def main(argv=None) -> None:
     data = DemoData.prepare(st, Path(a.work) / f"data-{a.seed}")
     _, held = data.eval_clips(st)
     split = validation_split(data.seen, seed=a.split_seed)
-    train = [s for s in data.train if s.label in split.seen]
-    held = [s for s in held if s.label in split.seen]
-    val = [s for s in data.train + data.test_seen if s.label in split.unseen]
+    train, held, val = validation_clips(data, held, split)
     F, size = st.pretrain.num_frames, st.pretrain.image_size
     renderer = initial_draction(st.pretrain, a.seed)
     sets = [train, held, val]
