@@ -303,6 +303,22 @@ def test_motion_pooled_heads_add_how_much_each_position_changes():
     assert torch.isfinite(heads(x.repeat(2, 1, 1), atts))
 
 
+def test_token_noise_is_added_to_every_value_from_its_own_generator():
+    from skeletonllm.demo.pretrain import with_token_noise
+    from skeletonllm.mllm.backbones import VisualTokens
+
+    visual = VisualTokens(embeds=torch.full((4, 32, 64), 3.0), num_frames=8)
+    a = with_token_noise(visual, 0.5, torch.Generator().manual_seed(1))
+    b = with_token_noise(visual, 0.5, torch.Generator().manual_seed(1))
+    assert a.embeds.shape == (4, 32, 64) and a.num_frames == 8 and torch.equal(a.embeds, b.embeds)
+    change = a.embeds - 3.0
+    assert abs(change.mean().item()) < 0.03 and abs(change.std().item() - 0.5) < 0.03
+    assert torch.equal(visual.embeds, torch.full((4, 32, 64), 3.0))          # the input is left as it was
+    state = torch.random.get_rng_state()
+    with_token_noise(visual, 0.5, torch.Generator().manual_seed(2))
+    assert torch.equal(state, torch.random.get_rng_state())                  # the global generator is untouched
+
+
 def test_the_curriculum_can_keep_asking_the_attribute_questions():
     """``attribute_qa``: every training clip brings one attribute question in turn (the k-th clip of
     its class asks the k mod 3-th), all values offered in the evaluation's order, the clip's own

@@ -42,6 +42,7 @@ See the demo report for the time each phase took.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import time
@@ -132,6 +133,14 @@ def _recentre_projector(model, frames: torch.Tensor, settings: PretrainSettings)
         proj.linear_2.bias.mul_(scale)
 
 
+def with_token_noise(visual, std: float, generator: torch.Generator):
+    """``visual`` (:class:`~skeletonllm.mllm.backbones.VisualTokens`) with independent Gaussian
+    noise of standard deviation ``std`` added to every value of its ``(B, N, D)`` embeddings
+    (:attr:`PretrainSettings.language_token_noise`)."""
+    noise = torch.randn(visual.embeds.shape, generator=generator)
+    return dataclasses.replace(visual, embeds=visual.embeds + std * noise.to(visual.embeds))
+
+
 def pretrain_backbone(train_samples, seen: Sequence[str], settings: PretrainSettings, out_dir: str | Path,
                       seed: int = 0, progress: bool = True, other_samples=()) -> PretrainResult:
     """Build, pretrain and save the demo's backbone (model + tokenizer) into ``out_dir``.
@@ -218,6 +227,11 @@ def pretrain_backbone(train_samples, seen: Sequence[str], settings: PretrainSett
     language = [p for g in ("language", "lora") for p in groups.get(g, [])]
     seeing = [(groups["vision"] + groups["projector"], settings.joint_vision_lr)] if joint else []
 
+    # the visual tokens' RMS is visual_scale x the text embeddings' (_recentre_projector)
+    noise_std = settings.language_token_noise * settings.visual_scale * \
+        float(model.backbone.get_input_embeddings().weight.detach().pow(2).mean().sqrt())
+    noise_gen = torch.Generator().manual_seed(seed + 11)       # its own draws: the batches stay the same
+
     def text_loss(items):
         batches = LengthBatches([p for _, p, _ in items], settings.language_batch_size or settings.batch_size)
 
@@ -225,6 +239,8 @@ def pretrain_backbone(train_samples, seen: Sequence[str], settings: PretrainSett
             idx = batches.draw(rng)
             with torch.set_grad_enabled(joint):
                 visual = model.encode_frames(bank.frames([clip_of[id(items[i][0])] for i in idx], rng))
+            if noise_std > 0:
+                visual = with_token_noise(visual, noise_std, noise_gen)
             return model(None, [items[i][1] for i in idx], [items[i][2] for i in idx], visual=visual).loss
         return loss
 
@@ -266,7 +282,7 @@ def load_pretrained(out_dir: str | Path) -> PretrainResult | None:
 
 __all__ = ["ATTRIBUTE_QUESTIONS", "Attributes", "DESCRIBE", "FAIR_RENDERERS", "INITIAL_RENDERER", "LIMBS",
            "FrameBank", "PretrainResult", "PretrainSettings", "StyleMix", "attribute_vocab", "attributes", "build_backbone",
-           "describe", "initial_draction", "language_items", "load_pretrained", "pretrain_backbone",
+           "describe", "initial_draction", "language_items", "load_pretrained", "pretrain_backbone", "with_token_noise",
            "tokenizer_corpus",
            # importable from here as before the split (tests and scripts use them)
            "RESULT_FILE", "SIDES", "LengthBatches", "pose_targets", "renderer_options"]
