@@ -23,7 +23,6 @@ frames. The split's 13 unseen classes are never drawn or named.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import os
 import resource
@@ -157,6 +156,19 @@ def validation_clips(data, held: list, split) -> tuple[list, list, list]:
     return train, [s for s in held if s.label in split.seen], val
 
 
+def validation_data(seed: int, split_seed: int, work: str | Path):
+    """``(settings, split, train, held, val)`` for the stand-alone probe scripts: the demo's default
+    settings for ``seed``, its data prepared under ``work``, validation split ``split_seed`` and
+    :func:`validation_clips` of it (held-out clips as the demo evaluates them)."""
+    from skeletonllm.demo.pipeline import DemoData, DemoSettings
+
+    st = DemoSettings.full(seed)
+    data = DemoData.prepare(st, Path(work) / f"data-{seed}")
+    _, held = data.eval_clips(st)
+    split = validation_split(data.seen, seed=split_seed)
+    return (st, split, *validation_clips(data, held, split))
+
+
 def _mqa(model, clips, candidates, where, name, seed, reference=None):
     """Top-1 by likelihood ranking; with ``reference`` (training clips) calibrated on them."""
     from skeletonllm.demo import evaluate as E
@@ -242,19 +254,13 @@ def _append(path: Path, record: dict) -> None:
     atomic_write_text(path, json.dumps(doc, indent=1) + "\n")
 
 
-def main(argv=None) -> None:
-    from skeletonllm.atomic import atomic_write_text
-    from skeletonllm.demo import evaluate as E
-    from skeletonllm.demo.data import other_motion_clips
-    from skeletonllm.demo.pipeline import DemoData, DemoSettings, _training_data
-    from skeletonllm.demo.pretrain import initial_draction, load_pretrained, pretrain_backbone, renderer_options
-    from skeletonllm.mllm.model import SkeletonLLM, SkeletonLLMConfig
-    from skeletonllm.render.fixed import build_renderer
-
+def _parser() -> argparse.ArgumentParser:
+    """The sweep's command line. ``--set`` and ``--curriculum-set`` may be given more than once:
+    their items add up (a second ``--set`` used to replace the first without a word)."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--name", required=True)
-    ap.add_argument("--set", nargs="*", default=[], help="PretrainSettings overrides, key=JSON")
-    ap.add_argument("--curriculum-set", nargs="*", default=[], help="CurriculumSettings overrides, key=JSON")
+    ap.add_argument("--set", nargs="*", action="extend", default=[], help="PretrainSettings overrides, key=JSON")
+    ap.add_argument("--curriculum-set", nargs="*", action="extend", default=[], help="CurriculumSettings overrides, key=JSON")
     ap.add_argument("--renderers", default="velocity,draction", help="renderers whose head start is measured "
                     "(comma-separated), or 'none'")
     ap.add_argument("--head-start", help="a directory for the head start: reused when it holds a finished one "
@@ -273,13 +279,50 @@ def main(argv=None) -> None:
     ap.add_argument("--work", default="/tmp/skeletonllm-sweep")
     ap.add_argument("--log", default=str(Path(__file__).resolve().parents[1] / "src" / "skeletonllm" / "demo"
                                          / "backbone_sweep.json"))
-    a = ap.parse_args(argv)
+    return ap
+
+
+def _overrides(items: list[str], section: str, flag: str) -> dict:
+    """``{field: value}`` of the demo settings' ``section`` from ``key=JSON`` items (``key`` with or
+    without its ``section.`` prefix, as ``skeletonllm demo --set`` writes it)."""
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise SystemExit(f"{flag} {item}: expected key=JSON")
+        try:
+            out[key.removeprefix(section + ".")] = json.loads(value)
+        except json.JSONDecodeError as e:
+            raise SystemExit(f"{flag} {item}: the value is not JSON ({e})") from None
+    return out
+
+
+def _settings(seed: int, over: dict, cover: dict):
+    """The demo's settings for ``seed`` with the sweep's overrides of ``pretrain`` and ``curriculum``
+    (checked as the demo checks its own: an unknown setting or a value of the wrong kind exits
+    naming it)."""
+    from skeletonllm.demo.settings import DemoSettings
+
+    dotted = {**{f"pretrain.{k}": v for k, v in over.items()}, **{f"curriculum.{k}": v for k, v in cover.items()}}
+    try:
+        return DemoSettings.full(seed).with_overrides(dotted)
+    except ValueError as e:
+        raise SystemExit(f"--set / --curriculum-set: {e}") from None
+
+
+def main(argv=None) -> None:
+    from skeletonllm.atomic import atomic_write_text
+    from skeletonllm.demo import evaluate as E
+    from skeletonllm.demo.data import other_motion_clips
+    from skeletonllm.demo.pipeline import DemoData, _training_data
+    from skeletonllm.demo.pretrain import initial_draction, load_pretrained, pretrain_backbone, renderer_options
+    from skeletonllm.mllm.model import SkeletonLLM, SkeletonLLMConfig
+    from skeletonllm.render.fixed import build_renderer
+
+    a = _parser().parse_args(argv)
     torch.set_num_threads(1)
-    parse = lambda items: {k: json.loads(v) for k, v in (kv.split("=", 1) for kv in items)}  # noqa: E731
-    over, cover = parse(a.set), parse(a.curriculum_set)
-    st = DemoSettings.full(a.seed)
-    st = dataclasses.replace(st, pretrain=dataclasses.replace(st.pretrain, **over),
-                             curriculum=dataclasses.replace(st.curriculum, **cover))
+    over, cover = _overrides(a.set, "pretrain", "--set"), _overrides(a.curriculum_set, "curriculum", "--curriculum-set")
+    st = _settings(a.seed, over, cover)
     work = Path(a.work)
     data = DemoData.prepare(st, work / f"data-{a.seed}")
     seen, train = data.seen, data.train

@@ -34,12 +34,11 @@ POOLS = {
 
 def main(argv=None) -> None:
     from skeletonllm.demo.composition import class_attributes
-    from skeletonllm.demo.pipeline import DemoData, DemoSettings
     from skeletonllm.demo.pretrain import initial_draction
     from skeletonllm.demo.probe import clip_attributes, clip_pixels, fit_probe
 
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from demo_sweep import validation_clips, validation_split
+    from demo_sweep import validation_data
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--seed", type=int, default=0)
@@ -47,11 +46,7 @@ def main(argv=None) -> None:
     ap.add_argument("--work", default="/tmp/skeletonllm-pooled-probe")
     a = ap.parse_args(argv)
     torch.set_num_threads(1)
-    st = DemoSettings.full(a.seed)
-    data = DemoData.prepare(st, Path(a.work) / f"data-{a.seed}")
-    _, held = data.eval_clips(st)
-    split = validation_split(data.seen, seed=a.split_seed)
-    train, held, val = validation_clips(data, held, split)
+    st, split, train, held, val = validation_data(a.seed, a.split_seed, a.work)
     F, size = st.pretrain.num_frames, st.pretrain.image_size
     renderer = initial_draction(st.pretrain, a.seed)
     sets = [train, held, val]

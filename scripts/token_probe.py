@@ -41,12 +41,11 @@ def redraw(model, parts: tuple[str, ...], seed: int) -> None:
 
 
 def main(argv=None) -> None:
-    from skeletonllm.demo.pipeline import DemoData, DemoSettings
     from skeletonllm.demo.pretrain import initial_draction, load_pretrained, renderer_options
     from skeletonllm.mllm.model import SkeletonLLM, SkeletonLLMConfig
 
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from demo_sweep import _check_head_start, _head_start_stamp, _probe, _token_probe, validation_clips, validation_split
+    from demo_sweep import _check_head_start, _head_start_stamp, _probe, _token_probe, validation_data
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--head-start", required=True, help="a head start trained by demo_sweep.py --validation "
@@ -56,16 +55,12 @@ def main(argv=None) -> None:
     ap.add_argument("--work", default="/tmp/skeletonllm-token-probe")
     a = ap.parse_args(argv)
     torch.set_num_threads(1)
-    st = DemoSettings.full(a.seed)
+    st, split, train, held, val = validation_data(a.seed, a.split_seed, a.work)
     p = st.pretrain
     _check_head_start(Path(a.head_start), _head_start_stamp(st, Namespace(validation=True, split_seed=a.split_seed)))
     pre = load_pretrained(a.head_start)
     if pre is None:
         raise SystemExit(f"{a.head_start}: no finished head start there")
-    data = DemoData.prepare(st, Path(a.work) / f"data-{a.seed}")
-    _, held = data.eval_clips(st)
-    split = validation_split(data.seen, seed=a.split_seed)
-    train, held, val = validation_clips(data, held, split)
     config = SkeletonLLMConfig(backbone=str(pre.backbone_dir), renderer="draction", image_size=p.image_size,
                                renderer_options=renderer_options(p, "draction"), num_frames=p.num_frames,
                                lora=False, device="cpu")

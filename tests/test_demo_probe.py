@@ -225,6 +225,33 @@ def _sweep_script():
     return script
 
 
+def test_the_token_probe_redraws_only_the_parts_it_names():
+    import importlib.util
+    from pathlib import Path
+
+    import torch
+
+    from skeletonllm.mllm.model import SkeletonLLM, SkeletonLLMConfig
+
+    path = Path(__file__).resolve().parents[1] / "scripts" / "token_probe.py"
+    spec = importlib.util.spec_from_file_location("token_probe", path)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    torch.manual_seed(0)
+    model = SkeletonLLM(SkeletonLLMConfig(backbone="tiny:internvl", image_size=56, renderer_options={"image_size": 56},
+                                          device="cpu", num_frames=2))
+    groups = lambda: {g: [p.detach().clone() for p in ps] for g, ps in model.parameter_groups().items()}  # noqa: E731
+    changed = lambda a, b: {g for g in a if any(not torch.equal(x, y) for x, y in zip(a[g], b[g]))}  # noqa: E731
+    start = groups()
+    script.redraw(model, ("projector",), 3)
+    after_projector = groups()
+    assert changed(start, after_projector) == {"projector"}
+    script.redraw(model, ("vision", "projector"), 3)
+    after_both = groups()
+    assert changed(after_projector, after_both) == {"vision"}      # the same seed draws the same projector
+    assert changed(start, after_both) == {"vision", "projector"}
+
+
 def test_the_sweep_reuses_a_head_start_only_with_its_own_settings(tmp_path, capsys):
     from argparse import Namespace
 
@@ -245,6 +272,27 @@ def test_the_sweep_reuses_a_head_start_only_with_its_own_settings(tmp_path, caps
     other_split = script._head_start_stamp(st, Namespace(validation=True, split_seed=0))
     with pytest.raises(SystemExit, match="split_seed = 1 there, 0 here"):
         script._check_head_start(tmp_path, other_split)
+
+
+def test_the_sweeps_overrides_add_up_and_name_a_setting_that_does_not_exist():
+    script = _sweep_script()
+    a = script._parser().parse_args(["--name", "x", "--set", "layers=1", "--set", "pretrain.vision_layers=2",
+                                     'head_pool="frames"', "--curriculum-set", "attribute_qa=true"])
+    assert a.set == ["layers=1", "pretrain.vision_layers=2", 'head_pool="frames"']
+    over = script._overrides(a.set, "pretrain", "--set")
+    assert over == {"layers": 1, "vision_layers": 2, "head_pool": "frames"}
+    cover = script._overrides(a.curriculum_set, "curriculum", "--curriculum-set")
+    st = script._settings(4, over, cover)
+    assert (st.seed, st.pretrain.layers, st.pretrain.vision_layers, st.curriculum.attribute_qa) == (4, 1, 2, True)
+    assert script._parser().parse_args(["--name", "y"]).set == []          # the default list is not shared
+    with pytest.raises(SystemExit, match="unknown demo setting 'pretrain.layer'"):
+        script._settings(0, {"layer": 1}, {})
+    with pytest.raises(SystemExit, match="expected a value like 2"):
+        script._settings(0, {"layers": "two"}, {})
+    with pytest.raises(SystemExit, match="--set layers: expected key=JSON"):
+        script._overrides(["layers"], "pretrain", "--set")
+    with pytest.raises(SystemExit, match="the value is not JSON"):
+        script._overrides(["head_pool=frames"], "pretrain", "--set")
 
 
 def test_the_sweeps_readouts_are_shown_for_the_head_start_and_after_the_curriculum():
