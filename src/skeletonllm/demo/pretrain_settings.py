@@ -142,7 +142,12 @@ class PretrainSettings:
             pixel shuffle off: four tokens per frame at 28 px, one per quadrant (0.5: one token
             per frame). 7-px patches with the shuffle (also four tokens per frame) kept everything
             a linear probe reads in the tokens (93-94 % seen) but the language model read less of
-            them in the same steps (70-73 %, against 87 % with one token per frame).
+            them in the same steps (70-73 %, against 87 % with one token per frame). The language
+            model's depth (``layers``, the vision tower kept at ``vision_layers=2``; runs ``tr-lm1``
+            / ``tr-lm3`` against ``tr-lang2x``, both validation splits, AMD machine): one layer
+            -14.3 ± 12.1 points per run after the curriculum (seeds 0-1, higher in 1 of 4), three
+            -2.1 ± 7.3 (seeds 0-4, higher in 5 of 10; 290-314 s of head-start CPU against
+            244-293 s): two stay.
         head_pool / class_head: what the vision phase's heads read (:class:`AttributeHeads`,
             :data:`POOLS`): the mean over the clip's tokens, every token in its place, or each
             of a frame's token positions averaged over the frames; and a head over the seen
