@@ -156,6 +156,14 @@ def validation_clips(data, held: list, split) -> tuple[list, list, list]:
     return train, [s for s in held if s.label in split.seen], val
 
 
+def validation_arguments(ap: argparse.ArgumentParser, work: str) -> None:
+    """The stand-alone probe scripts' options for :func:`validation_data`: ``--seed``,
+    ``--split-seed`` and ``--work`` (where the data are prepared, ``work`` by default)."""
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--split-seed", type=int, default=0)
+    ap.add_argument("--work", default=work)
+
+
 def validation_data(seed: int, split_seed: int, work: str | Path):
     """``(settings, split, train, held, val)`` for the stand-alone probe scripts: the demo's default
     settings for ``seed``, its data prepared under ``work``, validation split ``split_seed`` and

@@ -38,12 +38,10 @@ def main(argv=None) -> None:
     from skeletonllm.demo.probe import clip_attributes, clip_pixels, fit_probe
 
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from demo_sweep import validation_data
+    from demo_sweep import validation_arguments, validation_data
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--split-seed", type=int, default=0)
-    ap.add_argument("--work", default="/tmp/skeletonllm-pooled-probe")
+    validation_arguments(ap, "/tmp/skeletonllm-pooled-probe")
     a = ap.parse_args(argv)
     torch.set_num_threads(1)
     st, split, train, held, val = validation_data(a.seed, a.split_seed, a.work)

@@ -45,14 +45,13 @@ def main(argv=None) -> None:
     from skeletonllm.mllm.model import SkeletonLLM, SkeletonLLMConfig
 
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from demo_sweep import _check_head_start, _head_start_stamp, _probe, _token_probe, validation_data
+    from demo_sweep import (_check_head_start, _head_start_stamp, _probe, _token_probe, validation_arguments,
+                            validation_data)
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--head-start", required=True, help="a head start trained by demo_sweep.py --validation "
                     "--head-start with the same seed and split")
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--split-seed", type=int, default=0)
-    ap.add_argument("--work", default="/tmp/skeletonllm-token-probe")
+    validation_arguments(ap, "/tmp/skeletonllm-token-probe")
     a = ap.parse_args(argv)
     torch.set_num_threads(1)
     st, split, train, held, val = validation_data(a.seed, a.split_seed, a.work)

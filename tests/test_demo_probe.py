@@ -214,29 +214,24 @@ def test_a_traced_curriculum_is_shown_checkpoint_by_checkpoint():
     assert trace_rows([base, elsewhere]) == []
 
 
-def _sweep_script():
+def _script(name: str = "demo_sweep"):
+    """``scripts/<name>.py`` loaded as a module (the scripts are not a package)."""
     import importlib.util
     from pathlib import Path
 
-    path = Path(__file__).resolve().parents[1] / "scripts" / "demo_sweep.py"
-    spec = importlib.util.spec_from_file_location("demo_sweep", path)
+    path = Path(__file__).resolve().parents[1] / "scripts" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
     script = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(script)
     return script
 
 
 def test_the_token_probe_redraws_only_the_parts_it_names():
-    import importlib.util
-    from pathlib import Path
-
     import torch
 
     from skeletonllm.mllm.model import SkeletonLLM, SkeletonLLMConfig
 
-    path = Path(__file__).resolve().parents[1] / "scripts" / "token_probe.py"
-    spec = importlib.util.spec_from_file_location("token_probe", path)
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
+    script = _script("token_probe")
     torch.manual_seed(0)
     model = SkeletonLLM(SkeletonLLMConfig(backbone="tiny:internvl", image_size=56, renderer_options={"image_size": 56},
                                           device="cpu", num_frames=2))
@@ -257,7 +252,7 @@ def test_the_sweep_reuses_a_head_start_only_with_its_own_settings(tmp_path, caps
 
     from skeletonllm.demo.settings import DemoSettings
 
-    script = _sweep_script()
+    script = _script()
     st = DemoSettings.full(3)
     stamp = script._head_start_stamp(st, Namespace(validation=True, split_seed=1))
     assert stamp["seed"] == 3 and stamp["split_seed"] == 1 and stamp["pretrain"]["hidden"] == 64
@@ -275,7 +270,7 @@ def test_the_sweep_reuses_a_head_start_only_with_its_own_settings(tmp_path, caps
 
 
 def test_the_sweeps_overrides_add_up_and_name_a_setting_that_does_not_exist():
-    script = _sweep_script()
+    script = _script()
     a = script._parser().parse_args(["--name", "x", "--set", "layers=1", "--set", "pretrain.vision_layers=2",
                                      'head_pool="frames"', "--curriculum-set", "attribute_qa=true"])
     assert a.set == ["layers=1", "pretrain.vision_layers=2", 'head_pool="frames"']
