@@ -156,6 +156,22 @@ def validation_clips(data, held: list, split) -> tuple[list, list, list]:
     return train, [s for s in held if s.label in split.seen], val
 
 
+def head_start_model(pre, settings, renderer: str, seed: int):
+    """The head start ``pre`` (:func:`~skeletonllm.demo.pretrain.load_pretrained`) with ``renderer``
+    drawing its frames as an arm starts it (DrAction as initialised for the demo's ``seed``), in
+    eval mode, for measuring."""
+    from skeletonllm.demo.pretrain import initial_draction, renderer_options
+    from skeletonllm.mllm.model import SkeletonLLM, SkeletonLLMConfig
+    from skeletonllm.render.fixed import build_renderer
+
+    drawing = (initial_draction(settings, seed + 1) if renderer == "draction"
+               else build_renderer(renderer, **renderer_options(settings, renderer)))
+    config = SkeletonLLMConfig(backbone=str(pre.backbone_dir), renderer=renderer, image_size=settings.image_size,
+                               renderer_options=renderer_options(settings, renderer), num_frames=settings.num_frames,
+                               lora=False, device="cpu")
+    return SkeletonLLM(config, renderer=drawing).eval()
+
+
 def validation_arguments(ap: argparse.ArgumentParser, work: str) -> None:
     """The stand-alone probe scripts' options for :func:`validation_data`: ``--seed``,
     ``--split-seed`` and ``--work`` (where the data are prepared, ``work`` by default)."""
@@ -323,9 +339,8 @@ def main(argv=None) -> None:
     from skeletonllm.demo import evaluate as E
     from skeletonllm.demo.data import other_motion_clips
     from skeletonllm.demo.pipeline import DemoData, _training_data
-    from skeletonllm.demo.pretrain import initial_draction, load_pretrained, pretrain_backbone, renderer_options
-    from skeletonllm.mllm.model import SkeletonLLM, SkeletonLLMConfig
-    from skeletonllm.render.fixed import build_renderer
+    from skeletonllm.demo.pretrain import load_pretrained, pretrain_backbone, renderer_options
+    from skeletonllm.mllm.model import SkeletonLLM
 
     a = _parser().parse_args(argv)
     torch.set_num_threads(1)
@@ -369,12 +384,7 @@ def main(argv=None) -> None:
     p = st.pretrain
     ref = E.reference_clips(train)              # calibration's reference: training clips of the training classes
     for name in ([] if a.renderers == "none" else a.renderers.split(",")):
-        renderer = (initial_draction(p, st.seed + 1) if name == "draction"
-                    else build_renderer(name, **renderer_options(p, name)))
-        cfg = SkeletonLLMConfig(backbone=str(pre.backbone_dir), renderer=name, image_size=p.image_size,
-                                renderer_options=renderer_options(p, name), num_frames=p.num_frames, lora=False,
-                                device="cpu")
-        model = E.draw_once(SkeletonLLM(cfg, renderer=renderer).eval())          # only evaluated
+        model = E.draw_once(head_start_model(pre, p, name, st.seed))          # only evaluated
         groups = {"held": held, **({"val": val_clips} if split is not None else {})}
         scored = E.attribute_scores(model, groups, seen, p.num_frames, reference=ref)   # plain and calibrated
         att = E.attribute_accuracies(scored, groups)
@@ -390,7 +400,7 @@ def main(argv=None) -> None:
             ev.update({f"{k}_zero_shot_calibrated": att["calibrated"]["val"][k] for k in keys})
             ev["readouts"] = _readouts(model, val_clips, list(split.unseen), seen, p.num_frames, ref,
                                        out / f"val-cal-{name}", scored["calibrated"]["val"])
-            ev["pixel_probe"] = _probe(renderer, train, held, val_clips, list(split.unseen), p.num_frames)
+            ev["pixel_probe"] = _probe(model.renderer, train, held, val_clips, list(split.unseen), p.num_frames)
         if a.tokprobe:
             tok = _token_probe(model, train, held, p.num_frames, val_clips, list(split.unseen) if split else ())
             ev["token_probe_seen"] = tok.pop("seen_top1")

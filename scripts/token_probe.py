@@ -41,12 +41,11 @@ def redraw(model, parts: tuple[str, ...], seed: int) -> None:
 
 
 def main(argv=None) -> None:
-    from skeletonllm.demo.pretrain import initial_draction, load_pretrained, renderer_options
-    from skeletonllm.mllm.model import SkeletonLLM, SkeletonLLMConfig
+    from skeletonllm.demo.pretrain import load_pretrained
 
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from demo_sweep import (_check_head_start, _head_start_stamp, _probe, _token_probe, validation_arguments,
-                            validation_data)
+    from demo_sweep import (_check_head_start, _head_start_stamp, _probe, _token_probe, head_start_model,
+                            validation_arguments, validation_data)
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--head-start", required=True, help="a head start trained by demo_sweep.py --validation "
@@ -60,10 +59,7 @@ def main(argv=None) -> None:
     pre = load_pretrained(a.head_start)
     if pre is None:
         raise SystemExit(f"{a.head_start}: no finished head start there")
-    config = SkeletonLLMConfig(backbone=str(pre.backbone_dir), renderer="draction", image_size=p.image_size,
-                               renderer_options=renderer_options(p, "draction"), num_frames=p.num_frames,
-                               lora=False, device="cpu")
-    model = SkeletonLLM(config, renderer=initial_draction(p, st.seed + 1)).eval()
+    model = head_start_model(pre, p, "draction", st.seed)
     classes = list(split.unseen)
     rows = {"pixels": _probe(model.renderer, train, held, val, classes, p.num_frames),
             "tokens": _token_probe(model, train, held, p.num_frames, val, classes)}
