@@ -136,7 +136,7 @@ def test_the_head_start_sees_no_unseen_class_or_clip(tmp_path, monkeypatch):
     monkeypatch.setattr(PT.AttributeHeads, "__init__", spy_heads)
     monkeypatch.setattr(SkeletonLLM, "forward", spy_forward)
     settings = PT.PretrainSettings(vision_steps=2, short_steps=2, language_steps=6, batch_size=4, variants=1,
-                                   class_head=True, pose_weight=1.0, head_pool="tokens")
+                                   class_head=True, pose_weight=1.0, head_pool="tokens", motion_questions=8)
     others = other_motion_clips(ds, 1)
     other_names = {s.label for s in others}
     PT.pretrain_backbone(train, seen, settings, tmp_path / "backbone", seed=0, progress=False, other_samples=others)
@@ -144,6 +144,7 @@ def test_the_head_start_sees_no_unseen_class_or_clip(tmp_path, monkeypatch):
     assert set(seen) | other_names <= set(heads) and not set(heads) & set(unseen)
     assert {"hop", "nod", "head"} <= set(heads)                           # the other motions' words
     assert texts and not any(name in text for text in texts for name in unseen)
+    assert any("Where does the" in text for text in texts)                # the motion questions were asked
     with pytest.raises(ValueError, match="not a seen class"):
         PT.pretrain_backbone(train + [ds[ds.unseen_indices()[0]]], seen, settings, tmp_path / "other", progress=False)
     # ``other_language`` off: the other motions are drawn for the heads, never spoken of.
@@ -151,7 +152,7 @@ def test_the_head_start_sees_no_unseen_class_or_clip(tmp_path, monkeypatch):
     quiet = PT.pretrain_backbone(train, seen, dataclasses.replace(settings, other_language=False),
                                  tmp_path / "quiet", seed=0, progress=False, other_samples=others)
     assert set(drawn) == set(seen) | other_names
-    assert quiet.corpus_size == len(PT.tokenizer_corpus(train, seen))
+    assert quiet.corpus_size == len(PT.tokenizer_corpus(train, seen, motion=True))
     assert not any(name in text for text in texts for name in other_names)
     with pytest.raises(ValueError, match="seen classes among the other motions"):
         PT.pretrain_backbone(train, seen, settings, tmp_path / "other", progress=False, other_samples=train[:1])
@@ -348,3 +349,41 @@ def test_the_arms_are_handed_out_so_that_two_workers_finish_together():
     assert arm_order(["jtm", "projection", "draction"]) == ["draction", "projection", "jtm"]
     assert arm_order(["jtm", "velocity"]) == ["velocity", "jtm"]
     assert arm_order(["jtm"]) == ["jtm"] and arm_order(["velocity", "draction"]) == ["draction", "velocity"]
+
+
+def _standing_pose(frames: int = 8) -> np.ndarray:
+    """``(F, 25, 3)`` NTU-25 joints of a body standing still, facing -z (its left at +x)."""
+    pose = np.zeros((frames, 25, 3))
+    pose[:, 12], pose[:, 16] = (0.2, 0.0, 0.0), (-0.2, 0.0, 0.0)                  # hips
+    pose[:, 14], pose[:, 18] = (0.2, -1.0, 0.0), (-0.2, -1.0, 0.0)                # ankles
+    pose[:, 15], pose[:, 19] = (0.2, -1.0, -0.1), (-0.2, -1.0, -0.1)              # feet, pointing ahead
+    pose[:, 7], pose[:, 11] = (0.4, -0.2, 0.0), (-0.4, -0.2, 0.0)                 # hands
+    return pose
+
+
+def test_a_motion_question_is_answered_from_the_frames_it_names():
+    """Where a hand or foot goes between two frames, in the body's own directions (its left is
+    the camera's right here, and out is away from the midline on either side); the frames are
+    drawn among those that hold a body, and the options are every direction."""
+    from skeletonllm.demo.pretrain_targets import DIRECTIONS, MotionQuestion, limb_direction
+    from skeletonllm.mllm.prompts import parse_label
+
+    pose = _standing_pose()
+    pose[3:, 7] += (0.0, 1.0, 0.0)            # the left hand goes up at frame 3
+    pose[5:, 11] += (-0.6, 0.0, 0.0)          # the right hand goes out (to the body's right) at frame 5
+    pose[6:, 19] += (0.0, 0.1, -0.8)          # the right foot goes forward at frame 6
+    assert limb_direction(pose, "left arm", 0, 2) == "still"
+    assert limb_direction(pose, "left arm", 2, 3) == "up" and limb_direction(pose, "left arm", 0, 7) == "up"
+    assert limb_direction(pose, "right arm", 1, 6) == "out" and limb_direction(pose, "left arm", 0, 7) == "up"
+    assert limb_direction(pose, "right leg", 0, 7) == "forward" and limb_direction(pose, "left leg", 0, 7) == "still"
+    back = pose[::-1].copy()                  # the same clip played backwards
+    assert limb_direction(back, "left arm", 0, 7) == "down" and limb_direction(back, "right arm", 0, 7) == "in"
+    assert limb_direction(back, "right leg", 0, 7) == "back"
+    present = np.array([False, True, False, False, True, False, False, False])
+    rng = np.random.default_rng(0)
+    for _ in range(5):
+        prompt, target = MotionQuestion("left arm").ask(pose, present, rng)
+        assert "Where does the left hand go from Frame2 to Frame5?" in prompt and target.endswith(" up")
+        assert parse_label(target, DIRECTIONS) == "up" and all(f" {d}" in prompt for d in DIRECTIONS)
+    assert MotionQuestion("right leg").ask(pose, present, rng)[1].endswith(" still")
+    assert MotionQuestion("right leg").ask(pose, np.eye(8, dtype=bool)[0], rng)[1].endswith(" still")

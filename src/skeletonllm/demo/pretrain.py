@@ -56,7 +56,7 @@ from ..atomic import atomic_directory
 from .pretrain_frames import FrameBank, StyleMix, initial_draction, pose_targets, renderer_options
 from .pretrain_model import AttributeHeads, PoseHeads, build_backbone
 from .pretrain_settings import FAIR_RENDERERS, INITIAL_RENDERER, RESULT_FILE, PretrainResult, PretrainSettings
-from .pretrain_targets import (ATTRIBUTE_QUESTIONS, DESCRIBE, LIMBS, SIDES, Attributes, attribute_vocab,
+from .pretrain_targets import (ATTRIBUTE_QUESTIONS, DESCRIBE, LIMBS, SIDES, Attributes, MotionQuestion, attribute_vocab,
                                attributes, describe, language_items, tokenizer_corpus)
 
 
@@ -141,6 +141,15 @@ def with_token_noise(visual, std: float, generator: torch.Generator):
     return dataclasses.replace(visual, embeds=visual.embeds + std * noise.to(visual.embeds))
 
 
+def _asked(item, pose: torch.Tensor, present: torch.Tensor, rng: np.random.Generator) -> tuple[str, str]:
+    """A language item's ``(prompt, target)`` for the sampling drawn: a :class:`MotionQuestion`
+    is asked of its pose ``(F, J * 3)`` and present frames ``(F,)``; any other item is fixed."""
+    _, prompt, target = item
+    if isinstance(prompt, MotionQuestion):
+        return prompt.ask(pose.reshape(pose.shape[0], -1, 3).numpy(), present.numpy(), rng)
+    return prompt, target
+
+
 def pretrain_backbone(train_samples, seen: Sequence[str], settings: PretrainSettings, out_dir: str | Path,
                       seed: int = 0, progress: bool = True, other_samples=()) -> PretrainResult:
     """Build, pretrain and save the demo's backbone (model + tokenizer) into ``out_dir``.
@@ -172,7 +181,7 @@ def pretrain_backbone(train_samples, seen: Sequence[str], settings: PretrainSett
     # the clips and other classes the language phase speaks of (``other_language`` off: the other
     # motions are only drawn for the vision phase's heads)
     spoken, spoken_others = (samples, others) if settings.other_language else (list(train_samples), ())
-    corpus = tokenizer_corpus(spoken, seen, spoken_others)
+    corpus = tokenizer_corpus(spoken, seen, spoken_others, motion=settings.motion_questions > 0)
     backbone, tok = build_backbone(settings, corpus, seed)
     config = SkeletonLLMConfig(backbone="tiny:internvl", renderer=settings.renderers[0],
                                image_size=settings.image_size, renderer_options=renderer_options(settings),
@@ -201,7 +210,7 @@ def pretrain_backbone(train_samples, seen: Sequence[str], settings: PretrainSett
 
     def vision_loss(rng):
         idx = rng.choice(len(samples), size=min(settings.batch_size, len(samples)), replace=False)
-        frames, poses = bank.frames(idx, rng, poses=True)
+        frames, poses, _ = bank.frames(idx, rng, poses=True)
         tokens = model.encode_frames(frames).embeds
         loss = heads(tokens, [atts[i] for i in idx], [samples[i].label for i in idx])
         if pose_heads is not None:
@@ -218,7 +227,7 @@ def pretrain_backbone(train_samples, seen: Sequence[str], settings: PretrainSett
     # drawn clip's tokens are computed once; the bank deals renderers and samplings as before).
     t0 = time.time()
     short, long = language_items(spoken, seen, rng, settings.mqa_items, settings.attribute_options,
-                                 settings.mqa_options, settings.word_checks, spoken_others)
+                                 settings.mqa_options, settings.word_checks, spoken_others, settings.motion_questions)
     clip_of = {id(s.sequence("ntu25")): i for i, s in enumerate(samples)}
     joint = settings.joint_language
     model.set_trainable(["language", "vision", "projector"] if joint else ["language"])
@@ -233,15 +242,17 @@ def pretrain_backbone(train_samples, seen: Sequence[str], settings: PretrainSett
     noise_gen = torch.Generator().manual_seed(seed + 11)       # its own draws: the batches stay the same
 
     def text_loss(items):
-        batches = LengthBatches([p for _, p, _ in items], settings.language_batch_size or settings.batch_size)
+        batches = LengthBatches([str(p) for _, p, _ in items], settings.language_batch_size or settings.batch_size)
 
         def loss(rng):
             idx = batches.draw(rng)
+            frames, poses, present = bank.frames([clip_of[id(items[i][0])] for i in idx], rng, poses=True)
             with torch.set_grad_enabled(joint):
-                visual = model.encode_frames(bank.frames([clip_of[id(items[i][0])] for i in idx], rng))
+                visual = model.encode_frames(frames)
             if noise_std > 0:
                 visual = with_token_noise(visual, noise_std, noise_gen)
-            return model(None, [items[i][1] for i in idx], [items[i][2] for i in idx], visual=visual).loss
+            asked = [_asked(items[i], poses[k], present[k], rng) for k, i in enumerate(idx)]
+            return model(None, [p for p, _ in asked], [t for _, t in asked], visual=visual).loss
         return loss
 
     _optimise(language, settings.language_lr, settings.short_steps, text_loss(short),

@@ -91,6 +91,9 @@ class FrameBank:
         # [variant]: (N, F, J * 3) the first body's 3D joints of the same samplings (pose targets)
         self.poses = [torch.cat([pose_targets(b) for b in draws[v * per_variant:(v + 1) * per_variant]])
                       for v in range(variants)]
+        # [variant]: (N, F) the frames of the same samplings that hold the first body
+        self.present = [torch.cat([b.present[:, :, 0] for b in draws[v * per_variant:(v + 1) * per_variant]])
+                        for v in range(variants)]
         with torch.no_grad():
             for renderer in mix.renderers:
                 rows = [torch.cat([(renderer(b) * 255).round().to(torch.uint8)
@@ -102,8 +105,9 @@ class FrameBank:
 
     def frames(self, clips: Sequence[int], rng: np.random.Generator, poses: bool = False):
         """``(B, F, 3, H, W)`` floats in [0, 1] for the clips at these indices; with ``poses``
-        also their pose targets ``(B, F, J * 3)`` (:func:`pose_targets`) of the same samplings."""
-        out, pose = [], []
+        also their pose targets ``(B, F, J * 3)`` (:func:`pose_targets`) and which of their frames
+        hold a body ``(B, F)``, of the same samplings."""
+        out, pose, present = [], [], []
         for i in clips:
             r = self.drawn % len(self.images)
             self.drawn += 1
@@ -111,8 +115,9 @@ class FrameBank:
             v = int(rng.integers(self.variants))
             out.append(self.images[r][v][i])
             pose.append(self.poses[v][i])
+            present.append(self.present[v][i])
         frames = torch.stack(out).float() / 255.0
-        return (frames, torch.stack(pose)) if poses else frames
+        return (frames, torch.stack(pose), torch.stack(present)) if poses else frames
 
 
 def pose_targets(batch) -> torch.Tensor:

@@ -220,6 +220,15 @@ class PretrainSettings:
             against ``tr-lang2x`` / ``tr1-lang2x``, seeds 0-1 of both validation splits, AMD
             machine) the head start named fewer held-out classes (33.5 / 23.7 % against 37.5 /
             30.8) and after the curriculum -6.5 ± 5.0 points per run, lower in all 4: off.
+        motion_questions: questions per clip in the second language phase that ask where one
+            limb's hand or foot goes between two of the drawn frames (up, down, forward, back,
+            out, in or still; :class:`~skeletonllm.demo.pretrain_targets.MotionQuestion`), read
+            off the sampled joints, not off any label; 0 = off. Why: a token's content tells
+            which quadrant of the frame it comes from but hardly which frame (a linear probe on
+            single tokens: 83-87 % quadrant, 15-16 % frame, chance 25 / 12.5), so comparing
+            frames, which a movement word needs, is the language model's work alone, and no
+            other question of the head start asks it to compare one part of the body across
+            frames.
     """
 
     image_size: int = 28
@@ -258,6 +267,7 @@ class PretrainSettings:
     joint_language: bool = False
     joint_vision_lr: float = 1e-4
     language_token_noise: float = 0.0
+    motion_questions: int = 0
 
     def __post_init__(self):
         if self.head_pool not in POOLS:
@@ -267,6 +277,8 @@ class PretrainSettings:
         self.attribute_options = (counts,) if isinstance(counts, int) else tuple(counts)
         if not self.attribute_options or any(n < 0 or n == 1 for n in self.attribute_options):
             raise ValueError(f"attribute_options: counts of values offered (0 = all, else at least 2), got {counts!r}")
+        if self.motion_questions < 0:
+            raise ValueError(f"motion_questions: questions per clip (0 = off), got {self.motion_questions!r}")
         if self.other_motions < 0:
             raise ValueError(f"other_motions: clips per class (0 = off), got {self.other_motions!r}")
         if self.mqa_options < 0 or self.mqa_options == 1:

@@ -27,6 +27,13 @@ DESCRIBE = "Describe the movement, the side and the body part."
 ATTRIBUTE_QUESTIONS = (("Which movement does the person make?", "movement"),
                        ("Which side of the body does the movement use?", "side"),
                        ("Which body part performs the movement?", "part"))
+#: The answers of a :class:`MotionQuestion`: where a limb's end (hand or foot) goes between two
+#: frames, in the body's own directions, or ``still``.
+DIRECTIONS = ("up", "down", "forward", "back", "out", "in", "still")
+#: The joints (NTU-25 indices) a :class:`MotionQuestion` reads: each limb's end, the hips that
+#: give the body's left-right axis, and the ankles and feet that give its facing.
+_LIMB_ENDS = {"left arm": 7, "right arm": 11, "left leg": 15, "right leg": 19}
+_HIPS, _ANKLES, _FEET = (12, 16), (14, 18), (15, 19)
 
 
 @dataclass(frozen=True)
@@ -45,6 +52,69 @@ def attributes(sample) -> Attributes:
     moving = sample.program.moving_groups(0)
     return Attributes(a.movement, a.side if a.side in SIDES else "neither", a.part,
                       tuple(limb in moving for limb in LIMBS))
+
+
+def limb_direction(pose: np.ndarray, limb: str, first: int, last: int, still: float = 0.25) -> str:
+    """Where ``limb``'s end goes from frame ``first`` to frame ``last`` of ``pose`` ``(F, J, 3)``
+    (NTU-25 joints, y up, centred and scaled as :func:`~skeletonllm.demo.pretrain_frames.pose_targets`
+    writes them): the largest of its vertical, forward and sideways displacements as one of
+    :data:`DIRECTIONS` (``out``: away from the body's midline), or ``still`` when the
+    displacement is shorter than ``still`` (in the pose's units: the clip's joint spread).
+
+    Forward is where the feet point at frame ``first`` (ankle to foot), sideways the hips' axis,
+    both flattened to the ground: the answer follows the body, not the camera."""
+    start, move = pose[first], pose[last, _LIMB_ENDS[limb]] - pose[first, _LIMB_ENDS[limb]]
+    if np.linalg.norm(move) < still:
+        return "still"
+    left = _ground(start[_HIPS[0]] - start[_HIPS[1]])
+    ahead = _ground((start[list(_FEET)] - start[list(_ANKLES)]).mean(0))
+    ahead = _ground(ahead - (ahead @ left) * left)
+    outward = left if limb.startswith("left") else -left
+    parts = {"up": move[1], "forward": float(move @ ahead), "out": float(move @ outward)}
+    key = max(parts, key=lambda k: abs(parts[k]))
+    return key if parts[key] > 0 else {"up": "down", "forward": "back", "out": "in"}[key]
+
+
+def _ground(v: np.ndarray) -> np.ndarray:
+    """``v`` with its vertical part removed, as a unit vector (zero if nothing is left)."""
+    flat = np.array([v[0], 0.0, v[2]])
+    norm = np.linalg.norm(flat)
+    return flat / norm if norm > 1e-6 else flat
+
+
+@dataclass(frozen=True)
+class MotionQuestion:
+    """A language-phase question whose answer is read off the drawn frames' joints, not off any
+    label: where ``limb``'s end goes between two frames (:func:`limb_direction`). The frames are
+    chosen when the clip is drawn, among those the sampling holds a body in, so the question
+    makes the language model compare one limb's tokens across frames, which a movement word
+    needs and no other head-start question asks for."""
+
+    limb: str
+
+    def question(self, first: int, last: int) -> str:
+        end = self.limb.replace("arm", "hand").replace("leg", "foot")
+        return f"Where does the {end} go from Frame{first + 1} to Frame{last + 1}?"
+
+    def prompt(self, first: int, last: int, options: Sequence[str] = DIRECTIONS) -> str:
+        return P.qa_prompt(self.question(first, last), list(options))
+
+    def ask(self, pose: np.ndarray, present: np.ndarray, rng: np.random.Generator) -> tuple[str, str]:
+        """``(prompt, target)`` for a drawn sampling: ``pose`` ``(F, J, 3)``, ``present`` ``(F,)``
+        (frames that hold a body); the two frames drawn from ``rng`` among the present ones (the
+        target says ``still`` when fewer than two are), the options in a random order."""
+        frames = np.flatnonzero(present)
+        if len(frames) < 2:
+            first, last, answer = 0, len(present) - 1, "still"
+        else:
+            first, last = sorted(rng.choice(frames, size=2, replace=False).tolist())
+            answer = limb_direction(pose, self.limb, first, last)
+        options = [DIRECTIONS[i] for i in rng.permutation(len(DIRECTIONS))]
+        return self.prompt(first, last, options), P.mqa_target(answer)
+
+    def __str__(self) -> str:
+        """A prompt of the length every asking has (what :class:`~skeletonllm.demo.pretrain.LengthBatches` buckets)."""
+        return self.prompt(0, 7)
 
 
 def describe(label: str) -> str:
@@ -81,7 +151,7 @@ def word_phrase(key: str, value: str) -> str:
 
 def language_items(samples, seen: Sequence[str], rng: np.random.Generator, mqa: int = 0,
                    options: Sequence[int] = (4,), mqa_options: int = 0, word_checks: bool = False,
-                   others: Sequence[str] = ()):
+                   others: Sequence[str] = (), motion_questions: int = 0):
     """``(short, long)`` lists of ``(sequence, prompt, target)`` for the language phase.
 
     ``short``: one :data:`DESCRIBE` question per clip. ``long`` (the project's prompt formats):
@@ -97,6 +167,10 @@ def language_items(samples, seen: Sequence[str], rng: np.random.Generator, mqa: 
     value of the same attribute, as the movement is checked.
     ``others``: classes outside the split whose clips are among ``samples`` (their words join the
     attributes' values; no recognition question is asked of them, as none offers them).
+    ``motion_questions``: that many :class:`MotionQuestion` per clip in ``long``, the limbs in
+    turn (:data:`LIMBS`); their prompt and target are made when the clip is drawn
+    (:meth:`MotionQuestion.ask`), so the item holds the question in the prompt's place and None
+    as its target.
     """
     vocab = attribute_vocab([*seen, *others])
     short, long = [], []
@@ -121,6 +195,7 @@ def language_items(samples, seen: Sequence[str], rng: np.random.Generator, mqa: 
             offered = offer(s.label, seen, mqa_options, rng) if mqa_options else \
                 [seen[i] for i in rng.permutation(len(seen))]
             long.append((seq, P.mqa_prompt(offered), P.mqa_target(s.label)))
+        long += [(seq, MotionQuestion(LIMBS[k % len(LIMBS)]), None) for k in range(motion_questions)]
     return short, long
 
 
@@ -136,18 +211,22 @@ def _word_checks(att: Attributes, vocab: dict[str, list[str]], rng: np.random.Ge
     return checks
 
 
-def tokenizer_corpus(samples, seen: Sequence[str], others: Sequence[str] = ()) -> list[str]:
+def tokenizer_corpus(samples, seen: Sequence[str], others: Sequence[str] = (), motion: bool = False) -> list[str]:
     """Texts the demo's tokenizer is trained on: every prompt and target the demo writes, the
     seen class names, and the clips' captions, rationales and QA (``samples``: seen classes, and
-    ``others`` outside the split; no unseen class name)."""
+    ``others`` outside the split; no unseen class name); with ``motion`` every
+    :class:`MotionQuestion` over eight frames and its answers."""
     rng = np.random.default_rng(0)
     short, long = language_items(samples, seen, rng, others=others)
     texts = list(seen) + [t for _, p, a in short + long for t in (p, a)]
     for s in samples:
         texts += [*s.captions, s.rationale] + [x for q in s.qa for x in (q.question, *q.options, q.reference)]
     texts += [P.mqa_prompt(list(seen)), P.student_prompt(), P.caption_prompt()] + [P.disc_prompt(c) for c in seen]
+    if motion:
+        texts += [MotionQuestion(limb).prompt(a, b) for limb in LIMBS for a in range(8) for b in range(a + 1, 8)]
+        texts += [P.mqa_target(d) for d in DIRECTIONS]
     return texts
 
 
-__all__ = ["ATTRIBUTE_QUESTIONS", "Attributes", "DESCRIBE", "LIMBS", "SIDES", "attribute_vocab", "attributes",
-           "describe", "language_items", "offer", "tokenizer_corpus", "word_phrase"]
+__all__ = ["ATTRIBUTE_QUESTIONS", "Attributes", "DESCRIBE", "DIRECTIONS", "LIMBS", "MotionQuestion", "SIDES",
+           "attribute_vocab", "attributes", "describe", "limb_direction", "language_items", "offer", "tokenizer_corpus", "word_phrase"]
