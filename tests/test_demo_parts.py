@@ -152,7 +152,7 @@ def test_the_head_start_sees_no_unseen_class_or_clip(tmp_path, monkeypatch):
     quiet = PT.pretrain_backbone(train, seen, dataclasses.replace(settings, other_language=False),
                                  tmp_path / "quiet", seed=0, progress=False, other_samples=others)
     assert set(drawn) == set(seen) | other_names
-    assert quiet.corpus_size == len(PT.tokenizer_corpus(train, seen, motion=True))
+    assert quiet.corpus_size == len(PT.tokenizer_corpus(train, seen, motion_span="pair"))
     assert not any(name in text for text in texts for name in other_names)
     with pytest.raises(ValueError, match="seen classes among the other motions"):
         PT.pretrain_backbone(train, seen, settings, tmp_path / "other", progress=False, other_samples=train[:1])
@@ -387,3 +387,10 @@ def test_a_motion_question_is_answered_from_the_frames_it_names():
         assert parse_label(target, DIRECTIONS) == "up" and all(f" {d}" in prompt for d in DIRECTIONS)
     assert MotionQuestion("right leg").ask(pose, present, rng)[1].endswith(" still")
     assert MotionQuestion("right leg").ask(pose, np.eye(8, dtype=bool)[0], rng)[1].endswith(" still")
+    # the farthest span: from the first frame with a body to where the hand is farthest, no frame named
+    pose[6:, 7] += (0.0, 0.5, 0.0)
+    assert MotionQuestion("left arm", "farthest").frames(pose, present, rng) == (1, 4)
+    assert MotionQuestion("left arm", "farthest").frames(pose, np.ones(8, bool), rng) == (0, 6)
+    prompt, target = MotionQuestion("left arm", "farthest").ask(pose, np.ones(8, bool), rng)
+    assert "Where does the left hand go?" in prompt and "Frame1 to" not in prompt and target.endswith(" up")
+    assert MotionQuestion("left leg", "farthest").ask(pose, np.ones(8, bool), rng)[1].endswith(" still")

@@ -181,7 +181,8 @@ def pretrain_backbone(train_samples, seen: Sequence[str], settings: PretrainSett
     # the clips and other classes the language phase speaks of (``other_language`` off: the other
     # motions are only drawn for the vision phase's heads)
     spoken, spoken_others = (samples, others) if settings.other_language else (list(train_samples), ())
-    corpus = tokenizer_corpus(spoken, seen, spoken_others, motion=settings.motion_questions > 0)
+    corpus = tokenizer_corpus(spoken, seen, spoken_others,
+                              settings.motion_span if settings.motion_questions > 0 else None)
     backbone, tok = build_backbone(settings, corpus, seed)
     config = SkeletonLLMConfig(backbone="tiny:internvl", renderer=settings.renderers[0],
                                image_size=settings.image_size, renderer_options=renderer_options(settings),
@@ -227,7 +228,8 @@ def pretrain_backbone(train_samples, seen: Sequence[str], settings: PretrainSett
     # drawn clip's tokens are computed once; the bank deals renderers and samplings as before).
     t0 = time.time()
     short, long = language_items(spoken, seen, rng, settings.mqa_items, settings.attribute_options,
-                                 settings.mqa_options, settings.word_checks, spoken_others, settings.motion_questions)
+                                 settings.mqa_options, settings.word_checks, spoken_others, settings.motion_questions,
+                                 settings.motion_span)
     clip_of = {id(s.sequence("ntu25")): i for i, s in enumerate(samples)}
     joint = settings.joint_language
     model.set_trainable(["language", "vision", "projector"] if joint else ["language"])

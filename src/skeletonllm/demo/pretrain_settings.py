@@ -64,6 +64,10 @@ POOLS = ("mean", "tokens", "frames", "frames_motion")
 POOL_WORDS = {"mean": "the mean of the visual tokens", "tokens": "every visual token in its place",
               "frames": "each token position's mean over frames",
               "frames_motion": "each token position's mean over frames and its mean change between frames"}
+#: How a motion question (``PretrainSettings.motion_questions``) picks its frames: two drawn at random
+#: and named in the question, or the clip's first frame and the one where the limb's end is farthest
+#: from it, unnamed.
+MOTION_SPANS = ("pair", "farthest")
 
 
 @dataclass
@@ -228,7 +232,9 @@ class PretrainSettings:
             single tokens: 83-87 % quadrant, 15-16 % frame, chance 25 / 12.5), so comparing
             frames, which a movement word needs, is the language model's work alone, and no
             other question of the head start asks it to compare one part of the body across
-            frames.
+            frames. ``motion_span``: the two frames drawn at random and named in the question
+            (``"pair"``), or the first frame and the one where the limb's end is farthest from
+            it, unnamed (``"farthest"``: the way the limb moves over the clip).
     """
 
     image_size: int = 28
@@ -268,6 +274,7 @@ class PretrainSettings:
     joint_vision_lr: float = 1e-4
     language_token_noise: float = 0.0
     motion_questions: int = 0
+    motion_span: str = "pair"
 
     def __post_init__(self):
         if self.head_pool not in POOLS:
@@ -277,6 +284,8 @@ class PretrainSettings:
         self.attribute_options = (counts,) if isinstance(counts, int) else tuple(counts)
         if not self.attribute_options or any(n < 0 or n == 1 for n in self.attribute_options):
             raise ValueError(f"attribute_options: counts of values offered (0 = all, else at least 2), got {counts!r}")
+        if self.motion_span not in MOTION_SPANS:
+            raise ValueError(f"motion_span must be one of {', '.join(MOTION_SPANS)}, got '{self.motion_span}'")
         if self.motion_questions < 0:
             raise ValueError(f"motion_questions: questions per clip (0 = off), got {self.motion_questions!r}")
         if self.other_motions < 0:
@@ -328,5 +337,5 @@ class PretrainResult:
                    d.get("clips_per_renderer", {}))
 
 
-__all__ = ["FAIR_RENDERERS", "INITIAL_RENDERER", "POOLS", "POOL_WORDS", "RESULT_FILE", "PretrainResult",
+__all__ = ["FAIR_RENDERERS", "INITIAL_RENDERER", "MOTION_SPANS", "POOLS", "POOL_WORDS", "RESULT_FILE", "PretrainResult",
            "PretrainSettings", "frame_tokens_words", "options_words"]

@@ -16,6 +16,7 @@ import numpy as np
 
 from ..mllm import prompts as P
 from ..synth import get_action
+from .pretrain_settings import MOTION_SPANS
 
 #: The four limbs whose motion the per-limb head predicts, as ``moving_groups`` names them.
 LIMBS = ("left arm", "right arm", "left leg", "right leg")
@@ -85,30 +86,43 @@ def _ground(v: np.ndarray) -> np.ndarray:
 @dataclass(frozen=True)
 class MotionQuestion:
     """A language-phase question whose answer is read off the drawn frames' joints, not off any
-    label: where ``limb``'s end goes between two frames (:func:`limb_direction`). The frames are
-    chosen when the clip is drawn, among those the sampling holds a body in, so the question
-    makes the language model compare one limb's tokens across frames, which a movement word
-    needs and no other head-start question asks for."""
+    label: where ``limb``'s end goes between two frames (:func:`limb_direction`), so that the
+    language model compares one limb's tokens across frames, which a movement word needs and no
+    other head-start question asks for. ``span="pair"``: two frames drawn among those that hold
+    a body, named in the question ("from Frame2 to Frame5"); ``"farthest"``: from the first such
+    frame to the one where the limb's end is farthest from where it started, no frame named
+    ("Where does the left hand go?": the way the limb moves, found by looking at all frames)."""
 
     limb: str
+    span: str = "pair"
 
     def question(self, first: int, last: int) -> str:
         end = self.limb.replace("arm", "hand").replace("leg", "foot")
+        if self.span == "farthest":
+            return f"Where does the {end} go?"
         return f"Where does the {end} go from Frame{first + 1} to Frame{last + 1}?"
 
     def prompt(self, first: int, last: int, options: Sequence[str] = DIRECTIONS) -> str:
         return P.qa_prompt(self.question(first, last), list(options))
 
-    def ask(self, pose: np.ndarray, present: np.ndarray, rng: np.random.Generator) -> tuple[str, str]:
-        """``(prompt, target)`` for a drawn sampling: ``pose`` ``(F, J, 3)``, ``present`` ``(F,)``
-        (frames that hold a body); the two frames drawn from ``rng`` among the present ones (the
-        target says ``still`` when fewer than two are), the options in a random order."""
+    def frames(self, pose: np.ndarray, present: np.ndarray, rng: np.random.Generator) -> tuple[int, int] | None:
+        """The two frames the question is about (None when fewer than two hold a body)."""
         frames = np.flatnonzero(present)
         if len(frames) < 2:
-            first, last, answer = 0, len(present) - 1, "still"
-        else:
+            return None
+        if self.span == "pair":
             first, last = sorted(rng.choice(frames, size=2, replace=False).tolist())
-            answer = limb_direction(pose, self.limb, first, last)
+            return first, last
+        end = pose[frames, _LIMB_ENDS[self.limb]]
+        return int(frames[0]), int(frames[np.argmax(np.linalg.norm(end - end[0], axis=-1))])
+
+    def ask(self, pose: np.ndarray, present: np.ndarray, rng: np.random.Generator) -> tuple[str, str]:
+        """``(prompt, target)`` for a drawn sampling: ``pose`` ``(F, J, 3)``, ``present`` ``(F,)``
+        (frames that hold a body; the target says ``still`` when fewer than two do), the options
+        in a random order."""
+        span = self.frames(pose, present, rng)
+        first, last = span or (0, len(present) - 1)
+        answer = "still" if span is None or first == last else limb_direction(pose, self.limb, first, last)
         options = [DIRECTIONS[i] for i in rng.permutation(len(DIRECTIONS))]
         return self.prompt(first, last, options), P.mqa_target(answer)
 
@@ -151,7 +165,7 @@ def word_phrase(key: str, value: str) -> str:
 
 def language_items(samples, seen: Sequence[str], rng: np.random.Generator, mqa: int = 0,
                    options: Sequence[int] = (4,), mqa_options: int = 0, word_checks: bool = False,
-                   others: Sequence[str] = (), motion_questions: int = 0):
+                   others: Sequence[str] = (), motion_questions: int = 0, motion_span: str = "pair"):
     """``(short, long)`` lists of ``(sequence, prompt, target)`` for the language phase.
 
     ``short``: one :data:`DESCRIBE` question per clip. ``long`` (the project's prompt formats):
@@ -168,7 +182,8 @@ def language_items(samples, seen: Sequence[str], rng: np.random.Generator, mqa: 
     ``others``: classes outside the split whose clips are among ``samples`` (their words join the
     attributes' values; no recognition question is asked of them, as none offers them).
     ``motion_questions``: that many :class:`MotionQuestion` per clip in ``long``, the limbs in
-    turn (:data:`LIMBS`); their prompt and target are made when the clip is drawn
+    turn (:data:`LIMBS`), their frames picked as ``motion_span`` says (:data:`MOTION_SPANS`); their
+    prompt and target are made when the clip is drawn
     (:meth:`MotionQuestion.ask`), so the item holds the question in the prompt's place and None
     as its target.
     """
@@ -195,7 +210,7 @@ def language_items(samples, seen: Sequence[str], rng: np.random.Generator, mqa: 
             offered = offer(s.label, seen, mqa_options, rng) if mqa_options else \
                 [seen[i] for i in rng.permutation(len(seen))]
             long.append((seq, P.mqa_prompt(offered), P.mqa_target(s.label)))
-        long += [(seq, MotionQuestion(LIMBS[k % len(LIMBS)]), None) for k in range(motion_questions)]
+        long += [(seq, MotionQuestion(LIMBS[k % len(LIMBS)], motion_span), None) for k in range(motion_questions)]
     return short, long
 
 
@@ -211,22 +226,23 @@ def _word_checks(att: Attributes, vocab: dict[str, list[str]], rng: np.random.Ge
     return checks
 
 
-def tokenizer_corpus(samples, seen: Sequence[str], others: Sequence[str] = (), motion: bool = False) -> list[str]:
+def tokenizer_corpus(samples, seen: Sequence[str], others: Sequence[str] = (), motion_span: str | None = None) -> list[str]:
     """Texts the demo's tokenizer is trained on: every prompt and target the demo writes, the
     seen class names, and the clips' captions, rationales and QA (``samples``: seen classes, and
-    ``others`` outside the split; no unseen class name); with ``motion`` every
-    :class:`MotionQuestion` over eight frames and its answers."""
+    ``others`` outside the split; no unseen class name); with ``motion_span`` every
+    :class:`MotionQuestion` of that span over eight frames and its answers."""
     rng = np.random.default_rng(0)
     short, long = language_items(samples, seen, rng, others=others)
     texts = list(seen) + [t for _, p, a in short + long for t in (p, a)]
     for s in samples:
         texts += [*s.captions, s.rationale] + [x for q in s.qa for x in (q.question, *q.options, q.reference)]
     texts += [P.mqa_prompt(list(seen)), P.student_prompt(), P.caption_prompt()] + [P.disc_prompt(c) for c in seen]
-    if motion:
-        texts += [MotionQuestion(limb).prompt(a, b) for limb in LIMBS for a in range(8) for b in range(a + 1, 8)]
+    if motion_span is not None:
+        asked = [MotionQuestion(limb, motion_span).prompt(a, b) for limb in LIMBS for a in range(8) for b in range(a + 1, 8)]
+        texts += list(dict.fromkeys(asked))
         texts += [P.mqa_target(d) for d in DIRECTIONS]
     return texts
 
 
-__all__ = ["ATTRIBUTE_QUESTIONS", "Attributes", "DESCRIBE", "DIRECTIONS", "LIMBS", "MotionQuestion", "SIDES",
+__all__ = ["ATTRIBUTE_QUESTIONS", "Attributes", "DESCRIBE", "DIRECTIONS", "LIMBS", "MOTION_SPANS", "MotionQuestion", "SIDES",
            "attribute_vocab", "attributes", "describe", "limb_direction", "language_items", "offer", "tokenizer_corpus", "word_phrase"]
