@@ -113,6 +113,7 @@ def test_the_head_start_sees_no_unseen_class_or_clip(tmp_path, monkeypatch):
     from skeletonllm.demo.data import other_motion_clips
     from skeletonllm.mllm.model import SkeletonLLM
     from skeletonllm.synth import SyntheticMotionSet
+    from skeletonllm.synth.free_motion import FREE_MOTION
 
     ds = SyntheticMotionSet.for_split("synth_31_13", num_per_class=1, seed=0)
     seen, unseen = list(ds.split.seen), list(ds.split.unseen)
@@ -136,11 +137,12 @@ def test_the_head_start_sees_no_unseen_class_or_clip(tmp_path, monkeypatch):
     monkeypatch.setattr(PT.AttributeHeads, "__init__", spy_heads)
     monkeypatch.setattr(SkeletonLLM, "forward", spy_forward)
     settings = PT.PretrainSettings(vision_steps=2, short_steps=2, language_steps=6, batch_size=4, variants=1,
-                                   class_head=True, pose_weight=1.0, head_pool="tokens", motion_questions=8)
+                                   class_head=True, pose_weight=1.0, head_pool="tokens", motion_questions=8,
+                                   free_motions=3)
     others = other_motion_clips(ds, 1)
     other_names = {s.label for s in others}
     PT.pretrain_backbone(train, seen, settings, tmp_path / "backbone", seed=0, progress=False, other_samples=others)
-    assert drawn and set(drawn) == set(seen) | other_names
+    assert drawn and set(drawn) == set(seen) | other_names | {FREE_MOTION}      # free motion: no class
     assert set(seen) | other_names <= set(heads) and not set(heads) & set(unseen)
     assert {"hop", "nod", "head"} <= set(heads)                           # the other motions' words
     assert texts and not any(name in text for text in texts for name in unseen)
@@ -151,7 +153,7 @@ def test_the_head_start_sees_no_unseen_class_or_clip(tmp_path, monkeypatch):
     drawn.clear(), texts.clear()
     quiet = PT.pretrain_backbone(train, seen, dataclasses.replace(settings, other_language=False),
                                  tmp_path / "quiet", seed=0, progress=False, other_samples=others)
-    assert set(drawn) == set(seen) | other_names
+    assert set(drawn) == set(seen) | other_names | {FREE_MOTION}
     assert quiet.corpus_size == len(PT.tokenizer_corpus(train, seen, motion_span="pair"))
     assert not any(name in text for text in texts for name in other_names)
     with pytest.raises(ValueError, match="seen classes among the other motions"):

@@ -435,3 +435,28 @@ def test_depiction_classes_are_in_both_halves_of_their_split():
                  ("cross left arm over right", "cross right arm over left")):
         assert a in split.unseen and b in split.unseen
     assert depiction_kind("kick left leg") is None
+
+
+def test_free_motion_moves_the_limbs_it_keys_and_belongs_to_no_class():
+    """A free-motion clip is deterministic in its seed and index, moves one or two limbs and
+    nothing else that a class clip could be named by, and carries no class and no text."""
+    from skeletonllm.synth import ACTION_CLASSES
+    from skeletonllm.synth.free_motion import FREE_LIMBS, FREE_MOTION, free_motion_sample
+
+    clips = [free_motion_sample(k, seed=3) for k in range(40)]
+    again = free_motion_sample(7, seed=3)
+    assert np.array_equal(clips[7].sequence("ntu25").joints, again.sequence("ntu25").joints)
+    assert not np.array_equal(clips[7].sequence("ntu25").joints, free_motion_sample(7, seed=4).sequence("ntu25").joints)
+    for clip in clips:
+        moving = clip.program.moving_groups(0)
+        assert 1 <= len(moving) <= 2 and moving <= set(FREE_LIMBS)
+        assert set(clip.program.params["limbs"]) == moving
+        assert clip.label == FREE_MOTION and not clip.captions and not clip.qa and not clip.rationale
+        seq = clip.sequence("ntu25")
+        joints = seq.joints[seq.present[:, 0], 0]                            # the frames that hold the body
+        hand_or_foot = {"left arm": 7, "right arm": 11, "left leg": 15, "right leg": 19}
+        for limb, j in hand_or_foot.items():     # a limb it keys moves its end by more than 10 cm, no other does
+            travel = np.linalg.norm(joints[:, j] - joints[0, j], axis=-1).max()
+            assert (travel > 0.1) == (limb in moving), (limb, travel)
+    assert FREE_MOTION not in ACTION_CLASSES
+    assert {limb for c in clips for limb in c.program.moving_groups(0)} == set(FREE_LIMBS)

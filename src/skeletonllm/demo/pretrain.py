@@ -53,11 +53,12 @@ import numpy as np
 import torch
 
 from ..atomic import atomic_directory
+from ..synth.free_motion import free_motion_sample
 from .pretrain_frames import FrameBank, StyleMix, initial_draction, pose_targets, renderer_options
 from .pretrain_model import AttributeHeads, PoseHeads, build_backbone
 from .pretrain_settings import FAIR_RENDERERS, INITIAL_RENDERER, RESULT_FILE, PretrainResult, PretrainSettings
 from .pretrain_targets import (ATTRIBUTE_QUESTIONS, DESCRIBE, LIMBS, SIDES, Attributes, MotionQuestion, attribute_vocab,
-                               attributes, describe, language_items, tokenizer_corpus)
+                               attributes, describe, free_motion_items, language_items, tokenizer_corpus)
 
 
 class LengthBatches:
@@ -181,6 +182,8 @@ def pretrain_backbone(train_samples, seen: Sequence[str], settings: PretrainSett
     # the clips and other classes the language phase speaks of (``other_language`` off: the other
     # motions are only drawn for the vision phase's heads)
     spoken, spoken_others = (samples, others) if settings.other_language else (list(train_samples), ())
+    # free motion (no class): drawn into the bank for the language phase only, after every class clip
+    free = [free_motion_sample(k, seed, index=k) for k in range(settings.free_motions)]
     corpus = tokenizer_corpus(spoken, seen, spoken_others,
                               settings.motion_span if settings.motion_questions > 0 else None)
     backbone, tok = build_backbone(settings, corpus, seed)
@@ -188,7 +191,7 @@ def pretrain_backbone(train_samples, seen: Sequence[str], settings: PretrainSett
                                image_size=settings.image_size, renderer_options=renderer_options(settings),
                                num_frames=settings.num_frames, lora=False, device="cpu")
     model = SkeletonLLM(config, renderer=StyleMix(settings, seed + 1), backbone=(backbone, tok))
-    bank = FrameBank(model.renderer, samples, settings, settings.variants, rng)
+    bank = FrameBank(model.renderer, samples + free, settings, settings.variants, rng)
     times["build"] = time.time() - t0
 
     # Phase 1: vision tower + projector, attribute heads.
@@ -230,7 +233,8 @@ def pretrain_backbone(train_samples, seen: Sequence[str], settings: PretrainSett
     short, long = language_items(spoken, seen, rng, settings.mqa_items, settings.attribute_options,
                                  settings.mqa_options, settings.word_checks, spoken_others, settings.motion_questions,
                                  settings.motion_span)
-    clip_of = {id(s.sequence("ntu25")): i for i, s in enumerate(samples)}
+    long += free_motion_items(free, settings.motion_questions, settings.motion_span)
+    clip_of = {id(s.sequence("ntu25")): i for i, s in enumerate(samples + free)}
     joint = settings.joint_language
     model.set_trainable(["language", "vision", "projector"] if joint else ["language"])
     model.train()

@@ -235,6 +235,14 @@ class PretrainSettings:
             frames. ``motion_span``: the two frames drawn at random and named in the question
             (``"pair"``), or the first frame and the one where the limb's end is farthest from
             it, unnamed (``"farthest"``: the way the limb moves over the clip).
+        free_motions: clips of free motion (:mod:`skeletonllm.synth.free_motion`: one or two limbs
+            moving at random, no class) that the language phase also asks about: which limbs move
+            (YES/NO) and, with ``motion_questions``, where their hands and feet go; 0 = off. The
+            seen classes alone never move some limbs in some ways (on the second validation split
+            no training clip moves the left leg, and the head start answers "still" for it on the
+            held-out clips); a pretrained model has watched every limb move. Their clips are
+            drawn by every renderer, as the class clips are, but reach neither the vision phase's
+            heads nor any question that names a movement or a class.
     """
 
     image_size: int = 28
@@ -275,6 +283,7 @@ class PretrainSettings:
     language_token_noise: float = 0.0
     motion_questions: int = 0
     motion_span: str = "pair"
+    free_motions: int = 0
 
     def __post_init__(self):
         if self.head_pool not in POOLS:
@@ -286,6 +295,8 @@ class PretrainSettings:
             raise ValueError(f"attribute_options: counts of values offered (0 = all, else at least 2), got {counts!r}")
         if self.motion_span not in MOTION_SPANS:
             raise ValueError(f"motion_span must be one of {', '.join(MOTION_SPANS)}, got '{self.motion_span}'")
+        if self.free_motions < 0:
+            raise ValueError(f"free_motions: clips (0 = off), got {self.free_motions!r}")
         if self.motion_questions < 0:
             raise ValueError(f"motion_questions: questions per clip (0 = off), got {self.motion_questions!r}")
         if self.other_motions < 0:

@@ -214,6 +214,19 @@ def language_items(samples, seen: Sequence[str], rng: np.random.Generator, mqa: 
     return short, long
 
 
+def free_motion_items(samples, motion_questions: int = 0, motion_span: str = "pair"):
+    """Language-phase items ``(sequence, prompt, target)`` for free-motion clips
+    (:mod:`skeletonllm.synth.free_motion`: no class, so no description, attribute or recognition
+    question): a YES/NO check of each limb's moving, as the class clips get, and ``motion_questions``
+    :class:`MotionQuestion` (the limbs in turn, made when the clip is drawn)."""
+    items = []
+    for s in samples:
+        seq, moving = s.sequence("ntu25"), s.program.moving_groups(0)
+        items += [(seq, P.disc_prompt(f"move the {limb}"), P.YES if limb in moving else P.NO) for limb in LIMBS]
+        items += [(seq, MotionQuestion(LIMBS[k % len(LIMBS)], motion_span), None) for k in range(motion_questions)]
+    return items
+
+
 def _word_checks(att: Attributes, vocab: dict[str, list[str]], rng: np.random.Generator) -> list[tuple[str, bool]]:
     """``(phrase, yes)`` checks of a clip's side and part words: the true value and one other."""
     checks = []
@@ -245,4 +258,4 @@ def tokenizer_corpus(samples, seen: Sequence[str], others: Sequence[str] = (), m
 
 
 __all__ = ["ATTRIBUTE_QUESTIONS", "Attributes", "DESCRIBE", "DIRECTIONS", "LIMBS", "MOTION_SPANS", "MotionQuestion", "SIDES",
-           "attribute_vocab", "attributes", "describe", "limb_direction", "language_items", "offer", "tokenizer_corpus", "word_phrase"]
+           "attribute_vocab", "attributes", "describe", "free_motion_items", "limb_direction", "language_items", "offer", "tokenizer_corpus", "word_phrase"]

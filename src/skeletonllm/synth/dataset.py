@@ -263,22 +263,9 @@ def generate_sample(action: str, k: int, seed: int, config: SynthConfig | None =
     cls = get_action(action)
     motion_ss, text_ss, noise_ss = np.random.SeedSequence([seed, zlib.crc32(action.encode()), k]).spawn(3)
     rng = np.random.default_rng(motion_ss)
-    lo, hi = cfg.frames
-    if cls.actors == 2:          # interactions have more steps: give them the longer clips
-        lo = max(lo, int(lo + 0.5 * (hi - lo)))
-    T = int(rng.integers(lo, hi + 1))
-    shapes = [BodyShape.sample(rng, cfg.height_range) for _ in range(cls.actors)]
-    floor = -float(rng.uniform(0.8, 1.05))
-    placements = [Placement(x=float(rng.uniform(-0.4, 0.4)), z=float(rng.uniform(*cfg.distance_range)),
-                            floor=floor, facing=float(rng.uniform(-cfg.facing_jitter, cfg.facing_jitter)))
-                  for _ in range(cls.actors)]
-    sway = [({"lean": float(rng.uniform(1.0, 3.0)), "shift": float(rng.uniform(0.005, 0.02)),
-              "period": float(rng.uniform(1.5, 4.0)), "phase": float(rng.uniform(0, 2 * np.pi))}
-             if rng.random() < cfg.sway_prob else None) for _ in range(cls.actors)]
+    T, shapes, placements, sway = stage_actors(rng, cfg, cls.actors)
     program = build_program(cls, rng, T, cfg.fps, shapes, placements, sway)
-    present = _present_mask(rng, T, cls.actors, cfg)
-    view = View2D.sample(rng)
-    noise_std = float(rng.uniform(*cfg.noise_std))
+    present, view, noise_std = sensing(rng, T, cls.actors, cfg)
     trng = np.random.default_rng(text_ss)
     caps = captions(program, trng)
     why = rationale(program, trng, pool)
@@ -286,6 +273,32 @@ def generate_sample(action: str, k: int, seed: int, config: SynthConfig | None =
     return SyntheticSample(index=index, label=action, label_id=label_id, k=k, program=program, captions=caps,
                            rationale=why, qa=qa, present=present, view=view, noise_std=noise_std,
                            noise_entropy=int(noise_ss.generate_state(1)[0]), shapes=shapes)
+
+
+def stage_actors(rng: np.random.Generator, cfg: SynthConfig, actors: int):
+    """``(num_frames, shapes, placements, sway)`` of a new clip: its length (two-actor clips get
+    the longer half of the range: interactions have more steps), each actor's proportions, where
+    they stand on a shared floor, and their idle sway."""
+    lo, hi = cfg.frames
+    if actors == 2:
+        lo = max(lo, int(lo + 0.5 * (hi - lo)))
+    T = int(rng.integers(lo, hi + 1))
+    shapes = [BodyShape.sample(rng, cfg.height_range) for _ in range(actors)]
+    floor = -float(rng.uniform(0.8, 1.05))
+    placements = [Placement(x=float(rng.uniform(-0.4, 0.4)), z=float(rng.uniform(*cfg.distance_range)),
+                            floor=floor, facing=float(rng.uniform(-cfg.facing_jitter, cfg.facing_jitter)))
+                  for _ in range(actors)]
+    sway = [({"lean": float(rng.uniform(1.0, 3.0)), "shift": float(rng.uniform(0.005, 0.02)),
+              "period": float(rng.uniform(1.5, 4.0)), "phase": float(rng.uniform(0, 2 * np.pi))}
+             if rng.random() < cfg.sway_prob else None) for _ in range(actors)]
+    return T, shapes, placements, sway
+
+
+def sensing(rng: np.random.Generator, T: int, actors: int, cfg: SynthConfig):
+    """``(present, view, noise_std)``: how a clip was captured (tracking dropouts, the 2D camera,
+    sensor noise)."""
+    present = _present_mask(rng, T, actors, cfg)
+    return present, View2D.sample(rng), float(rng.uniform(*cfg.noise_std))
 
 
 # -- the set ----------------------------------------------------------------------------------
