@@ -247,6 +247,37 @@ def test_the_token_probe_redraws_only_the_parts_it_names():
     assert changed(start, after_both) == {"vision", "projector"}
 
 
+def test_the_motion_probe_asks_every_limb_about_the_frames_it_names():
+    """Each clip is asked about each limb for each frame pair: the truths are the directions read
+    off the same samplings' joints (a standing leg is still), the answers are directions, and
+    the probe's features hold the two named frames' tokens, their change and the limb."""
+    import torch
+
+    from skeletonllm.demo.pretrain_targets import DIRECTIONS, LIMBS
+    from skeletonllm.mllm.model import SkeletonLLM, SkeletonLLMConfig
+    from skeletonllm.synth import SyntheticMotionSet
+
+    script = _script("motion_probe")
+    torch.manual_seed(0)
+    model = SkeletonLLM(SkeletonLLMConfig(backbone="tiny:internvl", image_size=56, renderer_options={"image_size": 56},
+                                          device="cpu", num_frames=3)).eval()
+    clips = list(SyntheticMotionSet(num_per_class=1, seed=0, classes=["raise left arm", "kick right leg"]))
+    truths, answers, features = script.asked(model, clips, 3, pairs=((0, 1), (1, 2)))
+    assert len(truths) == len(answers) == len(features) == len(LIMBS) * 2 * len(clips)
+    assert set(answers) <= set(DIRECTIONS) and set(truths) <= set(DIRECTIONS)
+    asked = lambda limb, pair, clip: (LIMBS.index(limb) * 2 + pair) * len(clips) + clip  # noqa: E731
+    assert truths[asked("right leg", 0, 0)] == "still" and truths[asked("left leg", 0, 1)] == "still"
+    assert truths[asked("left arm", 0, 0)] != "still" and truths[asked("right leg", 0, 1)] != "still"
+    with torch.no_grad():
+        from skeletonllm.skeleton import collate_sequences
+        batch = collate_sequences([s.sequence("ntu25") for s in clips], num_frames=3, max_bodies=2)
+        tokens = model.encode_frames(model.render(batch)).embeds.reshape(len(clips), 3, -1).numpy()
+    row = features[asked("left leg", 1, 1)]
+    width = tokens.shape[-1]
+    assert np.allclose(row[:width], tokens[1, 1]) and np.allclose(row[width:2 * width], tokens[1, 2])
+    assert np.allclose(row[2 * width:3 * width], tokens[1, 2] - tokens[1, 1]) and list(row[3 * width:]) == [0, 0, 1, 0]
+
+
 def test_the_sweep_reuses_a_head_start_only_with_its_own_settings(tmp_path, capsys):
     from argparse import Namespace
 
