@@ -111,7 +111,8 @@ def main(argv=None) -> None:
     truths, answers, features = rows["training clips"]
     probe = SpanLogistic().fit(features, truths)
     common = Counter(truths).most_common(1)[0][0]
-    print(f"seed {a.seed}, validation split {a.split_seed}: {len(DIRECTIONS)} answers, {len(PAIRS)} frame pairs x 4 limbs")
+    print(f"seed {a.seed}, validation split {a.split_seed}: {len(DIRECTIONS)} answers, "
+          f"{len(PAIRS)} frame pairs x 4 limbs")
     for name, (t, ans, x) in rows.items():
         print(f"{name:38s} model {_accuracy(t, ans)} | '{common}' always {100 * np.mean(t == common):5.1f} % | "
               f"token probe {_accuracy(t, np.array(probe.predict(x)))}")

@@ -57,8 +57,9 @@ from ..synth.free_motion import free_motion_sample
 from .pretrain_frames import FrameBank, StyleMix, initial_draction, pose_targets, renderer_options
 from .pretrain_model import AttributeHeads, PoseHeads, build_backbone
 from .pretrain_settings import FAIR_RENDERERS, INITIAL_RENDERER, RESULT_FILE, PretrainResult, PretrainSettings
-from .pretrain_targets import (ATTRIBUTE_QUESTIONS, DESCRIBE, LIMBS, SIDES, Attributes, MotionQuestion, attribute_vocab,
-                               attributes, describe, free_motion_items, language_items, tokenizer_corpus)
+from .pretrain_targets import (ATTRIBUTE_QUESTIONS, DESCRIBE, LIMBS, SIDES, Attributes, MotionQuestion,
+                               attribute_vocab, attributes, describe, free_motion_items, language_items,
+                               tokenizer_corpus)
 
 
 class LengthBatches:

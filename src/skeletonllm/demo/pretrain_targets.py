@@ -16,7 +16,6 @@ import numpy as np
 
 from ..mllm import prompts as P
 from ..synth import get_action
-from .pretrain_settings import MOTION_SPANS
 
 #: The four limbs whose motion the per-limb head predicts, as ``moving_groups`` names them.
 LIMBS = ("left arm", "right arm", "left leg", "right leg")
@@ -182,10 +181,7 @@ def language_items(samples, seen: Sequence[str], rng: np.random.Generator, mqa: 
     ``others``: classes outside the split whose clips are among ``samples`` (their words join the
     attributes' values; no recognition question is asked of them, as none offers them).
     ``motion_questions``: that many :class:`MotionQuestion` per clip in ``long``, the limbs in
-    turn (:data:`LIMBS`), their frames picked as ``motion_span`` says (:data:`MOTION_SPANS`); their
-    prompt and target are made when the clip is drawn
-    (:meth:`MotionQuestion.ask`), so the item holds the question in the prompt's place and None
-    as its target.
+    turn (:func:`motion_items`).
     """
     vocab = attribute_vocab([*seen, *others])
     short, long = [], []
@@ -210,8 +206,16 @@ def language_items(samples, seen: Sequence[str], rng: np.random.Generator, mqa: 
             offered = offer(s.label, seen, mqa_options, rng) if mqa_options else \
                 [seen[i] for i in rng.permutation(len(seen))]
             long.append((seq, P.mqa_prompt(offered), P.mqa_target(s.label)))
-        long += [(seq, MotionQuestion(LIMBS[k % len(LIMBS)], motion_span), None) for k in range(motion_questions)]
+        long += motion_items(seq, motion_questions, motion_span)
     return short, long
+
+
+def motion_items(seq, count: int, span: str = "pair") -> list:
+    """``count`` :class:`MotionQuestion` items about clip ``seq``, the limbs in turn, their frames
+    picked as ``span`` says (:data:`~skeletonllm.demo.pretrain_settings.MOTION_SPANS`). The prompt
+    and target are made when the clip is drawn (:meth:`MotionQuestion.ask`), so an item holds the
+    question in the prompt's place and None as its target."""
+    return [(seq, MotionQuestion(LIMBS[k % len(LIMBS)], span), None) for k in range(count)]
 
 
 def free_motion_items(samples, motion_questions: int = 0, motion_span: str = "pair"):
@@ -223,7 +227,7 @@ def free_motion_items(samples, motion_questions: int = 0, motion_span: str = "pa
     for s in samples:
         seq, moving = s.sequence("ntu25"), s.program.moving_groups(0)
         items += [(seq, P.disc_prompt(f"move the {limb}"), P.YES if limb in moving else P.NO) for limb in LIMBS]
-        items += [(seq, MotionQuestion(LIMBS[k % len(LIMBS)], motion_span), None) for k in range(motion_questions)]
+        items += motion_items(seq, motion_questions, motion_span)
     return items
 
 
@@ -239,7 +243,8 @@ def _word_checks(att: Attributes, vocab: dict[str, list[str]], rng: np.random.Ge
     return checks
 
 
-def tokenizer_corpus(samples, seen: Sequence[str], others: Sequence[str] = (), motion_span: str | None = None) -> list[str]:
+def tokenizer_corpus(samples, seen: Sequence[str], others: Sequence[str] = (),
+                     motion_span: str | None = None) -> list[str]:
     """Texts the demo's tokenizer is trained on: every prompt and target the demo writes, the
     seen class names, and the clips' captions, rationales and QA (``samples``: seen classes, and
     ``others`` outside the split; no unseen class name); with ``motion_span`` every
@@ -251,11 +256,13 @@ def tokenizer_corpus(samples, seen: Sequence[str], others: Sequence[str] = (), m
         texts += [*s.captions, s.rationale] + [x for q in s.qa for x in (q.question, *q.options, q.reference)]
     texts += [P.mqa_prompt(list(seen)), P.student_prompt(), P.caption_prompt()] + [P.disc_prompt(c) for c in seen]
     if motion_span is not None:
-        asked = [MotionQuestion(limb, motion_span).prompt(a, b) for limb in LIMBS for a in range(8) for b in range(a + 1, 8)]
+        asked = [MotionQuestion(limb, motion_span).prompt(a, b)
+                 for limb in LIMBS for a in range(8) for b in range(a + 1, 8)]
         texts += list(dict.fromkeys(asked))
         texts += [P.mqa_target(d) for d in DIRECTIONS]
     return texts
 
 
-__all__ = ["ATTRIBUTE_QUESTIONS", "Attributes", "DESCRIBE", "DIRECTIONS", "LIMBS", "MOTION_SPANS", "MotionQuestion", "SIDES",
-           "attribute_vocab", "attributes", "describe", "free_motion_items", "limb_direction", "language_items", "offer", "tokenizer_corpus", "word_phrase"]
+__all__ = ["ATTRIBUTE_QUESTIONS", "Attributes", "DESCRIBE", "DIRECTIONS", "LIMBS", "MotionQuestion", "SIDES",
+           "attribute_vocab", "attributes", "describe", "free_motion_items", "language_items", "limb_direction",
+           "motion_items", "offer", "tokenizer_corpus", "word_phrase"]
