@@ -46,7 +46,7 @@ def main(argv=None) -> None:
     torch.set_num_threads(1)
     st, split, train, held, val = validation_data(a.seed, a.split_seed, a.work)
     F, size = st.pretrain.num_frames, st.pretrain.image_size
-    renderer = initial_draction(st.pretrain, a.seed)
+    renderer = initial_draction(st.pretrain, st.seed + 1)       # as the head start draws it (StyleMix's seed)
     sets = [train, held, val]
     frames = [clip_pixels(renderer, c, F).reshape(len(c), F, -1) for c in sets]
     labels = [[s.label for s in c] for c in sets]

@@ -168,7 +168,7 @@ class PretrainSettings:
             97.8 % seen: the heads fit the seen classes). ``"frames_motion"`` adds each position's
             mean absolute change between frames: on the pixels, the attribute probes composed
             36-42 % of the held-out classes from the frames' mean and 44-61 % from the mean and the
-            mean change (seeds 0-1 of both splits, DrAction's starting frames; all 8 frames: 34-55 %).
+            mean change (seeds 0-1 of both splits, DrAction's starting frames; all 8 frames: 34-54 %).
             As the heads' input (runs ``tr-motion`` / ``tr1-motion`` against ``tr-lang2x`` /
             ``tr1-lang2x``, seeds 0-4 of both splits, AMD machine) the head start answered the
             held-out classes' attributes better on the second split (calibrated: movement 32.7 /
