@@ -441,7 +441,8 @@ def test_free_motion_moves_the_limbs_it_keys_and_belongs_to_no_class():
     """A free-motion clip is deterministic in its seed and index, moves one or two limbs and
     nothing else that a class clip could be named by, and carries no class and no text."""
     from skeletonllm.synth import ACTION_CLASSES
-    from skeletonllm.synth.free_motion import FREE_LIMBS, FREE_MOTION, free_motion_sample
+    from skeletonllm.synth.free_motion import FREE_MOTION, free_motion_sample
+    from skeletonllm.synth.program import LIMB_GROUPS
 
     clips = [free_motion_sample(k, seed=3) for k in range(40)]
     again = free_motion_sample(7, seed=3)
@@ -449,7 +450,7 @@ def test_free_motion_moves_the_limbs_it_keys_and_belongs_to_no_class():
     assert not np.array_equal(clips[7].sequence("ntu25").joints, free_motion_sample(7, seed=4).sequence("ntu25").joints)
     for clip in clips:
         moving = clip.program.moving_groups(0)
-        assert 1 <= len(moving) <= 2 and moving <= set(FREE_LIMBS)
+        assert 1 <= len(moving) <= 2 and moving <= set(LIMB_GROUPS)
         assert set(clip.program.params["limbs"]) == moving
         assert clip.label == FREE_MOTION and not clip.captions and not clip.qa and not clip.rationale
         seq = clip.sequence("ntu25")
@@ -459,4 +460,4 @@ def test_free_motion_moves_the_limbs_it_keys_and_belongs_to_no_class():
             travel = np.linalg.norm(joints[:, j] - joints[0, j], axis=-1).max()
             assert (travel > 0.1) == (limb in moving), (limb, travel)
     assert FREE_MOTION not in ACTION_CLASSES
-    assert {limb for c in clips for limb in c.program.moving_groups(0)} == set(FREE_LIMBS)
+    assert {limb for c in clips for limb in c.program.moving_groups(0)} == set(LIMB_GROUPS)

@@ -16,9 +16,10 @@ import numpy as np
 
 from ..mllm import prompts as P
 from ..synth import get_action
+from ..synth.program import LIMB_GROUPS
 
 #: The four limbs whose motion the per-limb head predicts, as ``moving_groups`` names them.
-LIMBS = ("left arm", "right arm", "left leg", "right leg")
+LIMBS = LIMB_GROUPS
 #: Side words (a class's side, or "neither" for whole-body and torso classes).
 SIDES = ("left", "right", "both", "neither")
 #: The short question of the first language phase.

@@ -22,12 +22,10 @@ import numpy as np
 
 from .body import NEUTRAL_POSE
 from .dataset import SynthConfig, SyntheticSample, sensing, stage_actors
-from .program import MotionProgram, ProgramBuilder, _arm, _leg
+from .program import LIMB_GROUPS, MotionProgram, ProgramBuilder, _arm, _leg
 
 #: The label of a free-motion clip (not an action class).
 FREE_MOTION = "free motion"
-#: The limbs a free-motion clip may move, as :meth:`MotionProgram.moving_groups` names them.
-FREE_LIMBS = ("left arm", "right arm", "left leg", "right leg")
 
 
 def _random_pose(limb: str, rng: np.random.Generator) -> dict[str, float]:
@@ -47,20 +45,20 @@ def _neutral(targets: dict[str, float]) -> dict[str, float]:
 
 def free_motion_program(rng: np.random.Generator, num_frames: int, fps: float, shapes, placements,
                         sway) -> MotionProgram:
-    """One or two random limbs (:data:`FREE_LIMBS`; never both legs), each either going to a random
-    pose, holding it and coming back, or swinging between two random poses one to three times."""
+    """One or two random limbs (:data:`~skeletonllm.synth.program.LIMB_GROUPS`; never both legs), each
+    going to a random pose, then either holding it and coming back or swinging between it and a
+    second random pose one to three times."""
     b = ProgramBuilder(rng, num_frames, fps, shapes, list(placements))
-    limbs = [FREE_LIMBS[i] for i in rng.choice(len(FREE_LIMBS), size=int(rng.integers(1, 3)), replace=False)]
-    if all(limb.endswith("leg") for limb in limbs[:2]) and len(limbs) == 2:
-        limbs[1] = FREE_LIMBS[int(rng.integers(2))]          # one leg stands: the body keeps its feet
+    limbs = [LIMB_GROUPS[i] for i in rng.choice(len(LIMB_GROUPS), size=int(rng.integers(1, 3)), replace=False)]
+    if len(limbs) == 2 and all(limb.endswith("leg") for limb in limbs):
+        limbs[1] = LIMB_GROUPS[int(rng.integers(2))]         # one leg stands: the body keeps its feet
     t = b.timeline(1.0, float(rng.uniform(0.2, 1.5)), 1.0)
     for limb in limbs:
         pose = _random_pose(limb, rng)
+        b.move(t[0], t[1], pose)
         if rng.random() < 0.5:
-            b.move(t[0], t[1], pose)
             b.move(t[2], t[3], _neutral(pose))
         else:
-            b.move(t[0], t[1], pose)
             b.oscillate(t[1], t[3], pose, _random_pose(limb, rng), int(rng.integers(1, 4)))
     b.params["limbs"] = limbs
     return MotionProgram(action=FREE_MOTION, movement="", part="", side="", num_frames=num_frames, fps=fps,
@@ -81,4 +79,4 @@ def free_motion_sample(k: int, seed: int, config: SynthConfig | None = None, ind
                            noise_entropy=int(noise_ss.generate_state(1)[0]), shapes=shapes)
 
 
-__all__ = ["FREE_LIMBS", "FREE_MOTION", "free_motion_program", "free_motion_sample"]
+__all__ = ["FREE_MOTION", "free_motion_program", "free_motion_sample"]

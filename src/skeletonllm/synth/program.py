@@ -139,6 +139,10 @@ class MotionProgram:
                    placements=[Placement(**p) for p in d["placements"]], sway=d["sway"], params=d["params"])
 
 
+#: The four limbs, as :meth:`MotionProgram.moving_groups` names them.
+LIMB_GROUPS = ("left arm", "right arm", "left leg", "right leg")
+
+
 def _dof_group(dof: str) -> str:
     if dof.startswith(("torso_",)):
         return "torso"

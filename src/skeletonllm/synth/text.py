@@ -20,7 +20,7 @@ import numpy as np
 
 from .actions import ActionClass, build_program, get_action, similar_classes
 from .body import BodyShape, Placement
-from .program import BOTH_PEOPLE, PERSON, MotionProgram, Phase
+from .program import BOTH_PEOPLE, LIMB_GROUPS, PERSON, MotionProgram, Phase
 
 QA_TYPES = ("temporal", "causal", "fine-grained", "contrastive")
 
@@ -192,7 +192,7 @@ def rationale(prog: MotionProgram, rng: np.random.Generator, pool: Sequence[str]
                                                                e.purpose.startswith("to ") else "") + "."
         lines.append(s)
     if prog.num_actors == 1:
-        still = [g for g in ("left arm", "right arm", "left leg", "right leg", "torso", "head")
+        still = [g for g in (*LIMB_GROUPS, "torso", "head")
                  if g not in prog.moving_groups()]
         if still:
             lines.append(f"Meanwhile {_join(_group_phrase(still))} stay{'s' if len(still) == 1 else ''} "
